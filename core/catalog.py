@@ -1,0 +1,455 @@
+"""The library database: roots, photos and their embeddings, in SQLite.
+
+SQLite is the source of truth (GUIDE: "derived data is disposable"): the vector index is
+rebuilt from the ``embeddings`` table whenever it is missing or stale. The schema carries
+a version in ``PRAGMA user_version`` and is migrated forward when the file is opened.
+
+A :class:`Catalog` is used by one thread at a time (the writer). Other threads that only
+read open their own ``Catalog`` on the same file: WAL lets them read while it writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from core.errors import CatalogError
+from core.types import FailedPhoto, Vector
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE roots (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            root_id INTEGER NOT NULL REFERENCES roots(id),
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            content_hash TEXT,
+            width INTEGER,
+            height INTEGER,
+            format TEXT,
+            taken_at TEXT,
+            camera TEXT,
+            date TEXT,               -- taken_at, or the file's mtime when EXIF has no date
+            status TEXT NOT NULL,    -- 'ok' (decodable) or 'failed' (see error)
+            error TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX photos_root ON photos(root_id);
+        CREATE INDEX photos_hash ON photos(content_hash);
+        CREATE INDEX photos_date ON photos(date);
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            dim INTEGER NOT NULL,
+            seq INTEGER NOT NULL DEFAULT 0  -- bumped by every write of the model's vectors
+        );
+        CREATE TABLE embeddings (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL,    -- little-endian float16, L2-normalised
+            seq INTEGER NOT NULL,    -- change counter: the vector index records the last it saw
+            PRIMARY KEY (photo_id, model_id)
+        );
+        CREATE INDEX embeddings_seq ON embeddings(model_id, seq);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+# Append-only: migration N brings the schema from version N-1 to N.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoRow:
+    """The catalog's view of one file, as the scanner needs it to diff."""
+
+    id: int
+    root_id: int
+    path: str
+    size: int
+    mtime: float
+    content_hash: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFacts:
+    """Everything the indexer learned about one file, ready to be written."""
+
+    path: str
+    root_id: int
+    size: int
+    mtime: float
+    content_hash: str | None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    taken_at: str | None = None
+    camera: str | None = None
+    error: str | None = None  # set: the file failed to decode and has no vector
+
+
+def vector_to_blob(vector: Vector) -> bytes:
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def blob_to_vectors(blobs: Sequence[bytes], dim: int) -> Vector:
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float32)
+
+
+class Catalog:
+    """Typed operations over the library database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise CatalogError(f"cannot open the library database {path}: {error}") from error
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"the library at {self.path} was written by a newer Pictor "
+                f"(schema {version}, this version knows {SCHEMA_VERSION}); please upgrade"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.db.conn:
+                MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def integrity_ok(self) -> bool:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0]) == "ok"
+
+    # -- settings ----------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+
+    # -- roots -------------------------------------------------------------------------
+
+    def add_root(self, path: str) -> int:
+        with self.db.conn:
+            self.db.execute(
+                "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", [path, _now()]
+            )
+        row = self.db.execute("SELECT id FROM roots WHERE path = ?", [path]).fetchone()
+        return int(row[0])
+
+    def roots(self) -> list[tuple[int, str]]:
+        rows = self.db.execute("SELECT id, path FROM roots ORDER BY path").fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def absorb_root(self, inner_id: int, outer_id: int) -> None:
+        """Move the photos of a root into a root that contains it, and drop the inner one."""
+        with self.db.conn:
+            self.db.execute("UPDATE photos SET root_id = ? WHERE root_id = ?", [outer_id, inner_id])
+            self.db.execute("DELETE FROM roots WHERE id = ?", [inner_id])
+
+    def root_counts(self) -> dict[int, tuple[int, int]]:
+        """``root_id -> (photos, failed)``."""
+        rows = self.db.execute(
+            "SELECT root_id, COUNT(*), SUM(status = ?) FROM photos GROUP BY root_id",
+            [STATUS_FAILED],
+        ).fetchall()
+        return {int(r[0]): (int(r[1]), int(r[2] or 0)) for r in rows}
+
+    # -- models ------------------------------------------------------------------------
+
+    def model_id(self, name: str, dim: int) -> int:
+        """The id of a model, registering it on first use."""
+        row = self.db.execute("SELECT id, dim FROM models WHERE name = ?", [name]).fetchone()
+        if row is not None:
+            if int(row[1]) != dim:
+                raise CatalogError(
+                    f"model {name} now gives {dim}-d vectors but the library holds "
+                    f"{row[1]}-d ones for it"
+                )
+            return int(row[0])
+        with self.db.conn:
+            cursor = self.db.execute("INSERT INTO models(name, dim) VALUES (?, ?)", [name, dim])
+        return int(cursor.lastrowid or 0)
+
+    def known_model(self, name: str) -> tuple[int, int] | None:
+        """``(id, dim)`` of a model that has been used in this library, else None."""
+        row = self.db.execute("SELECT id, dim FROM models WHERE name = ?", [name]).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def model_names(self) -> list[str]:
+        return [str(r[0]) for r in self.db.execute("SELECT name FROM models ORDER BY id")]
+
+    # -- photos ------------------------------------------------------------------------
+
+    def photos_under(self, root_ids: Iterable[int]) -> dict[str, PhotoRow]:
+        ids = list(root_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
+            f"WHERE root_id IN ({marks})",
+            ids,
+        ).fetchall()
+        return {str(r[2]): PhotoRow(int(r[0]), int(r[1]), str(r[2]), int(r[3]), float(r[4]),
+                                    r[5], str(r[6])) for r in rows}
+
+    def photo_by_path(self, path: str) -> PhotoRow | None:
+        row = self.db.execute(
+            "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
+            "WHERE path = ?",
+            [path],
+        ).fetchone()
+        if row is None:
+            return None
+        return PhotoRow(int(row[0]), int(row[1]), str(row[2]), int(row[3]), float(row[4]),
+                        row[5], str(row[6]))
+
+    def photo_details(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Rows for result display, keyed by id (chunked under SQLite's variable limit)."""
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                "SELECT id, path, taken_at, date, width, height, camera FROM photos "
+                f"WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[int(row["id"])] = row
+        return out
+
+    def ids_with_embedding(self, model_id: int) -> set[int]:
+        rows = self.db.execute("SELECT photo_id FROM embeddings WHERE model_id = ?", [model_id])
+        return {int(r[0]) for r in rows}
+
+    def find_embedded_by_hash(self, content_hash: str, model_id: int) -> int | None:
+        """A photo with this content that already has a vector for the model."""
+        row = self.db.execute(
+            "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id "
+            "WHERE p.content_hash = ? AND e.model_id = ? LIMIT 1",
+            [content_hash, model_id],
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _next_seq(self, model_id: int) -> int:
+        """Bump the model's change counter (inside the caller's transaction)."""
+        self.db.execute("UPDATE models SET seq = seq + 1 WHERE id = ?", [model_id])
+        return self.max_seq(model_id)
+
+    def max_seq(self, model_id: int) -> int:
+        row = self.db.execute("SELECT seq FROM models WHERE id = ?", [model_id]).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def write_batch(
+        self,
+        facts: Sequence[PhotoFacts],
+        vectors: Sequence[Vector | None],
+        model_id: int,
+    ) -> list[int]:
+        """Insert or update the photos and their vectors in one transaction; returns ids.
+
+        A fact with ``error`` set marks the photo failed and drops any stale vector of it,
+        so a changed file never keeps the vector of its old content.
+        """
+        ids: list[int] = []
+        now = _now()
+        with self.db.conn:
+            seq = self._next_seq(model_id)
+            for fact, vector in zip(facts, vectors, strict=True):
+                photo_id = self._upsert_photo(fact, now)
+                ids.append(photo_id)
+                self.db.execute("DELETE FROM embeddings WHERE photo_id = ?", [photo_id])
+                if vector is not None:
+                    self.db.execute(
+                        "INSERT INTO embeddings(photo_id, model_id, vector, seq) "
+                        "VALUES (?, ?, ?, ?)",
+                        [photo_id, model_id, vector_to_blob(vector), seq],
+                    )
+        return ids
+
+    def _upsert_photo(self, fact: PhotoFacts, now: str) -> int:
+        status = STATUS_FAILED if fact.error else STATUS_OK
+        date = fact.taken_at or datetime.fromtimestamp(fact.mtime, UTC).isoformat(
+            timespec="seconds"
+        )
+        values = [fact.root_id, fact.size, fact.mtime, fact.content_hash, fact.width,
+                  fact.height, fact.format, fact.taken_at, fact.camera, date, status,
+                  fact.error, now]
+        row = self.db.execute("SELECT id FROM photos WHERE path = ?", [fact.path]).fetchone()
+        if row is not None:
+            self.db.execute(
+                "UPDATE photos SET root_id=?, size=?, mtime=?, content_hash=?, width=?, "
+                "height=?, format=?, taken_at=?, camera=?, date=?, status=?, error=?, "
+                "updated_at=? WHERE id = ?",
+                [*values, int(row[0])],
+            )
+            return int(row[0])
+        cursor = self.db.execute(
+            "INSERT INTO photos(root_id, size, mtime, content_hash, width, height, format, "
+            "taken_at, camera, date, status, error, updated_at, path, added_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [*values, fact.path, now],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def copy_embeddings(self, source_id: int, target_id: int) -> None:
+        """Give ``target`` the vectors of ``source`` (same content, another path)."""
+        with self.db.conn:
+            for model_id, blob in self.db.execute(
+                "SELECT model_id, vector FROM embeddings WHERE photo_id = ?", [source_id]
+            ).fetchall():
+                self.db.execute(
+                    "INSERT OR REPLACE INTO embeddings(photo_id, model_id, vector, seq) "
+                    "VALUES (?, ?, ?, ?)",
+                    [target_id, model_id, blob, self._next_seq(int(model_id))],
+                )
+
+    def move_photo(self, photo_id: int, *, path: str, root_id: int, size: int,
+                   mtime: float) -> None:
+        """A file that moved keeps its row and its vectors."""
+        with self.db.conn:
+            self.db.execute(
+                "UPDATE photos SET path=?, root_id=?, size=?, mtime=?, updated_at=? WHERE id=?",
+                [path, root_id, size, mtime, _now(), photo_id],
+            )
+
+    def remove_photos(self, ids: Iterable[int]) -> None:
+        """Forget photos whose files are really gone (never called for an offline root)."""
+        id_list = [int(i) for i in ids]
+        with self.db.conn:
+            self.db.execute("UPDATE models SET seq = seq + 1")  # vector indexes must resync
+            for start in range(0, len(id_list), 500):
+                chunk = id_list[start : start + 500]
+                self.db.execute(
+                    f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                )
+
+    # -- vectors -----------------------------------------------------------------------
+
+    def iter_vectors(
+        self, model_id: int, dim: int, *, since_seq: int = 0, chunk: int = 4096
+    ) -> Iterator[tuple[np.ndarray, Vector]]:
+        """``(ids, vectors)`` chunks of a model's embeddings changed after ``since_seq``."""
+        cursor = self.db.execute(
+            "SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND seq > ? "
+            "ORDER BY photo_id",
+            [model_id, since_seq],
+        )
+        while rows := cursor.fetchmany(chunk):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, blob_to_vectors([r[1] for r in rows], dim)
+
+    def vector_of(self, photo_id: int, model_id: int, dim: int) -> Vector | None:
+        row = self.db.execute(
+            "SELECT vector FROM embeddings WHERE photo_id = ? AND model_id = ?",
+            [photo_id, model_id],
+        ).fetchone()
+        return None if row is None else blob_to_vectors([row[0]], dim)[0]
+
+    # -- queries -----------------------------------------------------------------------
+
+    def filtered_ids(
+        self,
+        model_id: int,
+        *,
+        folder: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> np.ndarray:
+        """Ids with a vector for the model that pass the folder and date filters."""
+        where = ["e.model_id = ?"]
+        params: list[Any] = [model_id]
+        if folder is not None:
+            # A prefix range instead of LIKE: paths may hold % and _ characters.
+            prefix = folder.rstrip("/\\") + "/"
+            where.append("p.path >= ? AND p.path < ?")
+            params += [prefix, prefix[:-1] + chr(ord("/") + 1)]
+        if after is not None:
+            where.append("p.date >= ?")
+            params.append(after)
+        if before is not None:
+            where.append("p.date < ?")
+            params.append(before)
+        rows = self.db.execute(
+            "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id "
+            f"WHERE {' AND '.join(where)}",
+            params,
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def counts(self, model_id: int | None) -> tuple[int, int, int]:
+        """``(photos, indexed for the model, failed)``."""
+        photos, failed = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(status = ?), 0) FROM photos", [STATUS_FAILED]
+        ).fetchone()
+        indexed = 0
+        if model_id is not None:
+            indexed = self.db.execute(
+                "SELECT COUNT(*) FROM embeddings WHERE model_id = ?", [model_id]
+            ).fetchone()[0]
+        return int(photos), int(indexed), int(failed)
+
+    def failures(self, limit: int | None = None) -> list[FailedPhoto]:
+        sql = "SELECT path, error FROM photos WHERE status = ? ORDER BY path"
+        params: list[Any] = [STATUS_FAILED]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [FailedPhoto(str(r[0]), str(r[1])) for r in self.db.execute(sql, params)]

@@ -1,0 +1,204 @@
+"""The command line: ``python main.py index|search|similar|status``.
+
+A thin front over :class:`core.library.Library`: it parses arguments, draws progress with
+tqdm on a terminal, prints tables or ``--json``, and turns expected errors into one line
+on stderr and an exit code (0 ok, 1 failure, 2 bad usage or missing path, 130 Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from core.errors import PictorError, UsageError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises instead of exiting, so main() decides."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", metavar="D",
+                        help="library data folder (default: the user data folder, or "
+                             "$PICTOR_DATA_DIR)")
+    common.add_argument("--model", metavar="M",
+                        help="model folder or Hugging Face id (default: the library's model, "
+                             "else openai/clip-vit-base-patch32)")
+    common.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+    parser = _Parser(prog="pictor", description="Offline photo search: find photos by "
+                     "describing them or by example.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    index = commands.add_parser("index", parents=[common], help="index photo folders")
+    index.add_argument("paths", nargs="*", metavar="PATH",
+                       help="folders to add and index (default: every library folder)")
+    index.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+
+    find = commands.add_parser("search", parents=[common], help="search by text and/or image")
+    find.add_argument("text", nargs="?", default=None, metavar="TEXT")
+    find.add_argument("--image", metavar="IMG", help="an example image (any file)")
+    find.add_argument("--not", dest="negative", metavar="TEXT",
+                      help="push results away from this description")
+    _add_result_options(find)
+    find.add_argument("--folder", metavar="F", help="only photos under this folder")
+    find.add_argument("--after", metavar="DATE", help="taken on or after (YYYY[-MM[-DD]])")
+    find.add_argument("--before", metavar="DATE", help="taken before (YYYY[-MM[-DD]])")
+
+    similar = commands.add_parser("similar", parents=[common], help="photos like this one")
+    similar.add_argument("photo", metavar="PHOTO")
+    _add_result_options(similar)
+
+    commands.add_parser("status", parents=[common], help="what the library holds")
+    return parser
+
+
+def _add_result_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", type=int, default=20, metavar="K", help="number of results")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_OK
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        return int(_run(args))
+    except UsageError as error:
+        print(f"pictor: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except PictorError as error:
+        print(f"pictor: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("pictor: interrupted; what was done is saved, run again to continue",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core.library import Library
+
+    with Library(args.data_dir, model=args.model, device=args.device,
+                 on_download=_download_bar(args)) as library:
+        if args.command == "index":
+            return _index(library, args)
+        if args.command == "search":
+            if args.text is None and args.image is None:
+                raise UsageError("search needs a TEXT, an --image, or both")
+            hits = library.search(args.text, image=args.image, negative=args.negative,
+                                  k=args.n, folder=args.folder, after=args.after,
+                                  before=args.before)
+            return _print_hits(hits, args)
+        if args.command == "similar":
+            return _print_hits(library.similar(args.photo, k=args.n), args)
+        return _status(library, args)
+
+
+def _download_bar(args: argparse.Namespace) -> Any:
+    bar: Any = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc="downloading model",
+                       file=sys.stderr, disable=None)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return report
+
+
+def _index(library: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    last = None
+    with tqdm(unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True,
+              desc="scanning") as bar:
+        for progress in library.index(args.paths, batch_size=args.batch_size):
+            last = progress
+            if progress.phase == "embed":
+                bar.set_description("indexing")
+            bar.total = progress.total
+            bar.n = progress.done
+            bar.set_postfix(failed=progress.failed, refresh=False)
+            bar.refresh()
+    assert last is not None
+    report = last.to_json()
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    print(f"indexed {last.indexed}, failed {last.failed}, skipped {last.skipped} unchanged, "
+          f"moved {last.moved}, removed {last.removed} in {last.elapsed_s:.1f} s")
+    if last.failed:
+        print("run `pictor status` to see why files failed")
+    return EXIT_OK
+
+
+def _print_hits(hits: Sequence[Any], args: argparse.Namespace) -> int:
+    if args.json:
+        _print_json([hit.to_json() for hit in hits])
+        return EXIT_OK
+    if not hits:
+        print("no matching photos (is the library indexed? try `pictor status`)")
+        return EXIT_OK
+    print(f"{'#':>3}  {'score':>6}  {'date':<10}  path")
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank:>3}  {hit.score:>6.3f}  {(hit.taken_at or '')[:10]:<10}  "
+              f"{_printable(hit.path)}")
+    return EXIT_OK
+
+
+def _status(library: Any, args: argparse.Namespace) -> int:
+    status = library.status()
+    if args.json:
+        _print_json(status.to_json())
+        return EXIT_OK
+    out: TextIO = sys.stdout
+    print(f"data folder: {status.data_dir}", file=out)
+    print(f"model:       {status.model} (device {status.device})", file=out)
+    print(f"photos:      {status.photos} ({status.indexed} indexed, {status.pending} pending, "
+          f"{status.failed} failed)", file=out)
+    print(f"index:       {status.index_vectors} vectors, {status.index_bytes / 1e6:.1f} MB",
+          file=out)
+    print("folders:" if status.roots else "folders:     none yet (pictor index FOLDER)",
+          file=out)
+    for root in status.roots:
+        state = "online" if root.online else "OFFLINE"
+        print(f"  {_printable(root.path)}  [{state}]  {root.photos} photos, "
+              f"{root.failed} failed", file=out)
+    if status.failures:
+        print("failed files:", file=out)
+        for failure in status.failures:
+            print(f"  {_printable(failure.path)}: {failure.error}", file=out)
+    return EXIT_OK
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _printable(text: str) -> str:
+    """File names may hold bytes that are not valid text; never crash printing them."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

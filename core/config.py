@@ -1,0 +1,35 @@
+"""Where Pictor keeps its data, and the file names inside that folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+DATA_DIR_ENV = "PICTOR_DATA_DIR"
+DATABASE_NAME = "library.db"
+VECTORS_DIR = "vectors"
+
+
+def default_data_dir() -> Path:
+    """``$PICTOR_DATA_DIR`` if set, else the platform's per-user data folder for pictor
+    (``~/.local/share/pictor`` on Linux, ``~/Library/Application Support/pictor`` on
+    macOS, ``%LOCALAPPDATA%\\pictor`` on Windows)."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("pictor", appauthor=False))
+
+
+def model_slug(model: str) -> str:
+    """A file-name-safe, collision-free name for a model id or folder."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", model.strip("/\\"))[-60:].strip("-.")
+    digest = hashlib.sha1(model.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{readable or 'model'}-{digest}"
+
+
+def vector_index_path(data_dir: Path, model: str) -> Path:
+    return data_dir / VECTORS_DIR / f"{model_slug(model)}.usearch"

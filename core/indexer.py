@@ -1,0 +1,241 @@
+"""The ingest pipeline, as a generator of :class:`Progress`.
+
+scan roots → diff against the catalog → read + hash + decode in a thread pool (ahead of
+the model) → embed in batches → write each batch's rows and vectors in one transaction.
+
+Iterating drives the work; closing the generator (or just dropping it) cancels between
+batches. Everything committed stays committed, so the next run resumes where this one
+stopped. All catalog and index writes happen in the thread that iterates (one writer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from core.catalog import Catalog, PhotoFacts, PhotoRow
+from core.embedder import Embedder
+from core.errors import ImageError
+from core.imaging import ModelInput, load_for_model
+from core.scanner import FileEntry, diff, is_online, walk
+from core.types import Progress
+from core.vector_index import VectorIndex
+
+SCAN_REPORT_EVERY = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A file after the pool has read, hashed and (unless it moved) decoded it."""
+
+    entry: FileEntry
+    row: PhotoRow | None
+    content_hash: str | None
+    pixels: npt.NDArray[np.uint8] | None = None
+    facts: PhotoFacts | None = None
+    moved_from: PhotoRow | None = None
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class Indexer:
+    """Brings the catalog and the vector index of one model up to date with the disk."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        index: VectorIndex,
+        embedder: Embedder,
+        model_id: int,
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        on_batch: Callable[[], None] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.index = index
+        self.embedder = embedder
+        self.model_id = model_id
+        self.batch_size = batch_size
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.on_batch = on_batch
+
+    def run(self, roots: Sequence[tuple[int, Path]]) -> Iterator[Progress]:
+        started = time.monotonic()
+        online = [(rid, path) for rid, path in roots if is_online(path)]
+        progress = Progress(phase="scan", done=0, total=0)
+        entries: list[tuple[int, FileEntry]] = []
+        for root_id, path in online:
+            for entry in walk(path):
+                entries.append((root_id, entry))
+                if len(entries) % SCAN_REPORT_EVERY == 0:
+                    yield replace(progress, total=len(entries), current=entry.path,
+                                  elapsed_s=time.monotonic() - started)
+        known = self.catalog.photos_under(rid for rid, _ in online)
+        plan = diff([e for _, e in entries], known,
+                    self.catalog.ids_with_embedding(self.model_id))
+        root_of = {e.path: rid for rid, e in entries}
+        progress = Progress(phase="embed", done=0, total=len(plan.to_embed),
+                            skipped=plan.unchanged + plan.failed_unchanged)
+        yield replace(progress, elapsed_s=time.monotonic() - started)
+
+        gone_by_hash = {row.content_hash: row for row in plan.gone if row.content_hash}
+        moved_ids: set[int] = set()
+        embed_started = time.monotonic()
+        for batch in self._prepared_batches(plan.to_embed, root_of, gone_by_hash):
+            progress = self._commit(batch, progress, moved_ids)
+            if self.on_batch is not None:
+                self.on_batch()
+            elapsed = time.monotonic() - embed_started
+            rate = progress.done / elapsed if elapsed > 0 else 0.0
+            eta = (progress.total - progress.done) / rate if rate > 0 else None
+            progress = replace(progress, rate=rate, eta_s=eta,
+                               current=batch[-1].entry.path if batch else None,
+                               elapsed_s=time.monotonic() - started)
+            yield progress
+
+        # Only now, with every new file seen, is a missing file known not to have moved.
+        gone = [row.id for row in plan.gone if row.id not in moved_ids]
+        if gone:
+            self.catalog.remove_photos(gone)
+            self.index.remove(gone)
+        yield replace(progress, phase="done", removed=len(gone), current=None,
+                      elapsed_s=time.monotonic() - started)
+
+    # -- the pool ----------------------------------------------------------------------
+
+    def _prepared_batches(
+        self,
+        work: list[tuple[FileEntry, PhotoRow | None]],
+        root_of: dict[str, int],
+        gone_by_hash: dict[str, PhotoRow],
+    ) -> Iterator[list[_Prepared]]:
+        """Batches of prepared files, in order, with decoding running ahead of the caller."""
+        spec = self.embedder.image_input
+        ahead = self.batch_size * 2 + self.workers
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pictor-decode")
+        pending: deque[Future[_Prepared]] = deque()
+        items = iter(work)
+        try:
+            batch: list[_Prepared] = []
+            while True:
+                while len(pending) < ahead:
+                    item = next(items, None)
+                    if item is None:
+                        break
+                    entry, row = item
+                    pending.append(pool.submit(_prepare, entry, row, root_of[entry.path],
+                                               spec, gone_by_hash))
+                if not pending:
+                    break
+                batch.append(pending.popleft().result())
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- the writer --------------------------------------------------------------------
+
+    def _commit(self, batch: list[_Prepared], progress: Progress,
+                moved_ids: set[int]) -> Progress:
+        """Embed what needs it and write the batch in one transaction."""
+        facts: list[PhotoFacts] = []
+        vectors: list[npt.NDArray[np.float32] | None] = []
+        to_embed: list[tuple[int, npt.NDArray[np.uint8]]] = []
+        moved = 0
+        for item in batch:
+            assert item.facts is not None
+            if item.moved_from is not None and item.moved_from.id in moved_ids:
+                # A second copy of a moved photo: a new row with the same vector.
+                facts.append(item.facts)
+                vectors.append(self.catalog.vector_of(item.moved_from.id, self.model_id,
+                                                      self.embedder.dim))
+                continue
+            if item.moved_from is not None:
+                self.catalog.move_photo(item.moved_from.id, path=item.entry.path,
+                                        root_id=item.facts.root_id, size=item.entry.size,
+                                        mtime=item.entry.mtime)
+                moved_ids.add(item.moved_from.id)
+                moved += 1
+                continue
+            facts.append(item.facts)
+            vectors.append(self._known_vector(item))
+            if item.pixels is not None and vectors[-1] is None:
+                to_embed.append((len(facts) - 1, item.pixels))
+        if to_embed:
+            embedded = self.embedder.embed_pixels(np.stack([px for _, px in to_embed]))
+            for (position, _), vector in zip(to_embed, embedded, strict=True):
+                vectors[position] = vector
+        ids = self.catalog.write_batch(facts, vectors, self.model_id)
+        keys = [pid for pid, vec in zip(ids, vectors, strict=True) if vec is not None]
+        if keys:
+            self.index.upsert(np.asarray(keys, dtype=np.int64),
+                              np.stack([v for v in vectors if v is not None]))
+        stale = [pid for pid, vec in zip(ids, vectors, strict=True) if vec is None]
+        if stale:
+            self.index.remove(stale)
+        return replace(progress, done=progress.done + len(batch),
+                       indexed=progress.indexed + len(keys),
+                       failed=progress.failed + sum(1 for f in facts if f.error),
+                       moved=progress.moved + moved)
+
+    def _known_vector(self, item: _Prepared) -> npt.NDArray[np.float32] | None:
+        """The vector of an identical file already in the library (a copy): no model run."""
+        if item.pixels is None or item.content_hash is None:
+            return None
+        source = self.catalog.find_embedded_by_hash(item.content_hash, self.model_id)
+        if source is None or (item.row is not None and source == item.row.id):
+            return None
+        return self.catalog.vector_of(source, self.model_id, self.embedder.dim)
+
+
+def _prepare(
+    entry: FileEntry,
+    row: PhotoRow | None,
+    root_id: int,
+    spec: ModelInput,
+    gone_by_hash: dict[str, PhotoRow],
+) -> _Prepared:
+    """Read, hash and decode one file (runs in the pool; touches no shared state)."""
+    base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
+                      content_hash=None)
+    try:
+        data = Path(entry.path).read_bytes()
+    except OSError as error:
+        reason = f"cannot read file: {error.strerror or error}"
+        return _Prepared(entry, row, None, facts=replace(base, error=reason))
+    content_hash = _hash(data)
+    base = replace(base, content_hash=content_hash)
+    moved_from = gone_by_hash.get(content_hash) if row is None else None
+    if moved_from is not None:
+        return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
+    try:
+        pixels, info = load_for_model(data, spec)
+    except ImageError as error:
+        return _Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
+    except Exception as error:  # a decoder bug must fail one file, not the whole run
+        reason = f"cannot decode image: {type(error).__name__}: {error}"
+        return _Prepared(entry, row, content_hash, facts=replace(base, error=reason))
+    facts = replace(
+        base,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        taken_at=info.taken_at.isoformat() if info.taken_at else None,
+        camera=info.camera,
+    )
+    return _Prepared(entry, row, content_hash, pixels=pixels, facts=facts)

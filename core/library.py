@@ -1,0 +1,309 @@
+"""The facade both fronts use: one :class:`Library` per data folder.
+
+It owns the catalog, loads the model only when a command needs it, and keeps the vector
+index of the current model in step with the catalog (SQLite is the truth; the index file
+is a cache that is synced or rebuilt whenever it disagrees).
+
+A library remembers its model: opening it without ``model`` uses the one it was last
+used with; naming another model switches it (each model keeps its own vectors).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import search as search_mod
+from core.catalog import Catalog
+from core.config import DATABASE_NAME, default_data_dir, vector_index_path
+from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
+from core.errors import ImageError, PathNotFoundError, UsageError
+from core.imaging import decode
+from core.scanner import is_online
+from core.types import LibraryStatus, Progress, Root, SearchHit, Vector
+from core.vector_index import IndexDamagedError, VectorIndex
+
+MODEL_SETTING = "model"
+INDEX_SAVE_INTERVAL_S = 60.0
+
+
+def _model_name(model: str) -> str:
+    """Local model folders are remembered by absolute path; hub ids as they are."""
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model
+
+
+class Library:
+    """A photo library: its folders, its catalog, its model and its vector index."""
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        model: str | None = None,
+        device: str = "auto",
+        on_download: DownloadCallback | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        self.catalog = Catalog(self.data_dir / DATABASE_NAME)
+        stored = self.catalog.get_setting(MODEL_SETTING)
+        self.model_name = _model_name(model) if model else (stored or DEFAULT_MODEL)
+        if self.model_name != stored:
+            self.catalog.set_setting(MODEL_SETTING, self.model_name)
+        self.device_choice = device
+        self._on_download = on_download
+        self._embedder: Embedder | None = None
+        self._index: VectorIndex | None = None
+        self._index_writable = False
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- model and index ---------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded on first use (raises ModelUnavailableError)."""
+        if self._embedder is None:
+            self._embedder = Embedder.load(self.model_name, device=self.device_choice,
+                                           on_download=self._on_download)
+        return self._embedder
+
+    def _model_key(self) -> tuple[int, int]:
+        """``(model id, dim)``; loads the model only if this library has never used it."""
+        known = self.catalog.known_model(self.model_name)
+        if known is not None:
+            return known
+        dim = self.embedder.dim
+        return self.catalog.model_id(self.model_name, dim), dim
+
+    def vector_index(self, *, writable: bool = False) -> VectorIndex:
+        """The current model's index, synced with the catalog (rebuilt if damaged)."""
+        if self._index is not None and (self._index_writable or not writable):
+            return self._index
+        model_id, dim = self._model_key()
+        path = vector_index_path(self.data_dir, self.model_name)
+        seq = self.catalog.max_seq(model_id)
+        count = self.catalog.counts(model_id)[1]
+        try:
+            index, meta = VectorIndex.load(path, model=self.model_name, dim=dim,
+                                           view=not writable)
+            fresh = meta.seq == seq and meta.count == count
+            if not fresh:
+                if meta.seq > seq:  # the catalog went back in time: trust it, rebuild
+                    raise IndexDamagedError("index is newer than the catalog")
+                if not writable:
+                    index, meta = VectorIndex.load(path, model=self.model_name, dim=dim)
+                self._sync(index, model_id, dim, since_seq=meta.seq)
+                index.save(path, model=self.model_name, seq=seq)
+                writable = True
+        except IndexDamagedError:
+            index = VectorIndex(dim)
+            self._sync(index, model_id, dim, since_seq=0)
+            if len(index) or path.exists():
+                index.save(path, model=self.model_name, seq=seq)
+            writable = True
+        self._index, self._index_writable = index, writable
+        return index
+
+    def _sync(self, index: VectorIndex, model_id: int, dim: int, *, since_seq: int) -> None:
+        for ids, vectors in self.catalog.iter_vectors(model_id, dim, since_seq=since_seq):
+            index.upsert(ids, vectors)
+        wanted = np.fromiter(self.catalog.ids_with_embedding(model_id), dtype=np.int64)
+        stale = np.setdiff1d(index.keys(), wanted)
+        if len(stale):
+            index.remove(stale.tolist())
+
+    def _save_index(self) -> None:
+        if self._index is not None and self._index_writable:
+            model_id, _ = self._model_key()
+            self._index.save(vector_index_path(self.data_dir, self.model_name),
+                             model=self.model_name, seq=self.catalog.max_seq(model_id))
+
+    # -- folders -----------------------------------------------------------------------
+
+    def add_roots(self, paths: Sequence[Path | str]) -> list[tuple[int, Path]]:
+        """Remember folders as library roots; returns the roots that cover them.
+
+        A folder inside an existing root is covered by it; a folder that contains
+        existing roots takes their photos over.
+        """
+        folders = [_existing_folder(p) for p in paths]
+        covered: dict[int, Path] = {}
+        for folder in folders:
+            roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
+            outer = next((r for r in roots if folder.is_relative_to(r[1])), None)
+            if outer is not None:
+                covered[outer[0]] = outer[1]
+                continue
+            root_id = self.catalog.add_root(str(folder))
+            for rid, path in roots:
+                if path.is_relative_to(folder):
+                    self.catalog.absorb_root(rid, root_id)
+                    covered.pop(rid, None)
+            covered[root_id] = folder
+        return list(covered.items())
+
+    def roots(self) -> list[Root]:
+        counts = self.catalog.root_counts()
+        return [Root(id=rid, path=path, online=is_online(Path(path)),
+                     photos=counts.get(rid, (0, 0))[0], failed=counts.get(rid, (0, 0))[1])
+                for rid, path in self.catalog.roots()]
+
+    # -- indexing ----------------------------------------------------------------------
+
+    def index(
+        self,
+        paths: Sequence[Path | str] | None = None,
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+    ) -> Iterator[Progress]:
+        """Index folders (all roots when ``paths`` is None); a generator of progress.
+
+        Paths are checked before anything is written, so a typo changes nothing.
+        """
+        from core.indexer import Indexer
+
+        if paths:
+            roots = self.add_roots(paths)
+        else:
+            roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
+        return self._run_indexer(Indexer, roots, batch_size=batch_size, workers=workers)
+
+    def _run_indexer(self, indexer_cls: Any, roots: list[tuple[int, Path]], *,
+                     batch_size: int, workers: int | None) -> Iterator[Progress]:
+        index = self.vector_index(writable=True)
+        model_id, _ = self._model_key()
+        last_save = time.monotonic()
+
+        def save_now_and_then() -> None:
+            nonlocal last_save
+            if time.monotonic() - last_save > INDEX_SAVE_INTERVAL_S:
+                self._save_index()
+                last_save = time.monotonic()
+
+        indexer = indexer_cls(self.catalog, index, self.embedder, model_id,
+                              batch_size=batch_size, workers=workers,
+                              on_batch=save_now_and_then)
+        try:
+            yield from indexer.run(roots)
+        finally:
+            self._save_index()
+
+    # -- search ------------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        image: Path | str | None = None,
+        negative: str | None = None,
+        k: int = 20,
+        folder: Path | str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        weights: search_mod.Weights = search_mod.Weights(),
+    ) -> list[SearchHit]:
+        """Photos matching a description, an example image (any file), or both."""
+        text = text.strip() if text else None
+        if not text and image is None:
+            raise UsageError("a search needs a text, an image, or both")
+        text_vec = self.embedder.embed_texts([text])[0] if text else None
+        image_vec = self.image_vector(image) if image is not None else None
+        negative_vec = self.embedder.embed_texts([negative])[0] if negative else None
+        query = search_mod.compose(text=text_vec, image=image_vec, negative=negative_vec,
+                                   weights=weights)
+        return self.search_vector(query, k=k, folder=folder, after=after, before=before)
+
+    def search_vector(
+        self,
+        query: Vector,
+        *,
+        k: int = 20,
+        folder: Path | str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        exclude: frozenset[int] = frozenset(),
+    ) -> list[SearchHit]:
+        folder_key = str(_existing_folder(folder)) if folder is not None else None
+        return search_mod.nearest(
+            self.catalog, self.vector_index(), self._model_key()[0], query, k,
+            folder=folder_key,
+            after=search_mod.parse_date(after) if after else None,
+            before=search_mod.parse_date(before, end=True) if before else None,
+            exclude=exclude,
+        )
+
+    def image_vector(self, image: Path | str) -> Vector:
+        """The vector of any image file; the stored one when it is in the library."""
+        path = _existing_file(image)
+        row = self.catalog.photo_by_path(str(path))
+        if row is not None:
+            model_id, dim = self._model_key()
+            stored = self.catalog.vector_of(row.id, model_id, dim)
+            if stored is not None:
+                return stored
+        try:
+            picture, _ = decode(path.read_bytes(), min_side=self.embedder.image_input.size)
+        except ImageError as error:
+            raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error
+        return self.embedder.embed_images([picture])[0]
+
+    def similar(self, photo: Path | str, *, k: int = 20) -> list[SearchHit]:
+        """Photos like ``photo`` (the photo itself left out when it is in the library)."""
+        path = _existing_file(photo)
+        row = self.catalog.photo_by_path(str(path))
+        exclude = frozenset({row.id}) if row is not None else frozenset()
+        return self.search_vector(self.image_vector(path), k=k, exclude=exclude)
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(self, *, failures: int | None = 100) -> LibraryStatus:
+        known = self.catalog.known_model(self.model_name)
+        model_id = known[0] if known else None
+        photos, indexed, failed = self.catalog.counts(model_id)
+        index_path = vector_index_path(self.data_dir, self.model_name)
+        device = self._embedder.device if self._embedder else self.device_choice
+        return LibraryStatus(
+            data_dir=str(self.data_dir),
+            model=self.model_name,
+            device=device,
+            roots=self.roots(),
+            photos=photos,
+            indexed=indexed,
+            pending=max(0, photos - failed - indexed),
+            failed=failed,
+            failures=self.catalog.failures(failures),
+            index_vectors=indexed,
+            index_bytes=index_path.stat().st_size if index_path.exists() else 0,
+            models=self.catalog.model_names(),
+        )
+
+
+def _existing_folder(path: Path | str) -> Path:
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise PathNotFoundError(path)
+    if not folder.is_dir():
+        raise UsageError(f"not a folder: {path}")
+    return folder.resolve()
+
+
+def _existing_file(path: Path | str) -> Path:
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise PathNotFoundError(path)
+    if not file.is_file():
+        raise UsageError(f"not a file: {path}")
+    return file.resolve()

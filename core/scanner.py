@@ -1,0 +1,100 @@
+"""Walk library roots and compare what is on disk with what the catalog knows.
+
+The scan only reads directory entries and ``stat`` results: it never opens a photo. The
+diff decides what the indexer must do; it never decides that a photo is gone when its
+root is offline (an unplugged drive must not empty the library).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.catalog import STATUS_FAILED, PhotoRow
+from core.imaging import PHOTO_EXTENSIONS
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(slots=True)
+class ScanDiff:
+    """What changed under the scanned roots since the catalog last saw them."""
+
+    to_embed: list[tuple[FileEntry, PhotoRow | None]] = field(default_factory=list)
+    unchanged: int = 0
+    failed_unchanged: int = 0
+    gone: list[PhotoRow] = field(default_factory=list)
+
+
+def is_online(root: Path) -> bool:
+    """A root is online when it is a readable folder with something in it.
+
+    An empty mount point looks exactly like an unplugged drive, so an empty folder counts
+    as offline: its photos are kept, never removed.
+    """
+    try:
+        with os.scandir(root) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
+
+
+def walk(root: Path) -> Iterator[FileEntry]:
+    """Photos under ``root``, recursively; hidden entries and unreadable folders skipped.
+
+    Symlinked folders are not followed (they can loop); symlinked files are.
+    """
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif os.path.splitext(entry.name)[1].lower() in PHOTO_EXTENSIONS:
+                            stat = entry.stat()
+                            yield FileEntry(entry.path, stat.st_size, stat.st_mtime)
+                    except OSError:
+                        continue  # broken symlink or a file that vanished mid-scan
+        except OSError:
+            continue
+
+
+def diff(
+    on_disk: Iterator[FileEntry] | list[FileEntry],
+    known: dict[str, PhotoRow],
+    embedded: set[int],
+) -> ScanDiff:
+    """Sort files into work to do; ``known`` holds the catalog rows of the scanned roots.
+
+    A file is embedded when it is new, changed (size or mtime), or has no vector for the
+    current model; a failed file is retried only when it changed.
+    """
+    result = ScanDiff()
+    seen: set[str] = set()
+    for entry in on_disk:
+        seen.add(entry.path)
+        row = known.get(entry.path)
+        if row is None:
+            result.to_embed.append((entry, None))
+        elif row.size != entry.size or row.mtime != entry.mtime:
+            result.to_embed.append((entry, row))
+        elif row.status == STATUS_FAILED:
+            result.failed_unchanged += 1
+        elif row.id in embedded:
+            result.unchanged += 1
+        else:
+            result.to_embed.append((entry, row))
+    result.gone = [row for path, row in known.items() if path not in seen]
+    return result

@@ -1,0 +1,116 @@
+"""Queries: text, image, both, minus a description, within a folder or a date range.
+
+A query becomes one unit vector: the weighted sum of its text and image vectors, minus a
+share of the ``--not`` description's vector, normalised again. Scores are the cosine
+similarity between that vector and each photo's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.errors import UsageError
+from core.types import SearchHit, Vector
+
+if TYPE_CHECKING:
+    from core.catalog import Catalog
+    from core.vector_index import VectorIndex
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each part of a combined query counts."""
+
+    text: float = 1.0
+    image: float = 1.0
+    negative: float = 0.5
+
+
+def parse_date(value: str, *, end: bool = False) -> str:
+    """``2019``, ``2019-06`` or ``2019-06-30`` as an ISO date for comparisons.
+
+    With ``end`` the first day *after* the period is returned, so ``--before 2019`` keeps
+    photos up to 31 December 2018 and ``--after 2019`` starts on 1 January 2019.
+    """
+    match = _DATE.match(value.strip())
+    if match is None:
+        raise UsageError(f"not a date: {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    assert year is not None
+    try:
+        start = date(year, month or 1, day or 1)
+    except ValueError as error:
+        raise UsageError(f"not a date: {value!r} ({error})") from error
+    if not end:
+        return start.isoformat()
+    if day is not None:
+        return date.fromordinal(start.toordinal() + 1).isoformat()
+    if month is not None:
+        return date(year + (month == 12), month % 12 + 1, 1).isoformat()
+    return date(year + 1, 1, 1).isoformat()
+
+
+def compose(
+    *,
+    text: Vector | None = None,
+    image: Vector | None = None,
+    negative: Vector | None = None,
+    weights: Weights = Weights(),
+) -> Vector:
+    """One normalised query vector from its parts (at least one of text or image)."""
+    parts = []
+    if text is not None:
+        parts.append(weights.text * text)
+    if image is not None:
+        parts.append(weights.image * image)
+    if not parts:
+        raise UsageError("a search needs a text, an image, or both")
+    query = np.sum(parts, axis=0)
+    if negative is not None:
+        query = query / np.linalg.norm(query) - weights.negative * negative
+    norm = float(np.linalg.norm(query))
+    if norm < 1e-9:
+        raise UsageError("the query cancels itself out (is --not the same as the text?)")
+    return (query / norm).astype(np.float32)
+
+
+def nearest(
+    catalog: Catalog,
+    index: VectorIndex,
+    model_id: int,
+    query: Vector,
+    k: int,
+    *,
+    folder: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    exclude: frozenset[int] = frozenset(),
+) -> list[SearchHit]:
+    """The ``k`` best photos for a query vector, with the catalog's details."""
+    if k <= 0:
+        raise UsageError("the number of results must be at least 1")
+    allowed = None
+    if folder is not None or after is not None or before is not None:
+        allowed = catalog.filtered_ids(model_id, folder=folder, after=after, before=before)
+        if len(allowed) == 0:
+            return []
+    keys, scores = index.search(query, k + len(exclude), allowed=allowed)
+    wanted = [(int(key), float(score)) for key, score in zip(keys, scores, strict=True)
+              if int(key) not in exclude][:k]
+    details = catalog.photo_details([key for key, _ in wanted])
+    hits = []
+    for key, score in wanted:
+        row = details.get(key)
+        if row is None:  # the index is a cache: a photo removed since it was saved
+            continue
+        hits.append(SearchHit(photo_id=key, path=row["path"], score=round(score, 4),
+                              taken_at=row["taken_at"], width=row["width"],
+                              height=row["height"]))
+    return hits

@@ -1,0 +1,113 @@
+"""Plain data passed between the engine and its fronts (command line, window).
+
+Immutable dataclasses: the engine builds them, fronts read them. ``to_json`` gives the
+shape the command line's ``--json`` prints, so the two fronts never disagree on names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Vector = npt.NDArray[np.float32]
+"""One L2-normalised embedding (shape ``(dim,)``) or a batch of them (``(n, dim)``)."""
+
+Phase = Literal["scan", "embed", "save", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What decoding learned about a photo besides its pixels."""
+
+    width: int
+    height: int
+    format: str
+    taken_at: datetime | None = None
+    camera: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A library folder the user added."""
+
+    id: int
+    path: str
+    online: bool
+    photos: int = 0
+    failed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedPhoto:
+    path: str
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One result, best first in a list; ``score`` is the cosine similarity (-1..1)."""
+
+    photo_id: int
+    path: str
+    score: float
+    taken_at: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot of a running index job, yielded after each batch.
+
+    ``done``/``total`` count files to process in this run (``total`` grows while the scan
+    is still walking); ``indexed``, ``failed``, ``skipped``, ``moved`` and ``removed`` are the
+    run's running totals, so the last snapshot is the run's report.
+    """
+
+    phase: Phase
+    done: int
+    total: int
+    indexed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    moved: int = 0
+    removed: int = 0
+    current: str | None = None
+    rate: float = 0.0
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryStatus:
+    data_dir: str
+    model: str
+    device: str | None
+    roots: list[Root]
+    photos: int
+    indexed: int
+    pending: int
+    failed: int
+    failures: list[FailedPhoto] = field(default_factory=list)
+    index_vectors: int = 0
+    index_bytes: int = 0
+    models: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,331 @@
+"""Offline CLIP models for tests: a random tiny one and a tiny one trained on the toy world.
+
+Both are real ``transformers.CLIPModel`` checkpoints with the real CLIP tokenizer, written with
+``save_pretrained``, so the code under test loads them through ``AutoModel`` /
+``AutoProcessor`` exactly as it loads a downloaded model. The random model is for plumbing
+(shapes, batching, saving); the trained one is for behaviour a user notices: "a red circle"
+finds red circles, and a re-saved copy of a photo is its closest neighbour.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import toyworld
+from .tokenizer import write_clip_tokenizer
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+    from transformers import CLIPModel, CLIPProcessor
+
+BOS_ID, EOS_ID, PAD_ID = 49406, 49407, 1  # as in openai/clip-vit-base-patch32's config
+
+
+def _processor(image_size: int) -> CLIPProcessor:
+    """A CLIP processor with the real tokenizer and OpenAI's image normalisation."""
+    from transformers import CLIPImageProcessor, CLIPProcessor, CLIPTokenizer
+    from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_clip_tokenizer(Path(tmp))
+        tokenizer = CLIPTokenizer.from_pretrained(tmp, model_max_length=77)
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": image_size},
+        crop_size={"height": image_size, "width": image_size},
+        image_mean=list(OPENAI_CLIP_MEAN),
+        image_std=list(OPENAI_CLIP_STD),
+    )
+    return CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+def _model(
+    *, seed: int, image_size: int, patch_size: int, hidden: int, projection_dim: int, layers: int
+) -> CLIPModel:
+    """A randomly initialised CLIP with the real vocabulary and context length."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    common = {
+        "hidden_size": hidden,
+        "intermediate_size": hidden * 4,
+        "num_hidden_layers": layers,
+        "num_attention_heads": max(1, hidden // 16),
+        "projection_dim": projection_dim,
+    }
+    config = CLIPConfig(
+        text_config={
+            **common,
+            "vocab_size": 49408,
+            "max_position_embeddings": 77,
+            "bos_token_id": BOS_ID,
+            "eos_token_id": EOS_ID,
+            "pad_token_id": PAD_ID,
+        },
+        vision_config={**common, "image_size": image_size, "patch_size": patch_size},
+        projection_dim=projection_dim,
+    )
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        torch.manual_seed(seed)
+        return CLIPModel(config)
+
+
+def _save(model: CLIPModel, processor: CLIPProcessor, dest: Path) -> Path:
+    """Write model and processor the way a downloaded checkpoint is laid out."""
+    dest.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(dest, safe_serialization=True)
+    processor.save_pretrained(dest)
+    return dest
+
+
+def build_tiny_clip(
+    dest: Path,
+    *,
+    seed: int = 0,
+    image_size: int = 32,
+    hidden: int = 64,
+    projection_dim: int = 32,
+    layers: int = 2,
+) -> Path:
+    """Save an untrained tiny CLIP (plus processor) into ``dest`` and return ``dest``.
+
+    Its vectors are meaningless but have the right shapes and types, which is all the
+    plumbing tests need; it builds in about a second.
+    """
+    model = _model(
+        seed=seed,
+        image_size=image_size,
+        patch_size=max(1, image_size // 4),
+        hidden=hidden,
+        projection_dim=projection_dim,
+        layers=layers,
+    )
+    return _save(model, _processor(image_size), dest)
+
+
+# --- the trained toy model -------------------------------------------------------------------
+
+# (template, uses background) pairs: prompt variety so short and long queries both work
+PROMPTS: tuple[tuple[str, bool], ...] = (
+    ("a photo of a {colour} {shape} {background}", True),
+    ("a {colour} {shape} {background}", True),
+    ("a {colour} {shape}", False),
+    ("{colour} {shape}", False),
+    ("a photo of a {colour} {shape}", False),
+    ("a picture of a {colour} {shape}", False),
+    ("a {shape} that is {colour}", False),
+    ("{colour} {shape} {background}", True),
+)
+TOY_IMAGE_SIZE = 32
+TOY_STEPS = 900
+TOY_BATCH = 96
+TOY_POOL = 3000
+
+
+@dataclass(frozen=True)
+class _TextBank:
+    """Every training prompt, tokenised once, with the scene attributes it names."""
+
+    input_ids: torch.Tensor  # (n_prompts, length)
+    attention_mask: torch.Tensor
+    labels: np.ndarray  # (n_prompts, 3): colour, shape, background index; -1 = not named
+
+
+def _attributes(scene: toyworld.Scene) -> tuple[int, int, int]:
+    """Indices of a scene's colour, shape and background."""
+    return (
+        list(toyworld.COLOURS).index(scene.colour),
+        toyworld.SHAPES.index(scene.shape),
+        list(toyworld.BACKGROUNDS).index(scene.background),
+    )
+
+
+def _text_bank(processor: CLIPProcessor) -> _TextBank:
+    """Tokenise all (scene, template) prompts; row ``scene * len(PROMPTS) + template``."""
+    texts, labels = [], []
+    for scene in toyworld.all_scenes():
+        colour, shape, background = _attributes(scene)
+        for template, with_bg in PROMPTS:
+            texts.append(
+                template.format(
+                    colour=scene.colour,
+                    shape=scene.shape,
+                    background=toyworld.BACKGROUNDS[scene.background],
+                )
+            )
+            labels.append((colour, shape, background if with_bg else -1))
+    tokens = processor.tokenizer(texts, padding=True, return_tensors="pt")
+    return _TextBank(tokens["input_ids"], tokens["attention_mask"], np.array(labels))
+
+
+def _pixels(processor: CLIPProcessor, images: Sequence[Image.Image]) -> torch.Tensor:
+    """Preprocess images exactly as inference does."""
+    return processor(images=list(images), return_tensors="pt")["pixel_values"]
+
+
+def _contrastive_loss(
+    image_embeds: torch.Tensor, text_embeds: torch.Tensor, scale: torch.Tensor, match: torch.Tensor
+) -> torch.Tensor:
+    """Symmetric InfoNCE where every text consistent with an image counts as its positive.
+
+    Plain InfoNCE would punish "a red circle" for matching two red circles in one batch; the
+    targets spread over all matching pairs instead.
+    """
+    import torch.nn.functional as F
+
+    logits = scale * F.normalize(image_embeds, dim=-1) @ F.normalize(text_embeds, dim=-1).T
+    targets_i = match / match.sum(dim=1, keepdim=True)
+    targets_t = match.T / match.T.sum(dim=1, keepdim=True)
+    loss_i = -(targets_i * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    loss_t = -(targets_t * F.log_softmax(logits.T, dim=1)).sum(dim=1).mean()
+    return (loss_i + loss_t) / 2
+
+
+def train_toy_clip(
+    dest: Path,
+    *,
+    seed: int = 0,
+    steps: int = TOY_STEPS,
+    seconds: float | None = None,
+    log: Any = None,
+) -> Path:
+    """Train a tiny CLIP on toy-world photos and captions, save it into ``dest``.
+
+    Deterministic for a given seed (and thread count): it runs a fixed number of ``steps``.
+    ``seconds`` is an optional wall-clock cap for slow machines; hitting it stops early and
+    makes the result machine-dependent. ``log``, if given, is called with progress strings.
+    """
+    import torch
+
+    processor = _processor(TOY_IMAGE_SIZE)
+    model = _model(
+        seed=seed,
+        image_size=TOY_IMAGE_SIZE,
+        patch_size=8,
+        hidden=64,
+        projection_dim=32,
+        layers=2,
+    )
+    started = time.monotonic()
+    rng = np.random.default_rng(seed)
+    scenes = toyworld.random_scenes(TOY_POOL, seed=seed)
+    pixels = _pixels(processor, toyworld.render_many(scenes, seed=seed))
+    image_labels = torch.tensor([_attributes(s) for s in scenes])
+    scene_index = {s: i for i, s in enumerate(toyworld.all_scenes())}
+    scene_ids = np.array([scene_index[s] for s in scenes])
+    bank = _text_bank(processor)
+    text_labels = torch.from_numpy(bank.labels)
+    if log:
+        log(f"data ready in {time.monotonic() - started:.1f}s")
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.02)
+    warmup = max(1, steps // 20)
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    model.train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for step in range(steps):
+            idx = rng.integers(0, len(scenes), size=TOY_BATCH)
+            rows = scene_ids[idx] * len(PROMPTS) + rng.integers(0, len(PROMPTS), size=TOY_BATCH)
+            batch = pixels[idx]
+            flip = torch.from_numpy(rng.random(TOY_BATCH) < 0.5)
+            batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
+            labels_i, labels_t = image_labels[idx], text_labels[rows]
+            match = ((labels_t[None] == labels_i[:, None]) | (labels_t[None] < 0)).all(-1)
+            image_embeds = model.get_image_features(pixel_values=batch).pooler_output
+            text_embeds = model.get_text_features(
+                input_ids=bank.input_ids[rows], attention_mask=bank.attention_mask[rows]
+            ).pooler_output
+            loss = _contrastive_loss(
+                image_embeds, text_embeds, model.logit_scale.exp(), match.float()
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, math.log(100))
+            if log and (step % 100 == 0 or step == steps - 1):
+                log(f"step {step} loss {loss.item():.3f} t={time.monotonic() - started:.1f}s")
+            if seconds is not None and time.monotonic() - started > seconds:
+                break
+    model.eval()
+    return _save(model, processor, dest)
+
+
+# --- measuring a model through the ordinary inference path ----------------------------------
+
+
+def embed_images(model_dir: Path, images: Sequence[Image.Image]) -> np.ndarray:
+    """L2-normalised image vectors via AutoProcessor + ``get_image_features``."""
+    model, processor = _load(model_dir)
+    import torch
+
+    with torch.inference_mode():
+        inputs = processor(images=list(images), return_tensors="pt")
+        out = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
+    return _normalise(out.numpy())
+
+
+def embed_texts(model_dir: Path, texts: Sequence[str]) -> np.ndarray:
+    """L2-normalised text vectors via AutoProcessor + ``get_text_features``."""
+    model, processor = _load(model_dir)
+    import torch
+
+    with torch.inference_mode():
+        inputs = processor(text=list(texts), return_tensors="pt", padding=True)
+        out = model.get_text_features(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+        ).pooler_output
+    return _normalise(out.numpy())
+
+
+def _load(model_dir: Path) -> tuple[Any, Any]:
+    from transformers import AutoModel, AutoProcessor
+
+    model = AutoModel.from_pretrained(model_dir)
+    model.eval()
+    return model, AutoProcessor.from_pretrained(model_dir)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def evaluate_toy_clip(model_dir: Path, *, seed: int = 1_000_003) -> dict[str, float]:
+    """Search quality on freshly rendered toy photos (a seed training never used).
+
+    ``text_recall_at_1``: share of "a {colour} {shape}" queries whose best photo has that
+    colour and shape. ``duplicate_recall_at_1``: share of near-duplicates whose nearest photo
+    is their original.
+    """
+    scenes = toyworld.all_scenes()
+    photos = toyworld.render_many(scenes, seed=seed)
+    copies = [toyworld.near_duplicate(p, seed=seed + i) for i, p in enumerate(photos)]
+    gallery = embed_images(model_dir, photos)
+    pairs = list(itertools.product(toyworld.COLOURS, toyworld.SHAPES))
+    queries = embed_texts(model_dir, [f"a {colour} {shape}" for colour, shape in pairs])
+    best = (queries @ gallery.T).argmax(axis=1)
+    text_hits = [
+        (scenes[b].colour, scenes[b].shape) == pair for b, pair in zip(best, pairs, strict=True)
+    ]
+    nearest = (embed_images(model_dir, copies) @ gallery.T).argmax(axis=1)
+    return {
+        "text_recall_at_1": float(np.mean(text_hits)),
+        "duplicate_recall_at_1": float(np.mean(nearest == np.arange(len(scenes)))),
+    }
