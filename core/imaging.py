@@ -11,11 +11,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
-from typing import IO, Any
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from PIL import (  # noqa: F401  (importing a plugin registers it with Image.OPEN)
+    AvifImagePlugin,
     BmpImagePlugin,
     ExifTags,
     GifImagePlugin,
@@ -36,7 +37,6 @@ Pixels = npt.NDArray[np.uint8]
 MAX_PIXELS = 250_000_000
 """Refused before decoding: a 100 MP panorama passes, a 40000x40000 bomb does not."""
 
-_WHITE = (255, 255, 255, 255)
 # Same table as ImageOps.exif_transpose; we also need the value itself for ImageInfo.
 _ORIENTATION = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -68,17 +68,8 @@ def register_heif() -> bool:
         return _heif_available
 
 
-def _avif_available() -> bool:
-    try:
-        from PIL import AvifImagePlugin  # noqa: F401
-
-        return bool(features.check("avif"))
-    except Exception:
-        return False
-
-
 _HEIF = register_heif()
-_AVIF = _avif_available()
+_AVIF = bool(features.check("avif"))  # Pillow's own AVIF plugin, when built with libavif
 # Tried in this order; HEIF before AVIF because both accept the generic "mif1" brand.
 _FORMAT_ORDER = (
     ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
@@ -108,36 +99,40 @@ class ModelInput:
 
 # --- opening --------------------------------------------------------------------------
 
+# Formats with a real signature, named in the refusal message; anything else is "unknown".
+_NAMED_OTHERS = ("PSD", "ICO", "CUR", "ICNS", "EPS", "JPEG2000", "PPM", "QOI", "DDS", "PCX")
+
 
 def _open(data: bytes) -> ImageFile.ImageFile:
-    """Identify ``data`` among the allowed formats only.
+    """Identify ``data`` among the allowed formats only, reading just the header.
 
     Like ``Image.open(fp, formats=...)`` minus its decompression-bomb check, which warns
-    from 89 MP and refuses from 179 MP; we apply our own MAX_PIXELS instead, without
-    changing Pillow's process-wide MAX_IMAGE_PIXELS.
+    from 89 MP and refuses from 179 MP; we apply MAX_PIXELS instead, without changing
+    Pillow's process-wide MAX_IMAGE_PIXELS.
     """
     prefix = data[:16]
     claimed: str | None = None
     for fmt in _FORMAT_ORDER:
         factory, accept = Image.OPEN[fmt]
-        if accept is not None and accept(prefix) is not True:
+        verdict = True if accept is None else accept(prefix)
+        if not verdict or isinstance(verdict, str):  # a str says "mine, but not compiled in"
             continue
         claimed = claimed or fmt
         try:
             return factory(io.BytesIO(data), "")
         except (Image.DecompressionBombError, MemoryError):
             raise
-        except Exception:  # plugins signal "not mine / broken header" in many ways
+        except Exception:  # plugins say "not mine / broken header" in many ways
             continue
     if claimed is not None:
         raise CorruptImageError(f"truncated or corrupt {claimed}")
-    raise _unsupported(data)
+    raise _refusal(data)
 
 
-def _unsupported(data: bytes) -> ImageError:
-    """Name the format Pillow would have opened, so the user learns why it is refused."""
+def _refusal(data: bytes) -> ImageError:
+    """Name the format when Pillow knows it, so the user learns why the file is refused."""
     try:
-        with Image.open(io.BytesIO(data)) as other:
+        with Image.open(io.BytesIO(data), formats=_NAMED_OTHERS) as other:
             return UnsupportedFormatError(f"unsupported format: {other.format}")
     except Image.DecompressionBombError:
         return UnsupportedFormatError("unsupported format")
@@ -145,16 +140,24 @@ def _unsupported(data: bytes) -> ImageError:
         return CorruptImageError("not an image (unknown format)")
 
 
-def _format_name(image: Image.Image) -> str:
-    # Pillow reports multi-picture JPEGs (phones, 3D cameras) as MPO; they are JPEG files.
-    return "JPEG" if image.format == "MPO" else str(image.format)
-
-
-def _check_size(width: int, height: int) -> None:
+def _open_checked(data: bytes) -> ImageFile.ImageFile:
+    try:
+        image = _open(data)
+    except Image.DecompressionBombError as exc:  # GIF frame extents are checked at open
+        raise ImageTooLargeError("image too large") from exc
+    except MemoryError as exc:
+        raise ImageTooLargeError("not enough memory to open the image") from exc
+    width, height = image.size
     if width * height > MAX_PIXELS:
         raise ImageTooLargeError(f"image too large: {width}x{height} pixels")
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"invalid image size: {width}x{height}")
+    return image
+
+
+def _format_name(image: Image.Image) -> str:
+    # Pillow reports multi-picture JPEGs (phones, 3D cameras) as MPO; they are JPEG files.
+    return "JPEG" if image.format == "MPO" else str(image.format)
 
 
 # --- metadata -------------------------------------------------------------------------
@@ -177,7 +180,7 @@ def _parse_date(value: object) -> datetime | None:
     stamp = text[:10].replace("-", ":") + " " + text[11:19]
     try:
         return datetime.strptime(stamp, "%Y:%m:%d %H:%M:%S")
-    except ValueError:
+    except ValueError:  # "0000:00:00 00:00:00", blanks, junk
         return None
 
 
@@ -220,25 +223,34 @@ def _orientation(exif: Image.Exif) -> int:
     return value if isinstance(value, int) and value in _ORIENTATION else 1
 
 
+def _info(size: tuple[int, int], fmt: str, exif: Image.Exif) -> ImageInfo:
+    """``size`` is the header's (not the draft's); orientations 5-8 swap it to upright."""
+    width, height = size
+    if _orientation(exif) >= 5:
+        width, height = height, width
+    return ImageInfo(width, height, fmt, _taken_at(exif), _camera(exif))
+
+
 # --- pixels ---------------------------------------------------------------------------
 
 
 def _high_depth_to_l(image: Image.Image) -> Image.Image:
-    """Scale 16/32-bit integer or float greyscale to 8 bits instead of clipping at 255."""
-    values = np.nan_to_num(np.asarray(image, dtype=np.float64))
-    peak = float(values.max()) if values.size else 0.0
+    """Scale 16/32-bit greyscale to 8 bits; Pillow's convert("L") clips at 255 instead."""
+    values = np.asarray(image)
     if image.mode.startswith("I;16"):
-        full = 65535.0
-    elif image.mode == "F" and peak <= 1.0:
+        return Image.fromarray((values >> 8).astype(np.uint8), "L")
+    floats = np.nan_to_num(values.astype(np.float32))
+    peak = float(floats.max()) if floats.size else 0.0
+    if image.mode == "F" and peak <= 1.0:
         full = 1.0
-    else:  # "I"/"F" carry no nominal range: guess 8 or 16 bits, else stretch
+    else:  # "I"/"F" carry no nominal range: guess 8 or 16 bits, else stretch to the peak
         full = 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else peak
-    scaled = np.clip(values, 0.0, full) * (255.0 / full) + 0.5
+    scaled = np.clip(floats, 0.0, full) * (255.0 / full) + 0.5
     return Image.fromarray(scaled.astype(np.uint8), "L")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB; transparency is composited on white (as transformers does)."""
+    """Any Pillow mode to RGB; transparency is composited on white, as transformers does."""
     if image.mode == "RGB":
         return image
     if image.mode.startswith("I") or image.mode == "F":
@@ -246,19 +258,21 @@ def to_rgb(image: Image.Image) -> Image.Image:
     try:
         if image.mode in _ALPHA_MODES or image.info.get("transparency") is not None:
             rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, _WHITE)
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             return Image.alpha_composite(white, rgba).convert("RGB")
         return image.convert("RGB")
     except ValueError as exc:  # e.g. LAB TIFFs: Pillow has no conversion
         raise UnsupportedFormatError(f"unsupported color mode: {image.mode}") from exc
 
 
-def _load(image: ImageFile.ImageFile, fmt: str) -> None:
+def _decoded_rgb(image: ImageFile.ImageFile, fmt: str) -> Image.Image:
+    """Decode inside try, so truncated or damaged files raise CorruptImageError."""
     try:
         image.load()
+        return to_rgb(image)
     except ImageError:
         raise
-    except Image.DecompressionBombError as exc:  # Pillow's own guard inside TIFF/GIF
+    except Image.DecompressionBombError as exc:  # Pillow's own guard inside TIFF and GIF
         raise ImageTooLargeError(f"image too large: {image.width}x{image.height} pixels") from exc
     except MemoryError as exc:
         raise ImageTooLargeError(f"not enough memory for {image.width}x{image.height}") from exc
@@ -267,91 +281,73 @@ def _load(image: ImageFile.ImageFile, fmt: str) -> None:
 
 
 def decode(data: bytes, *, min_side: int | None = None) -> tuple[Image.Image, ImageInfo]:
-    """Decode a photo to an upright RGB image.
+    """Decode a photo to an upright RGB image plus what its header and EXIF say.
 
     With ``min_side`` a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale whose sides
-    stay >= ``min_side`` (DCT scaling: about 6x faster on 12 MP). ``ImageInfo`` always
-    describes the full-size, upright original.
+    stay >= ``min_side`` (DCT scaling: several times faster on 12 MP). ``ImageInfo``
+    always describes the full-size, upright original.
     """
-    try:
-        image = _open(data)
-    except ImageError:
-        raise
-    except Image.DecompressionBombError as exc:  # GIF frame extents checked at open
-        raise ImageTooLargeError("image too large") from exc
-    except MemoryError as exc:
-        raise ImageTooLargeError("not enough memory to open the image") from exc
-    with image:
-        fmt = _format_name(image)
-        width, height = image.size
-        _check_size(width, height)
-        if min_side and isinstance(image, JpegImagePlugin.JpegImageFile):
-            image.draft("RGB", (min_side, min_side))
-        _load(image, fmt)
-        exif = _exif(image)
-        orientation = _orientation(exif)
-        try:
-            rgb = to_rgb(image)
-        except ImageError:
-            raise
-        except Exception as exc:
-            raise CorruptImageError(f"truncated or corrupt {fmt}") from exc
+    image = _open_checked(data)
+    size, fmt = image.size, _format_name(image)
+    if min_side and isinstance(image, JpegImagePlugin.JpegImageFile):
+        image.draft("RGB", (min_side, min_side))
+    rgb = _decoded_rgb(image, fmt)
+    exif = _exif(image)  # after load: PNG may keep its eXIf chunk behind the pixels
+    orientation = _orientation(exif)
     if orientation != 1:
         rgb = rgb.transpose(_ORIENTATION[orientation])
-    if orientation >= 5:  # 5-8 swap width and height
-        width, height = height, width
-    return rgb, ImageInfo(width, height, fmt, _taken_at(exif), _camera(exif))
+    return rgb, _info(size, fmt, exif)
+
+
+def read_info(path: str | PathLike[str]) -> ImageInfo:
+    """Size, format, date and camera of a photo file, mostly from its header."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
+    image = _open_checked(data)
+    return _info(image.size, _format_name(image), _exif(image))
 
 
 # --- model input ----------------------------------------------------------------------
 
 
-def _crop_box(width: int, height: int, size: int) -> tuple[float, float, float, float]:
-    """Source box of the centre crop, after transformers' shortest-edge resize.
+_MAX_STRIP = 4
+"""Past this aspect ratio the crop is resampled alone (a 100:1 strip would balloon)."""
 
-    ``new_long = int(size * long / short)`` and ``top = (new_h - size) // 2`` as in
-    ``get_resize_output_image_size`` and ``center_crop``.
+
+def _resize_plan(width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """Transformers' shortest-edge size and crop offsets: ``(new_w, new_h, left, top)``.
+
+    ``new_long = int(size * long / short)`` as ``get_resize_output_image_size`` and
+    ``top = int((new_h - size) / 2)`` as ``center_crop``.
     """
     short, long = (width, height) if width <= height else (height, width)
     new_long = int(size * long / short)
     new_w, new_h = (size, new_long) if width <= height else (new_long, size)
-    left, top = (new_w - size) // 2, (new_h - size) // 2
-    sx, sy = width / new_w, height / new_h
-    return (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+    return new_w, new_h, (new_w - size) // 2, (new_h - size) // 2
 
 
 def to_model_pixels(image: Image.Image, spec: ModelInput) -> Pixels:
     """Resize (and centre-crop) to a C-contiguous uint8 array of shape (size, size, 3).
 
-    Cropping is done through ``resize(box=...)``: Pillow's filter still reads the pixels
-    just outside the box, so the result equals resize-then-crop, but only the kept part is
-    computed and a 100:1 panorama never becomes a huge intermediate image.
+    Pixel-identical to transformers' PIL CLIP/SigLIP processors for the same RGB image.
     """
-    rgb = to_rgb(image)
-    box = _crop_box(rgb.width, rgb.height, spec.size) if spec.crop else None
-    resized = rgb.resize((spec.size, spec.size), spec.resample, box=box, reducing_gap=None)
-    return np.array(resized, dtype=np.uint8)
+    rgb, size = to_rgb(image), spec.size
+    if not spec.crop:
+        return np.array(rgb.resize((size, size), spec.resample, reducing_gap=None))
+    new_w, new_h, left, top = _resize_plan(rgb.width, rgb.height, size)
+    if max(new_w, new_h) <= _MAX_STRIP * size:
+        resized = rgb.resize((new_w, new_h), spec.resample, reducing_gap=None)
+        return np.array(resized.crop((left, top, left + size, top + size)))
+    # Resample only the crop's source box; the filter still reads pixels just outside it,
+    # so this differs from resize-then-crop by float rounding only (at most 1 level).
+    sx, sy = rgb.width / new_w, rgb.height / new_h
+    box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+    return np.array(rgb.resize((size, size), spec.resample, box=box, reducing_gap=None))
 
 
 def load_for_model(data: bytes, spec: ModelInput) -> tuple[Pixels, ImageInfo]:
     """Decode only as many pixels as ``spec`` needs and return the model's input array."""
     image, info = decode(data, min_side=spec.size)
     return to_model_pixels(image, spec), info
-
-
-def read_info(path: str | PathLike[str]) -> ImageInfo:
-    """Size, format, date and camera of a photo file (decodes it; for one-off use)."""
-    with open(path, "rb") as fp:
-        data = _read_all(fp)
-    return decode(data, min_side=1)[1]
-
-
-def _read_all(fp: IO[bytes]) -> bytes:
-    try:
-        return fp.read()
-    except OSError as exc:
-        raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
-
-
-def _unused(*_: Any) -> None:
-    """Placeholder removed below."""

@@ -52,8 +52,8 @@ class Library:
         self.catalog = Catalog(self.data_dir / DATABASE_NAME)
         stored = self.catalog.get_setting(MODEL_SETTING)
         self.model_name = _model_name(model) if model else (stored or DEFAULT_MODEL)
-        if self.model_name != stored:
-            self.catalog.set_setting(MODEL_SETTING, self.model_name)
+        # Remembered only once the model has loaded: a typo must not switch the library.
+        self._model_saved = self.model_name == stored
         self.device_choice = device
         self._on_download = on_download
         self._embedder: Embedder | None = None
@@ -82,10 +82,13 @@ class Library:
     def _model_key(self) -> tuple[int, int]:
         """``(model id, dim)``; loads the model only if this library has never used it."""
         known = self.catalog.known_model(self.model_name)
-        if known is not None:
-            return known
-        dim = self.embedder.dim
-        return self.catalog.model_id(self.model_name, dim), dim
+        if known is None:
+            dim = self.embedder.dim
+            known = self.catalog.model_id(self.model_name, dim), dim
+        if not self._model_saved:
+            self.catalog.set_setting(MODEL_SETTING, self.model_name)
+            self._model_saved = True
+        return known
 
     def vector_index(self, *, writable: bool = False) -> VectorIndex:
         """The current model's index, synced with the catalog (rebuilt if damaged)."""
@@ -101,7 +104,7 @@ class Library:
             fresh = meta.seq == seq and meta.count == count
             if not fresh:
                 if meta.seq > seq:  # the catalog went back in time: trust it, rebuild
-                    raise IndexDamagedError("index is newer than the catalog")
+                    raise IndexDamagedError(path, "the index is newer than the catalog")
                 if not writable:
                     index, meta = VectorIndex.load(path, model=self.model_name, dim=dim)
                 self._sync(index, model_id, dim, since_seq=meta.seq)

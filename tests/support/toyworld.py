@@ -36,6 +36,9 @@ BACKGROUNDS: dict[str, str] = {
     "night": "at night",
 }
 DEFAULT_SIZE = (96, 72)
+MAX_ROTATION = math.radians(20)  # a tilt, as in a hand-held photo
+RADIUS = (0.24, 0.36)  # shape size, as a fraction of the shorter side
+JITTER = 1.0  # how far from the centre a shape may sit, as a share of the room left
 _SUPERSAMPLE = 4  # shapes are drawn large and shrunk, for anti-aliased edges
 _FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 
@@ -172,10 +175,10 @@ def render(scene: Scene, *, seed: int, size: tuple[int, int] = DEFAULT_SIZE) -> 
     w, h = size
     side = min(w, h)
     img = _background(scene.background, rng, size)
-    radius = side * rng.uniform(0.24, 0.36)
-    slack = side / 2 - radius - 1
+    radius = side * rng.uniform(*RADIUS)
+    slack = (side / 2 - radius - 1) * JITTER
     centre = (w / 2 + rng.uniform(-slack, slack), h / 2 + rng.uniform(-slack, slack))
-    mask = _shape_mask(scene.shape, size, centre, radius, rng.uniform(0, 2 * math.pi))
+    mask = _shape_mask(scene.shape, size, centre, radius, rng.uniform(-MAX_ROTATION, MAX_ROTATION))
     tint = np.array(COLOURS[scene.colour], np.float32) + rng.uniform(-20, 20, 3)
     shading = 0.85 + 0.3 * _smooth_noise(rng, size, 3)[..., None]
     fill = np.clip(tint * shading, 0, 255)
