@@ -305,17 +305,22 @@ class Catalog:
     ) -> list[int]:
         """Insert or update the photos and their vectors in one transaction; returns ids.
 
-        A fact with ``error`` set marks the photo failed and drops any stale vector of it,
-        so a changed file never keeps the vector of its old content.
+        A file whose content changed loses the vectors of its old content for every model;
+        a fact with ``error`` set marks the photo failed, with no vector.
         """
         ids: list[int] = []
         now = _now()
         with self.db.conn:
             seq = self._next_seq(model_id)
             for fact, vector in zip(facts, vectors, strict=True):
-                photo_id = self._upsert_photo(fact, now)
+                photo_id, content_changed = self._upsert_photo(fact, now)
                 ids.append(photo_id)
-                self.db.execute("DELETE FROM embeddings WHERE photo_id = ?", [photo_id])
+                if content_changed or fact.error:
+                    self.db.execute("UPDATE models SET seq = seq + 1 WHERE id != ?", [model_id])
+                    self.db.execute("DELETE FROM embeddings WHERE photo_id = ?", [photo_id])
+                else:
+                    self.db.execute("DELETE FROM embeddings WHERE photo_id = ? AND model_id = ?",
+                                    [photo_id, model_id])
                 if vector is not None:
                     self.db.execute(
                         "INSERT INTO embeddings(photo_id, model_id, vector, seq) "
@@ -324,7 +329,8 @@ class Catalog:
                     )
         return ids
 
-    def _upsert_photo(self, fact: PhotoFacts, now: str) -> int:
+    def _upsert_photo(self, fact: PhotoFacts, now: str) -> tuple[int, bool]:
+        """Insert or update a photo row: ``(id, whether its content changed)``."""
         status = STATUS_FAILED if fact.error else STATUS_OK
         date = fact.taken_at or datetime.fromtimestamp(fact.mtime, UTC).isoformat(
             timespec="seconds"
@@ -332,7 +338,9 @@ class Catalog:
         values = [fact.root_id, fact.size, fact.mtime, fact.content_hash, fact.width,
                   fact.height, fact.format, fact.taken_at, fact.camera, date, status,
                   fact.error, now]
-        row = self.db.execute("SELECT id FROM photos WHERE path = ?", [fact.path]).fetchone()
+        row = self.db.execute(
+            "SELECT id, content_hash FROM photos WHERE path = ?", [fact.path]
+        ).fetchone()
         if row is not None:
             self.db.execute(
                 "UPDATE photos SET root_id=?, size=?, mtime=?, content_hash=?, width=?, "
@@ -340,14 +348,14 @@ class Catalog:
                 "updated_at=? WHERE id = ?",
                 [*values, int(row[0])],
             )
-            return int(row[0])
+            return int(row[0]), row[1] != fact.content_hash
         cursor = self.db.execute(
             "INSERT INTO photos(root_id, size, mtime, content_hash, width, height, format, "
             "taken_at, camera, date, status, error, updated_at, path, added_at) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [*values, fact.path, now],
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.lastrowid or 0), False
 
     def copy_embeddings(self, source_id: int, target_id: int) -> None:
         """Give ``target`` the vectors of ``source`` (same content, another path)."""

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import closing
 from typing import Any, TextIO
 
 from core.errors import PictorError, UsageError
@@ -23,12 +24,12 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error raises instead of exiting, so main() decides."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{self.prog}: {message}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--data-dir", metavar="D",
                         help="library data folder (default: the user data folder, or "
                              "$PICTOR_DATA_DIR)")
@@ -133,9 +134,11 @@ def _index(library: Any, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     last = None
-    with tqdm(unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True,
-              desc="scanning") as bar:
-        for progress in library.index(args.paths, batch_size=args.batch_size):
+    run = library.index(args.paths, batch_size=args.batch_size)
+    # closing() stops the decode pool and saves the index even on Ctrl-C.
+    with closing(run), tqdm(unit="photo", file=sys.stderr, disable=None, dynamic_ncols=True,
+                            desc="scanning") as bar:
+        for progress in run:
             last = progress
             if progress.phase == "embed":
                 bar.set_description("indexing")

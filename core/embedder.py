@@ -89,7 +89,7 @@ def _progress_class(on_download: DownloadCallback | None) -> Any:
     """A tqdm stand-in that forwards byte counts to a callback (and draws nothing)."""
     from tqdm.auto import tqdm
 
-    class _Reporter(tqdm):  # type: ignore[misc, type-arg]
+    class _Reporter(tqdm):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
@@ -165,11 +165,15 @@ class Embedder:
         folder = resolve_model(name, on_download=on_download)
         chosen = pick_device(device)
         from transformers import AutoModel, AutoProcessor
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # fronts show their own
         try:
             model = AutoModel.from_pretrained(folder, use_safetensors=True,
                                               trust_remote_code=False)
-            processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+            processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
+                folder, trust_remote_code=False
+            )
         except (OSError, ValueError, KeyError) as error:
             raise ModelUnavailableError(f"cannot load model {name} from {folder}: {error}") \
                 from error
@@ -259,13 +263,15 @@ class Embedder:
 def _features(output: Any) -> torch.Tensor:
     """transformers 5 returns a ModelOutput whose pooler_output holds the projected vector;
     older releases returned the tensor itself."""
-    return output if hasattr(output, "float") else output.pooler_output
+    tensor: torch.Tensor = output if hasattr(output, "float") else output.pooler_output
+    return tensor
 
 
 def _normalise(features: torch.Tensor) -> Vector:
     array = features.float().cpu().numpy()
     norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return (array / np.maximum(norms, 1e-12)).astype(np.float32)
+    result: Vector = (array / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
 
 
 def _image_settings(processor: Any) -> tuple[ModelInput, _Normalisation]:

@@ -216,18 +216,22 @@ class Library:
         folder: Path | str | None = None,
         after: str | None = None,
         before: str | None = None,
-        weights: search_mod.Weights = search_mod.Weights(),
+        weights: search_mod.Weights = search_mod.DEFAULT_WEIGHTS,
     ) -> list[SearchHit]:
         """Photos matching a description, an example image (any file), or both."""
         text = text.strip() if text else None
         if not text and image is None:
             raise UsageError("a search needs a text, an image, or both")
+        # Check every argument before the (slow) model loads.
+        filters = self._filters(folder, after, before)
+        if k < 1:
+            raise UsageError("the number of results must be at least 1")
         text_vec = self.embedder.embed_texts([text])[0] if text else None
         image_vec = self.image_vector(image) if image is not None else None
         negative_vec = self.embedder.embed_texts([negative])[0] if negative else None
         query = search_mod.compose(text=text_vec, image=image_vec, negative=negative_vec,
                                    weights=weights)
-        return self.search_vector(query, k=k, folder=folder, after=after, before=before)
+        return self._nearest(query, k=k, filters=filters)
 
     def search_vector(
         self,
@@ -239,14 +243,25 @@ class Library:
         before: str | None = None,
         exclude: frozenset[int] = frozenset(),
     ) -> list[SearchHit]:
-        folder_key = str(_existing_folder(folder)) if folder is not None else None
-        return search_mod.nearest(
-            self.catalog, self.vector_index(), self._model_key()[0], query, k,
-            folder=folder_key,
+        """The photos nearest to a ready query vector (from :meth:`image_vector`, ...)."""
+        return self._nearest(query, k=k, filters=self._filters(folder, after, before),
+                             exclude=exclude)
+
+    @staticmethod
+    def _filters(folder: Path | str | None, after: str | None,
+                 before: str | None) -> search_mod.Filters:
+        return search_mod.Filters(
+            folder=str(_existing_folder(folder)) if folder is not None else None,
             after=search_mod.parse_date(after) if after else None,
             before=search_mod.parse_date(before, end=True) if before else None,
-            exclude=exclude,
         )
+
+    def _nearest(self, query: Vector, *, k: int, filters: search_mod.Filters,
+                 exclude: frozenset[int] = frozenset()) -> list[SearchHit]:
+        if k < 1:
+            raise UsageError("the number of results must be at least 1")
+        return search_mod.nearest(self.catalog, self.vector_index(), self._model_key()[0],
+                                  query, k, filters=filters, exclude=exclude)
 
     def image_vector(self, image: Path | str) -> Vector:
         """The vector of any image file; the stored one when it is in the library."""
@@ -261,7 +276,8 @@ class Library:
             picture, _ = decode(path.read_bytes(), min_side=self.embedder.image_input.size)
         except ImageError as error:
             raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error
-        return self.embedder.embed_images([picture])[0]
+        vector: Vector = self.embedder.embed_images([picture])[0]
+        return vector
 
     def similar(self, photo: Path | str, *, k: int = 20) -> list[SearchHit]:
         """Photos like ``photo`` (the photo itself left out when it is in the library)."""

@@ -33,6 +33,26 @@ class Weights:
     negative: float = 0.5
 
 
+DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions on which photos a query may return (None: no restriction).
+
+    ``folder`` is an absolute folder path; ``after`` (inclusive) and ``before`` (exclusive)
+    are ISO dates as :func:`parse_date` returns them.
+    """
+
+    folder: str | None = None
+    after: str | None = None
+    before: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.folder, self.after, self.before))
+
+
 def parse_date(value: str, *, end: bool = False) -> str:
     """``2019``, ``2019-06`` or ``2019-06-30`` as an ISO date for comparisons.
 
@@ -62,7 +82,7 @@ def compose(
     text: Vector | None = None,
     image: Vector | None = None,
     negative: Vector | None = None,
-    weights: Weights = Weights(),
+    weights: Weights = DEFAULT_WEIGHTS,
 ) -> Vector:
     """One normalised query vector from its parts (at least one of text or image)."""
     parts = []
@@ -78,7 +98,8 @@ def compose(
     norm = float(np.linalg.norm(query))
     if norm < 1e-9:
         raise UsageError("the query cancels itself out (is --not the same as the text?)")
-    return (query / norm).astype(np.float32)
+    result: Vector = (query / norm).astype(np.float32)
+    return result
 
 
 def nearest(
@@ -88,17 +109,16 @@ def nearest(
     query: Vector,
     k: int,
     *,
-    folder: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
+    filters: Filters = Filters(),
     exclude: frozenset[int] = frozenset(),
 ) -> list[SearchHit]:
     """The ``k`` best photos for a query vector, with the catalog's details."""
     if k <= 0:
         raise UsageError("the number of results must be at least 1")
     allowed = None
-    if folder is not None or after is not None or before is not None:
-        allowed = catalog.filtered_ids(model_id, folder=folder, after=after, before=before)
+    if filters.active:
+        allowed = catalog.filtered_ids(model_id, folder=filters.folder, after=filters.after,
+                                       before=filters.before)
         if len(allowed) == 0:
             return []
     keys, scores = index.search(query, k + len(exclude), allowed=allowed)

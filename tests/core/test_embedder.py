@@ -137,3 +137,46 @@ def test_unknown_or_unavailable_device_is_refused(tiny_clip_dir: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ModelUnavailableError, match="cuda"):
             Embedder.load(str(tiny_clip_dir), device="cuda")
+
+
+def test_hub_download_fetches_only_safe_files_and_reports_progress(
+    monkeypatch: pytest.MonkeyPatch, tiny_clip_dir: Path
+) -> None:
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    asked: list[list[str]] = []
+
+    def fake_download(repo_id, *, allow_patterns, local_files_only=False, tqdm_class=None):
+        assert repo_id == "org/model"
+        if local_files_only:
+            raise FileNotFoundError("not cached")
+        asked.append(allow_patterns)
+        bar = tqdm_class(total=100)
+        bar.update(40)
+        bar.update(60)
+        bar.close()
+        return str(tiny_clip_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    seen: list[tuple[int, int]] = []
+    folder = resolve_model("org/model", on_download=lambda done, total: seen.append((done, total)))
+    assert folder == tiny_clip_dir
+    assert seen == [(40, 100), (100, 100)]
+    assert "*.safetensors" in asked[0] and not any(p.endswith((".bin", ".pt", ".py"))
+                                                   for p in asked[0])
+
+
+def test_a_failed_download_names_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+
+    def no_network(repo_id, **kwargs):
+        raise ConnectionError("network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
+    with pytest.raises(ModelUnavailableError, match="org/model.*--model"):
+        resolve_model("org/model")

@@ -254,7 +254,7 @@ def test_query_image_outside_the_library_works_and_bad_image_is_usage_error(
     assert len(library.search(image=outside, k=3)) == 3
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")
-    with pytest.raises(UsageError, match="bad.jpg"):
+    with pytest.raises(UsageError, match=r"bad\.jpg"):
         library.search(image=bad)
     vector = library.image_vector(outside)
     assert np.isclose(np.linalg.norm(vector), 1.0, atol=1e-4)

@@ -86,7 +86,7 @@ def test_similar_and_image_query_find_near_duplicates(toy_library, tmp_path: Pat
 
 
 def test_status_reports_counts_model_and_failures(toy_library, toy_clip_dir: Path) -> None:
-    base, photos, _, n = toy_library
+    base, _, _, n = toy_library
     result = pictor("status", "--json", data=base / "data")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
@@ -99,7 +99,7 @@ def test_status_reports_counts_model_and_failures(toy_library, toy_clip_dir: Pat
 
 
 def test_reindex_skips_everything(toy_library) -> None:
-    base, photos, _, n = toy_library
+    base, _, _, n = toy_library
     result = pictor("index", "--json", data=base / "data")
     report = json.loads(result.stdout)
     assert (report["indexed"], report["skipped"]) == (0, n + 1)
@@ -141,3 +141,45 @@ def test_no_arguments_prints_help(tmp_path: Path) -> None:
     result = pictor(data=tmp_path / "data")
     assert result.returncode == 0
     assert "index" in result.stdout and "search" in result.stdout
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path,
+                                                       toy_clip_dir: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    photos = tmp_path / "photos"
+    toyworld.write_photos(photos, toyworld.random_scenes(300, seed=5), seed=5)
+    data = tmp_path / "data"
+    env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "index", str(photos), "--model",
+         str(toy_clip_dir), "--batch-size", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def embedded() -> int:
+        try:
+            with sqlite3.connect(data / "library.db") as conn:
+                return int(conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 120
+    while embedded() < 4 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    done_before = embedded()
+    if process.returncode == 0:
+        pytest.skip("indexing finished before the interrupt arrived")
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert 0 < done_before < 300
+
+    result = pictor("index", "--json", data=data)
+    report = json.loads(result.stdout)
+    assert report["indexed"] == 300 - done_before
+    assert report["skipped"] == done_before
+    with sqlite3.connect(data / "library.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

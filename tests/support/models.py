@@ -13,7 +13,7 @@ import itertools
 import math
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,9 +126,10 @@ PROMPTS: tuple[tuple[str, bool], ...] = (
     ("{colour} {shape} {background}", True),
 )
 TOY_IMAGE_SIZE = 32
-TOY_STEPS = 900
+TOY_STEPS = 600
 TOY_BATCH = 96
 TOY_POOL = 3000
+TOY_LR = 2e-3
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,29 @@ def _pixels(processor: CLIPProcessor, images: Sequence[Image.Image]) -> torch.Te
     return processor(images=list(images), return_tensors="pt")["pixel_values"]
 
 
+@dataclass(frozen=True)
+class _TrainingSet:
+    """Preprocessed toy photos with their attributes, and the prompt bank."""
+
+    pixels: torch.Tensor  # (n, 3, size, size)
+    labels: torch.Tensor  # (n, 3) attribute indices
+    scene_ids: np.ndarray  # (n,) index into toyworld.all_scenes()
+    texts: _TextBank
+
+
+def _training_set(processor: CLIPProcessor, *, seed: int, n: int) -> _TrainingSet:
+    import torch
+
+    scenes = toyworld.random_scenes(n, seed=seed)
+    scene_index = {s: i for i, s in enumerate(toyworld.all_scenes())}
+    return _TrainingSet(
+        pixels=_pixels(processor, toyworld.render_many(scenes, seed=seed)),
+        labels=torch.tensor([_attributes(s) for s in scenes]),
+        scene_ids=np.array([scene_index[s] for s in scenes]),
+        texts=_text_bank(processor),
+    )
+
+
 def _contrastive_loss(
     image_embeds: torch.Tensor, text_embeds: torch.Tensor, scale: torch.Tensor, match: torch.Tensor
 ) -> torch.Tensor:
@@ -190,44 +214,42 @@ def _contrastive_loss(
     return (loss_i + loss_t) / 2
 
 
-def train_toy_clip(
-    dest: Path,
-    *,
-    seed: int = 0,
-    steps: int = TOY_STEPS,
-    seconds: float | None = None,
-    log: Any = None,
-) -> Path:
-    """Train a tiny CLIP on toy-world photos and captions, save it into ``dest``.
-
-    Deterministic for a given seed (and thread count): it runs a fixed number of ``steps``.
-    ``seconds`` is an optional wall-clock cap for slow machines; hitting it stops early and
-    makes the result machine-dependent. ``log``, if given, is called with progress strings.
-    """
+def _batch_loss(model: CLIPModel, data: _TrainingSet, rng: np.random.Generator) -> torch.Tensor:
+    """Loss on a random batch: photos (half mirrored) against one random prompt each."""
     import torch
 
-    processor = _processor(TOY_IMAGE_SIZE)
-    model = _model(
-        seed=seed,
-        image_size=TOY_IMAGE_SIZE,
-        patch_size=8,
-        hidden=64,
-        projection_dim=32,
-        layers=2,
-    )
-    started = time.monotonic()
-    rng = np.random.default_rng(seed)
-    scenes = toyworld.random_scenes(TOY_POOL, seed=seed)
-    pixels = _pixels(processor, toyworld.render_many(scenes, seed=seed))
-    image_labels = torch.tensor([_attributes(s) for s in scenes])
-    scene_index = {s: i for i, s in enumerate(toyworld.all_scenes())}
-    scene_ids = np.array([scene_index[s] for s in scenes])
-    bank = _text_bank(processor)
-    text_labels = torch.from_numpy(bank.labels)
-    if log:
-        log(f"data ready in {time.monotonic() - started:.1f}s")
+    idx = rng.integers(0, len(data.scene_ids), size=TOY_BATCH)
+    rows = data.scene_ids[idx] * len(PROMPTS) + rng.integers(0, len(PROMPTS), size=TOY_BATCH)
+    pixels = data.pixels[idx]
+    flip = torch.from_numpy(rng.random(TOY_BATCH) < 0.5)[:, None, None, None]
+    pixels = torch.where(flip, pixels.flip(-1), pixels)
+    labels_i, labels_t = data.labels[idx], torch.from_numpy(data.texts.labels[rows])
+    # a prompt matches a photo when every attribute it names (>= 0) is the photo's
+    match = ((labels_t[None] == labels_i[:, None]) | (labels_t[None] < 0)).all(-1)
+    image_embeds = model.get_image_features(pixel_values=pixels).pooler_output
+    text_embeds = model.get_text_features(
+        input_ids=data.texts.input_ids[rows], attention_mask=data.texts.attention_mask[rows]
+    ).pooler_output
+    return _contrastive_loss(image_embeds, text_embeds, model.logit_scale.exp(), match.float())
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.02)
+
+def _fit(
+    model: CLIPModel,
+    data: _TrainingSet,
+    *,
+    seed: int,
+    steps: int,
+    deadline: float | None,
+    log: Callable[[str], None] | None,
+) -> None:
+    """AdamW with warm-up and cosine decay; the temperature is learnt, capped at 100."""
+    import torch
+
+    # The 49408-row token table would dominate every optimizer step although the prompts use
+    # a few dozen tokens; its random rows are distinct enough for the layers above.
+    model.text_model.embeddings.token_embedding.weight.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=TOY_LR, weight_decay=0.02)
     warmup = max(1, steps // 20)
 
     def lr_factor(step: int) -> float:
@@ -236,35 +258,62 @@ def train_toy_clip(
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    rng = np.random.default_rng(seed)
     model.train()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for step in range(steps):
-            idx = rng.integers(0, len(scenes), size=TOY_BATCH)
-            rows = scene_ids[idx] * len(PROMPTS) + rng.integers(0, len(PROMPTS), size=TOY_BATCH)
-            batch = pixels[idx]
-            flip = torch.from_numpy(rng.random(TOY_BATCH) < 0.5)
-            batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
-            labels_i, labels_t = image_labels[idx], text_labels[rows]
-            match = ((labels_t[None] == labels_i[:, None]) | (labels_t[None] < 0)).all(-1)
-            image_embeds = model.get_image_features(pixel_values=batch).pooler_output
-            text_embeds = model.get_text_features(
-                input_ids=bank.input_ids[rows], attention_mask=bank.attention_mask[rows]
-            ).pooler_output
-            loss = _contrastive_loss(
-                image_embeds, text_embeds, model.logit_scale.exp(), match.float()
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            with torch.no_grad():
-                model.logit_scale.clamp_(0, math.log(100))
-            if log and (step % 100 == 0 or step == steps - 1):
-                log(f"step {step} loss {loss.item():.3f} t={time.monotonic() - started:.1f}s")
-            if seconds is not None and time.monotonic() - started > seconds:
-                break
+    for step in range(steps):
+        loss = _batch_loss(model, data, rng)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        if log and (step % 100 == 0 or step == steps - 1):
+            log(f"step {step} loss {loss.item():.3f}")
+        if deadline is not None and time.monotonic() > deadline:
+            if log:
+                log(f"stopped by the time limit after {step + 1} steps")
+            break
     model.eval()
+
+
+def train_toy_clip(
+    dest: Path,
+    *,
+    seed: int = 0,
+    steps: int = TOY_STEPS,
+    seconds: float | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Train a tiny CLIP on toy-world photos and captions, save it into ``dest``.
+
+    Deterministic for a given seed: a fixed number of ``steps`` on one thread. ``seconds`` is
+    an optional wall-clock cap for very slow machines; hitting it stops early and makes the
+    result machine-dependent. ``log``, if given, receives progress lines.
+    """
+    import torch
+
+    started = time.monotonic()
+    processor = _processor(TOY_IMAGE_SIZE)
+    model = _model(
+        seed=seed, image_size=TOY_IMAGE_SIZE, patch_size=8, hidden=64, projection_dim=32, layers=2
+    )
+    threads = torch.get_num_threads()
+    # One thread: the same floats on every machine, and no spin-waiting when the cores are
+    # shared with other work (two threads ran up to 10x slower on a busy 2-core box).
+    torch.set_num_threads(1)
+    try:
+        data = _training_set(processor, seed=seed, n=TOY_POOL)
+        if log:
+            log(f"{TOY_POOL} photos ready after {time.monotonic() - started:.1f}s")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            deadline = None if seconds is None else started + seconds
+            _fit(model, data, seed=seed, steps=steps, deadline=deadline, log=log)
+    finally:
+        torch.set_num_threads(threads)
+    if log:
+        log(f"trained in {time.monotonic() - started:.1f}s")
     return _save(model, processor, dest)
 
 

@@ -9,9 +9,9 @@ that transformers' ``CLIPTokenizer`` reads, in the same order OpenAI's vocabular
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from functools import lru_cache
-import importlib.util
 from pathlib import Path
 
 BOS_TOKEN = "<|startoftext|>"
@@ -66,6 +66,4 @@ def write_clip_tokenizer(dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     vocab, merges = clip_vocab_and_merges()
     (dest / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (dest / "merges.txt").write_text(
-        "#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8"
-    )
+    (dest / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")

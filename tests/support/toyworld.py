@@ -37,8 +37,8 @@ BACKGROUNDS: dict[str, str] = {
 }
 DEFAULT_SIZE = (96, 72)
 MAX_ROTATION = math.radians(20)  # a tilt, as in a hand-held photo
-RADIUS = (0.24, 0.36)  # shape size, as a fraction of the shorter side
-JITTER = 1.0  # how far from the centre a shape may sit, as a share of the room left
+RADIUS = (0.28, 0.36)  # shape size, as a fraction of the shorter side
+JITTER = 0.3  # how far from the centre a shape may sit, as a share of the room left
 _SUPERSAMPLE = 4  # shapes are drawn large and shrunk, for anti-aliased edges
 _FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 
@@ -134,14 +134,28 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
         pts = [(r * math.cos(a), r * math.sin(a)) for a in np.arange(3) * 2 * math.pi / 3]
     elif shape == "star":
         pts = [
-            ((r if k % 2 == 0 else r * 0.42) * math.cos(k * math.pi / 5),
-             (r if k % 2 == 0 else r * 0.42) * math.sin(k * math.pi / 5))
+            (
+                (r if k % 2 == 0 else r * 0.42) * math.cos(k * math.pi / 5),
+                (r if k % 2 == 0 else r * 0.42) * math.sin(k * math.pi / 5),
+            )
             for k in range(10)
         ]
     elif shape == "cross":
         a, b = r * 0.3, r * 0.95
-        pts = [(a, b), (a, a), (b, a), (b, -a), (a, -a), (a, -b),
-               (-a, -b), (-a, -a), (-b, -a), (-b, a), (-a, a), (-a, b)]
+        pts = [
+            (a, b),
+            (a, a),
+            (b, a),
+            (b, -a),
+            (a, -a),
+            (a, -b),
+            (-a, -b),
+            (-a, -a),
+            (-b, -a),
+            (-b, a),
+            (-a, a),
+            (-a, b),
+        ]
     else:  # pragma: no cover - Scene validates names
         raise ValueError(shape)
     ca, sa = math.cos(angle), math.sin(angle)
@@ -203,7 +217,9 @@ def near_duplicate(img: Image.Image, *, seed: int) -> Image.Image:
     w, h = img.size
     left, top = (round(v * rng.uniform(0, 0.05)) for v in (w, h))
     right, bottom = (round(v * (1 - rng.uniform(0, 0.05))) for v in (w, h))
-    out = img.convert("RGB").crop((left, top, right, bottom)).resize((w, h), Image.Resampling.BICUBIC)
+    out = (
+        img.convert("RGB").crop((left, top, right, bottom)).resize((w, h), Image.Resampling.BICUBIC)
+    )
     out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.9, 1.1))
     buf = io.BytesIO()
     out.save(buf, format="JPEG", quality=int(rng.integers(70, 92)))
