@@ -250,6 +250,17 @@ class Catalog:
         return {str(r[2]): PhotoRow(int(r[0]), int(r[1]), str(r[2]), int(r[3]), float(r[4]),
                                     r[5], str(r[6])) for r in rows}
 
+    def photos_at_or_under(self, path: str) -> dict[str, PhotoRow]:
+        """Rows for the file ``path`` or for every photo in the folder ``path``."""
+        prefix = path.rstrip("/\\") + "/"
+        rows = self.db.execute(
+            "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
+            "WHERE path = ? OR (path >= ? AND path < ?)",
+            [path, prefix, prefix[:-1] + chr(ord("/") + 1)],
+        ).fetchall()
+        return {str(r[2]): PhotoRow(int(r[0]), int(r[1]), str(r[2]), int(r[3]), float(r[4]),
+                                    r[5], str(r[6])) for r in rows}
+
     def photo_by_path(self, path: str) -> PhotoRow | None:
         row = self.db.execute(
             "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "

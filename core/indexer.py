@@ -25,7 +25,7 @@ import numpy.typing as npt
 from core.catalog import Catalog, PhotoFacts, PhotoRow
 from core.embedder import Embedder
 from core.errors import ImageError
-from core.imaging import ModelInput, load_for_model
+from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
 from core.scanner import FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.vector_index import VectorIndex
@@ -83,6 +83,37 @@ class Indexer:
                     yield replace(progress, total=len(entries), current=entry.path,
                                   elapsed_s=time.monotonic() - started)
         known = self.catalog.photos_under(rid for rid, _ in online)
+        yield from self._process(entries, known, started)
+
+    def run_files(self, roots: Sequence[tuple[int, Path]],
+                  paths: Sequence[Path]) -> Iterator[Progress]:
+        """Bring just these files or folders up to date (what a watcher saw change).
+
+        A path that exists is (re)indexed, recursively for a folder; a path that no longer
+        exists drops its photos (all photos under it, for a folder) unless its root is
+        offline. Paths outside every root are ignored.
+        """
+        started = time.monotonic()
+        online = [(rid, root) for rid, root in roots if is_online(root)]
+        entries: list[tuple[int, FileEntry]] = []
+        known: dict[str, PhotoRow] = {}
+        for path in paths:
+            root_id = _root_of(path, online)
+            if root_id is None:
+                continue
+            known.update(self.catalog.photos_at_or_under(str(path)))
+            if path.is_dir():
+                entries += [(root_id, entry) for entry in walk(path)]
+            elif path.suffix.lower() in PHOTO_EXTENSIONS:
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue  # gone again already: the rows in `known` will be dropped
+                entries.append((root_id, FileEntry(str(path), stat.st_size, stat.st_mtime)))
+        yield from self._process(entries, known, started)
+
+    def _process(self, entries: list[tuple[int, FileEntry]], known: dict[str, PhotoRow],
+                 started: float) -> Iterator[Progress]:
         plan = diff([e for _, e in entries], known,
                     self.catalog.ids_with_embedding(self.model_id))
         root_of = {e.path: rid for rid, e in entries}
@@ -201,6 +232,12 @@ class Indexer:
         if source is None or (item.row is not None and source == item.row.id):
             return None
         return self.catalog.vector_of(source, self.model_id, self.embedder.dim)
+
+
+def _root_of(path: Path, roots: Sequence[tuple[int, Path]]) -> int | None:
+    """The id of the innermost root holding ``path``."""
+    holders = [(len(root.parts), rid) for rid, root in roots if path.is_relative_to(root)]
+    return max(holders)[1] if holders else None
 
 
 def _prepare(

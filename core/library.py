@@ -10,6 +10,7 @@ used with; naming another model switches it (each model keeps its own vectors).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -184,8 +185,20 @@ class Library:
             roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
         return self._run_indexer(Indexer, roots, batch_size=batch_size, workers=workers)
 
+    def index_files(self, paths: Sequence[Path | str], *,
+                    batch_size: int = 32) -> Iterator[Progress]:
+        """Update just these files or folders (new, changed, moved or deleted ones), as a
+        folder watcher reports them; paths outside the library's folders are ignored."""
+        from core.indexer import Indexer
+
+        roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
+        files = [Path(os.path.abspath(Path(p).expanduser())) for p in paths]
+        return self._run_indexer(Indexer, roots, batch_size=batch_size, workers=None,
+                                 files=files)
+
     def _run_indexer(self, indexer_cls: Any, roots: list[tuple[int, Path]], *,
-                     batch_size: int, workers: int | None) -> Iterator[Progress]:
+                     batch_size: int, workers: int | None,
+                     files: list[Path] | None = None) -> Iterator[Progress]:
         index = self.vector_index(writable=True)
         model_id, _ = self._model_key()
         last_save = time.monotonic()
@@ -200,7 +213,10 @@ class Library:
                               batch_size=batch_size, workers=workers,
                               on_batch=save_now_and_then)
         try:
-            yield from indexer.run(roots)
+            if files is None:
+                yield from indexer.run(roots)
+            else:
+                yield from indexer.run_files(roots, files)
         finally:
             self._save_index()
 

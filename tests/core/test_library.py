@@ -258,3 +258,27 @@ def test_query_image_outside_the_library_works_and_bad_image_is_usage_error(
         library.search(image=bad)
     vector = library.image_vector(outside)
     assert np.isclose(np.linalg.norm(vector), 1.0, atol=1e-4)
+
+
+def test_index_files_updates_just_what_a_watcher_reports(library: Library,
+                                                         tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    paths = _photos(folder, 6)
+    _run(library, folder)
+    old_id = library.catalog.photo_by_path(str(paths[0].resolve())).id
+
+    new = _photos(folder / "new", 2, seed=11)
+    moved_to = folder / "renamed.jpg"
+    paths[0].rename(moved_to)
+    paths[1].unlink()
+    outside = _photos(tmp_path / "elsewhere", 1, seed=12)
+    changed = [*new, paths[0], moved_to, paths[1], *outside]
+    report = list(library.index_files(changed, batch_size=4))[-1]
+    assert (report.indexed, report.moved, report.removed) == (2, 1, 1)
+    assert library.catalog.photo_by_path(str(moved_to.resolve())).id == old_id
+    assert library.catalog.photo_by_path(str(outside[0].resolve())) is None
+
+    shutil.rmtree(folder / "new")  # a whole folder deleted: one event for the folder
+    report = list(library.index_files([folder / "new"]))[-1]
+    assert report.removed == 2
+    assert library.status().photos == 5
