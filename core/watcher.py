@@ -1,0 +1,430 @@
+"""Keep a library in step with its folders while the application runs.
+
+Events are hints, a scan is the truth. watchdog observers (one per root) feed a pending set
+of changed paths (:mod:`core.watch_events`); :meth:`Watcher.run` is the service loop of the
+*one writer*: it hands settled paths to :meth:`Library.index_files`, and reconciles roots
+with :meth:`Library.index` at start-up, periodically, when a root comes back online, and
+after lost events (queue overflow, a burst too large to track, a watcher that died or
+failed). A root that cannot deliver events (watch limit reached, network share) is polled,
+or else rescanned periodically. It reports through plain callbacks and never prints.
+
+Usage: ``Watcher(library, on_change=...).run()`` in the thread that owns the library;
+``stop()`` from any thread (a signal handler, the window) ends it between batches.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from core.catalog import STATUS_FAILED, PhotoRow
+from core.errors import CatalogError, ModelUnavailableError
+from core.scanner import is_online
+from core.types import Progress
+from core.watch_events import PendingPaths, RootEventHandler
+
+if TYPE_CHECKING:
+    from core.library import Library
+
+logger = logging.getLogger(__name__)
+
+ALL_ROOTS = ""  # a reconciliation request for every watched root
+Mode = Literal["events", "polling", "scans", "offline"]
+ChangeKind = Literal["indexed", "moved", "removed", "failed", "reconciled"]
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs",
+    "lustre", "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gvfsd-fuse", "davfs",
+    "fuse.davfs2",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    settle_s: float = 2.0  # a file is handed over once its size and mtime stay put this long
+    min_age_s: float = 1.0  # ... and not before watchdog can pair a move's two halves
+    max_hold_s: float = 30.0  # a deletion waits at most this long for pending new files
+    reconcile_interval_s: float = 1800.0  # full rescan of every watched root
+    scan_interval_s: float = 300.0  # rescan of a root that delivers no events at all
+    check_interval_s: float = 5.0  # are roots online, are observers alive
+    poll_interval_s: float = 30.0  # polling period of a root without native events
+    tick_s: float = 0.2
+    max_pending: int = 20_000  # more changed paths at once: rescan instead of tracking
+    max_batch: int = 5_000  # paths per index_files call
+    error_backoff_s: float = 5.0  # first wait after an error (doubles up to 5 min)
+    batch_size: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What the watcher did: one file (``indexed``/``moved``/``removed``/``failed``) or a
+    root's reconciliation (``reconciled``, with the run's final progress)."""
+
+    kind: ChangeKind
+    path: str | None
+    old_path: str | None = None
+    progress: Progress | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"event": self.kind, "path": self.path}
+        if self.old_path is not None:
+            data["old_path"] = self.old_path
+        if self.progress is not None:
+            data.update({k: v for k, v in asdict(self.progress).items()
+                         if k in {"indexed", "failed", "moved", "removed", "skipped",
+                                  "elapsed_s"}})
+        return data
+
+
+@dataclass(slots=True)
+class _Root:
+    path: str
+    mode: Mode = "offline"
+    observer: BaseObserver | None = None
+    identity: tuple[int, int] | None = None
+    scanned_at: float = 0.0
+    seen: bool = False  # known to the watcher already (else: new, reconciled on start)
+
+
+class _OverflowLog(logging.Handler):
+    """watchdog reports a kernel queue overflow only in its log: listen there."""
+
+    def __init__(self, pending: PendingPaths) -> None:
+        super().__init__(logging.WARNING)
+        self.pending = pending
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.pending.overflow(ALL_ROOTS)
+
+
+class Watcher:
+    """The folder-watching service of one library (see the module docstring)."""
+
+    def __init__(
+        self,
+        library: Library,
+        *,
+        folders: Sequence[Path | str] | None = None,
+        settings: WatchSettings | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_change: Callable[[Change], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
+    ) -> None:
+        self.library = library
+        self.settings = settings or WatchSettings()
+        self._folders = list(folders) if folders else None
+        self._only: set[str] | None = None
+        self._on_progress = on_progress
+        self._on_change = on_change
+        self._on_message = on_message
+        self._stop = threading.Event()
+        self.started = threading.Event()  # set once the start-up reconciliation is done
+        self._jobs: queue.SimpleQueue[Callable[[Library], object]] = queue.SimpleQueue()
+        self.pending = PendingPaths(max_pending=self.settings.max_pending)
+        self._roots: dict[str, _Root] = {}
+        self._modes: dict[str, Mode] = {}
+        self._due: set[str] = set()
+        self._due_since = 0.0
+        self._next_check = self._next_full = self._retry_at = 0.0
+        self._backoff = self.settings.error_backoff_s
+        self.native_observer: Callable[[], BaseObserver] = Observer
+        self.polling_observer: Callable[[], BaseObserver] = (
+            lambda: PollingObserver(timeout=self.settings.poll_interval_s))
+
+    # -- from any thread ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the service loop to end (between batches); safe from any thread or signal."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def submit(self, job: Callable[[Library], object]) -> None:
+        """Run ``job(library)`` in the writer thread between batches (e.g. add a folder)."""
+        self._jobs.put(job)
+
+    def request_reconcile(self, root: Path | str | None = None) -> None:
+        """Rescan a root (every watched root when None) as soon as the folders are quiet."""
+        self.pending.overflow(ALL_ROOTS if root is None else str(root))
+
+    def modes(self) -> dict[str, Mode]:
+        """How each root is watched now: events, polling, scans (periodic) or offline."""
+        return dict(self._modes)
+
+    # -- the service loop (the writer thread) ------------------------------------------
+
+    def run(self) -> None:
+        """Watch until :meth:`stop`; reconciles everything first. Blocks the caller."""
+        overflow_log = _OverflowLog(self.pending)
+        logging.getLogger("watchdog.observers").addHandler(overflow_log)
+        try:
+            if self._folders is not None:
+                self._only = {str(p) for _, p in self.library.add_roots(self._folders)}
+            start = time.monotonic()
+            self._check_roots(start)
+            self._due.clear()
+            self._reconcile({ALL_ROOTS})
+            self._next_full = start + self.settings.reconcile_interval_s
+            self.started.set()
+            while not self._stop.wait(self.settings.tick_s):
+                self._tick(time.monotonic())
+        finally:
+            logging.getLogger("watchdog.observers").removeHandler(overflow_log)
+            for root in self._roots.values():
+                _stop_observer(root)
+
+    def _tick(self, now: float) -> None:
+        try:
+            self._run_jobs()
+            if now >= self._next_check:
+                self._check_roots(now)
+                self._next_check = now + self.settings.check_interval_s
+            self._hand_over(now)
+            self._reconcile_when_due(now)
+            self._backoff = self.settings.error_backoff_s
+        except (ModelUnavailableError, CatalogError):
+            raise
+        except Exception as error:  # keep running: the next reconciliation repairs it
+            logger.exception("folder watcher error")
+            self._say(f"watcher error ({type(error).__name__}: {error}); will rescan in "
+                      f"{self._backoff:.0f} s", logging.WARNING)
+            self._due.add(ALL_ROOTS)
+            self._retry_at = now + self._backoff
+            self._backoff = min(self._backoff * 2, 300.0)
+
+    def _run_jobs(self) -> None:
+        while not self._jobs.empty():
+            self._jobs.get_nowait()(self.library)
+
+    # -- roots and observers -----------------------------------------------------------
+
+    def _wanted_roots(self) -> list[str]:
+        roots = [path for _, path in self.library.catalog.roots()]
+        return [p for p in roots if self._only is None or p in self._only]
+
+    def _check_roots(self, now: float) -> None:
+        """Follow roots going offline and coming back; restart dead observers."""
+        wanted = self._wanted_roots()
+        for path in set(self._roots) - set(wanted):
+            _stop_observer(self._roots.pop(path))
+        for path in wanted:
+            root = self._roots.setdefault(path, _Root(path))
+            identity = _identity(path)
+            if not is_online(Path(path)):
+                if root.mode != "offline" or not root.seen:
+                    _stop_observer(root)
+                    root.mode = "offline"
+                    self._say(f"{path} is offline (missing or empty); its photos are kept "
+                              "and it will be watched when it comes back", logging.WARNING)
+            elif root.mode == "offline" or identity != root.identity:
+                if root.seen:
+                    self._say(f"{path} is back online; checking it")
+                _stop_observer(root)
+                self._watch(root)
+                root.identity = identity
+                self._due.add(path)
+            elif root.observer is not None and not _alive(root.observer):
+                self._say(f"the watcher of {path} stopped; restarting it and rescanning",
+                          logging.WARNING)
+                _stop_observer(root)
+                self._watch(root)
+                self._due.add(path)
+            root.seen = True
+        self._modes = {p: r.mode for p, r in self._roots.items()}
+
+    def _watch(self, root: _Root) -> None:
+        """Start the best observer that works for this root; else fall back to scans."""
+        kinds: list[tuple[Mode, Callable[[], BaseObserver]]] = [
+            ("events", self.native_observer), ("polling", self.polling_observer)]
+        fs_type = filesystem_type(root.path)
+        if fs_type in NETWORK_FILESYSTEMS:
+            self._say(f"{root.path} is on a network file system ({fs_type}) that may not "
+                      f"report changes; polling it every {self.settings.poll_interval_s:.0f} s")
+            kinds = kinds[1:]
+        for mode, make in kinds:
+            observer = make()
+            try:
+                observer.start()
+                observer.schedule(RootEventHandler(root.path, self.pending), root.path,
+                                  recursive=True)
+            except OSError as error:
+                _stop_observer(_Root(root.path, observer=observer))
+                self._say(_watch_failure(root.path, error, mode), logging.WARNING)
+                continue
+            root.observer, root.mode = observer, mode
+            logger.info("watching %s (%s)", root.path, mode)
+            return
+        root.observer, root.mode = None, "scans"
+        self._say(f"{root.path} cannot be watched; rescanning it every "
+                  f"{self.settings.scan_interval_s / 60:.0f} min instead", logging.WARNING)
+
+    # -- handing over settled changes --------------------------------------------------
+
+    def _hand_over(self, now: float) -> None:
+        s = self.settings
+        ready = self.pending.take_ready(now, settle_s=s.settle_s, min_age_s=s.min_age_s,
+                                        max_hold_s=s.max_hold_s)
+        for start in range(0, len(ready), s.max_batch):
+            if self._stop.is_set():
+                return
+            chunk = ready[start:start + s.max_batch]
+            before = self._rows(chunk)
+            self._drain(self.library.index_files(chunk, batch_size=s.batch_size))
+            for change in _changes(before, self._rows(chunk)):
+                self._emit(change)
+
+    def _rows(self, paths: Sequence[str]) -> dict[int, PhotoRow]:
+        rows: dict[int, PhotoRow] = {}
+        for path in paths:
+            for row in self.library.catalog.photos_at_or_under(path).values():
+                rows[row.id] = row
+        return rows
+
+    # -- reconciliation ----------------------------------------------------------------
+
+    def _reconcile_when_due(self, now: float) -> None:
+        s = self.settings
+        due = self.pending.take_overflowed()
+        if now >= self._next_full:
+            due.add(ALL_ROOTS)
+            self._next_full = now + s.reconcile_interval_s
+        due |= {p for p, r in self._roots.items()
+                if r.mode == "scans" and now - r.scanned_at >= s.scan_interval_s}
+        if due and not self._due:
+            self._due_since = now
+        self._due |= due
+        quiet = self.pending.quiet_for(now) >= s.settle_s
+        if self._due and now >= self._retry_at and (
+                quiet or now - self._due_since >= s.max_hold_s):
+            due, self._due = self._due, set()
+            self._reconcile(due)
+
+    def _reconcile(self, due: set[str]) -> None:
+        """Rescan the online roots among ``due`` (all watched roots if it holds ALL_ROOTS)."""
+        roots = [p for p, r in self._roots.items()
+                 if (ALL_ROOTS in due or p in due) and r.mode != "offline"]
+        if not roots:
+            return
+        for path in roots:
+            self.pending.forget_under(path)
+        last = self._drain(self.library.index(roots, batch_size=self.settings.batch_size))
+        now = time.monotonic()
+        for path in roots:
+            self._roots[path].scanned_at = now
+        if last is not None:
+            self._emit(Change("reconciled", roots[0] if len(roots) == 1 else None,
+                              progress=last))
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _drain(self, run: Iterator[Progress]) -> Progress | None:
+        """Drive an indexing generator, reporting progress; closing it cancels on stop."""
+        last = None
+        try:
+            for progress in run:
+                last = progress
+                if self._on_progress is not None:
+                    self._on_progress(progress)
+                if self._stop.is_set():
+                    break
+        finally:
+            close = getattr(run, "close", None)
+            if close is not None:
+                close()
+        return last
+
+    def _emit(self, change: Change) -> None:
+        logger.info("%s %s", change.kind, change.path)
+        if self._on_change is not None:
+            self._on_change(change)
+
+    def _say(self, text: str, level: int = logging.INFO) -> None:
+        logger.log(level, "%s", text)
+        if self._on_message is not None:
+            self._on_message(text)
+
+
+def _changes(before: dict[int, PhotoRow], after: dict[int, PhotoRow]) -> list[Change]:
+    """What a hand-over did, from the catalog rows of its paths before and after."""
+    changes = [Change("removed", row.path) for pid, row in before.items() if pid not in after]
+    for pid, row in sorted(after.items(), key=lambda item: item[1].path):
+        old = before.get(pid)
+        kind: ChangeKind = "failed" if row.status == STATUS_FAILED else "indexed"
+        if old is None:
+            changes.append(Change(kind, row.path))
+        elif old.path != row.path:
+            changes.append(Change("moved", row.path, old_path=old.path))
+        elif (old.size, old.mtime, old.status) != (row.size, row.mtime, row.status):
+            changes.append(Change(kind, row.path))
+    return changes
+
+
+def _alive(observer: BaseObserver) -> bool:
+    return observer.is_alive() and all(e.is_alive() for e in list(observer.emitters))
+
+
+def _stop_observer(root: _Root) -> None:
+    observer, root.observer = root.observer, None
+    if observer is None:
+        return
+    try:
+        observer.stop()
+        if observer.is_alive():
+            observer.join(timeout=5)
+    except Exception:  # a broken observer must not stop the others
+        logger.debug("stopping the observer of %s failed", root.path, exc_info=True)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _watch_failure(path: str, error: OSError, mode: Mode) -> str:
+    fallback = "polling it instead" if mode == "events" else "rescanning it periodically"
+    if error.errno == errno.ENOSPC:
+        return (f"cannot watch {path}: the system's limit on watched folders is reached "
+                "(Linux: raise it with `sudo sysctl fs.inotify.max_user_watches=524288`); "
+                f"{fallback}")
+    if error.errno == errno.EMFILE:
+        return (f"cannot watch {path}: too many watchers open (Linux: "
+                f"fs.inotify.max_user_instances); {fallback}")
+    return f"cannot watch {path}: {error.strerror or error}; {fallback}"
+
+
+def filesystem_type(path: str) -> str | None:
+    """The type of the file system holding ``path`` (Linux; None elsewhere or unknown)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
+            lines = mounts.read().splitlines()
+    except OSError:
+        return None
+    real = os.path.realpath(path)
+    best: tuple[int, str] | None = None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) > best[0]):
+            best = len(point), fields[2]
+    return best[1] if best else None
