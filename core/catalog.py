@@ -27,6 +27,30 @@ STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 
 
+# File names on Linux are bytes; Python shows undecodable bytes as lone surrogates
+# (U+DC80..U+DCFF), which SQLite cannot store as text. They are kept as private-use
+# characters (U+F0080..U+F00FF) instead: lossless both ways, and ordering and prefix
+# queries on the path column keep working.
+_TO_DB = {0xDC00 + b: 0xF0000 + b for b in range(0x80, 0x100)}
+_FROM_DB = {v: k for k, v in _TO_DB.items()}
+
+
+def to_db(path: str) -> str:
+    """A path as stored in the catalog (see above)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.translate(_TO_DB)
+    return path
+
+
+def from_db(text: str) -> str:
+    """The path a catalog value stands for (the inverse of :func:`to_db`)."""
+    if any(0xF0080 <= ord(c) <= 0xF00FF for c in text):
+        return text.translate(_FROM_DB)
+    return text
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -127,6 +151,12 @@ def blob_to_vectors(blobs: Sequence[bytes], dim: int) -> Vector:
     return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float32)
 
 
+def _photo_row(r: Sequence[Any]) -> PhotoRow:
+    """A PhotoRow from ``SELECT id, root_id, path, size, mtime, content_hash, status``."""
+    return PhotoRow(int(r[0]), int(r[1]), from_db(str(r[2])), int(r[3]), float(r[4]), r[5],
+                    str(r[6]))
+
+
 class Catalog:
     """Typed operations over the library database."""
 
@@ -188,20 +218,29 @@ class Catalog:
     def add_root(self, path: str) -> int:
         with self.db.conn:
             self.db.execute(
-                "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", [path, _now()]
+                "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)",
+                [to_db(path), _now()],
             )
-        row = self.db.execute("SELECT id FROM roots WHERE path = ?", [path]).fetchone()
+        row = self.db.execute("SELECT id FROM roots WHERE path = ?", [to_db(path)]).fetchone()
         return int(row[0])
 
     def roots(self) -> list[tuple[int, str]]:
         rows = self.db.execute("SELECT id, path FROM roots ORDER BY path").fetchall()
-        return [(int(r[0]), str(r[1])) for r in rows]
+        return [(int(r[0]), from_db(str(r[1]))) for r in rows]
 
     def absorb_root(self, inner_id: int, outer_id: int) -> None:
         """Move the photos of a root into a root that contains it, and drop the inner one."""
         with self.db.conn:
             self.db.execute("UPDATE photos SET root_id = ? WHERE root_id = ?", [outer_id, inner_id])
             self.db.execute("DELETE FROM roots WHERE id = ?", [inner_id])
+
+    def remove_root(self, root_id: int) -> int:
+        """Forget a root and its photos' records and vectors (never their files)."""
+        with self.db.conn:
+            self.db.execute("UPDATE models SET seq = seq + 1")  # vector indexes must resync
+            cursor = self.db.execute("DELETE FROM photos WHERE root_id = ?", [root_id])
+            self.db.execute("DELETE FROM roots WHERE id = ?", [root_id])
+        return int(cursor.rowcount or 0)
 
     def root_counts(self) -> dict[int, tuple[int, int]]:
         """``root_id -> (photos, failed)``."""
@@ -247,8 +286,7 @@ class Catalog:
             f"WHERE root_id IN ({marks})",
             ids,
         ).fetchall()
-        return {str(r[2]): PhotoRow(int(r[0]), int(r[1]), str(r[2]), int(r[3]), float(r[4]),
-                                    r[5], str(r[6])) for r in rows}
+        return {row.path: row for row in map(_photo_row, rows)}
 
     def photos_at_or_under(self, path: str) -> dict[str, PhotoRow]:
         """Rows for the file ``path`` or for every photo in the folder ``path``."""
@@ -256,21 +294,17 @@ class Catalog:
         rows = self.db.execute(
             "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
             "WHERE path = ? OR (path >= ? AND path < ?)",
-            [path, prefix, prefix[:-1] + chr(ord("/") + 1)],
+            [to_db(path), to_db(prefix), to_db(prefix[:-1] + chr(ord("/") + 1))],
         ).fetchall()
-        return {str(r[2]): PhotoRow(int(r[0]), int(r[1]), str(r[2]), int(r[3]), float(r[4]),
-                                    r[5], str(r[6])) for r in rows}
+        return {row.path: row for row in map(_photo_row, rows)}
 
     def photo_by_path(self, path: str) -> PhotoRow | None:
         row = self.db.execute(
             "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
             "WHERE path = ?",
-            [path],
+            [to_db(path)],
         ).fetchone()
-        if row is None:
-            return None
-        return PhotoRow(int(row[0]), int(row[1]), str(row[2]), int(row[3]), float(row[4]),
-                        row[5], str(row[6]))
+        return None if row is None else _photo_row(row)
 
     def photo_details(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """Rows for result display, keyed by id (chunked under SQLite's variable limit)."""
@@ -283,6 +317,7 @@ class Catalog:
                 f"WHERE id IN ({marks})",
                 chunk,
             ):
+                row["path"] = from_db(row["path"])
                 out[int(row["id"])] = row
         return out
 
@@ -350,7 +385,7 @@ class Catalog:
                   fact.height, fact.format, fact.taken_at, fact.camera, date, status,
                   fact.error, now]
         row = self.db.execute(
-            "SELECT id, content_hash FROM photos WHERE path = ?", [fact.path]
+            "SELECT id, content_hash FROM photos WHERE path = ?", [to_db(fact.path)]
         ).fetchone()
         if row is not None:
             self.db.execute(
@@ -364,7 +399,7 @@ class Catalog:
             "INSERT INTO photos(root_id, size, mtime, content_hash, width, height, format, "
             "taken_at, camera, date, status, error, updated_at, path, added_at) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [*values, fact.path, now],
+            [*values, to_db(fact.path), now],
         )
         return int(cursor.lastrowid or 0), False
 
@@ -386,7 +421,7 @@ class Catalog:
         with self.db.conn:
             self.db.execute(
                 "UPDATE photos SET path=?, root_id=?, size=?, mtime=?, updated_at=? WHERE id=?",
-                [path, root_id, size, mtime, _now(), photo_id],
+                [to_db(path), root_id, size, mtime, _now(), photo_id],
             )
 
     def remove_photos(self, ids: Iterable[int]) -> None:
@@ -439,7 +474,7 @@ class Catalog:
             # A prefix range instead of LIKE: paths may hold % and _ characters.
             prefix = folder.rstrip("/\\") + "/"
             where.append("p.path >= ? AND p.path < ?")
-            params += [prefix, prefix[:-1] + chr(ord("/") + 1)]
+            params += [to_db(prefix), to_db(prefix[:-1] + chr(ord("/") + 1))]
         if after is not None:
             where.append("p.date >= ?")
             params.append(after)
@@ -471,4 +506,4 @@ class Catalog:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [FailedPhoto(str(r[0]), str(r[1])) for r in self.db.execute(sql, params)]
+        return [FailedPhoto(from_db(str(r[0])), str(r[1])) for r in self.db.execute(sql, params)]

@@ -198,10 +198,12 @@ def _status(library: Any, args: argparse.Namespace) -> int:
 
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    # A file name with bytes that are not UTF-8 holds lone surrogates: written as \udcXX
+    # escapes, the output stays valid UTF-8 JSON and json.loads gives the name back exactly.
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
 
 
 def _printable(text: str) -> str:
-    """File names may hold bytes that are not valid text; never crash printing them."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """A file name for a terminal: bytes that are not UTF-8 shown as \\xNN, never a crash."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")

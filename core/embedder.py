@@ -11,6 +11,7 @@ own processor would do, so the vectors match the reference transformers path.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -104,6 +105,32 @@ def _progress_class(on_download: DownloadCallback | None) -> Any:
     return _Reporter
 
 
+def check_model_folder(folder: Path, name: str) -> None:
+    """Refuse folders that would need pickled weights or code from the model's authors.
+
+    transformers would refuse too (``use_safetensors=True``, ``trust_remote_code=False``);
+    checking first gives the user a sentence instead of a stack of library errors.
+    """
+    if not any(folder.glob("*.safetensors")):
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".pth"})
+        found = f" (it has {', '.join(pickles)})" if pickles else ""
+        raise ModelUnavailableError(
+            f"model {name} has no .safetensors weights{found}: Pictor loads only safetensors, "
+            "which cannot run code. Convert the weights with transformers' save_pretrained "
+            "on a trusted machine, or choose another model"
+        )
+    config = folder / "config.json"
+    try:
+        wants_code = "auto_map" in json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ModelUnavailableError(f"model {name} has no readable config.json") from None
+    if wants_code:
+        raise ModelUnavailableError(
+            f"model {name} asks to run its own Python code (auto_map in config.json); "
+            "Pictor never runs code that comes with a model"
+        )
+
+
 def pick_device(choice: DeviceChoice | str = "auto") -> str:
     """``auto`` means CUDA, then Apple's MPS, then the CPU."""
     import torch
@@ -163,6 +190,7 @@ class Embedder:
     ) -> Embedder:
         """Load a model by folder or hub id; raises :class:`ModelUnavailableError`."""
         folder = resolve_model(name, on_download=on_download)
+        check_model_folder(folder, name)
         chosen = pick_device(device)
         from transformers import AutoModel, AutoProcessor
         from transformers.utils import logging as hf_logging

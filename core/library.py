@@ -164,6 +164,18 @@ class Library:
                      photos=counts.get(rid, (0, 0))[0], failed=counts.get(rid, (0, 0))[1])
                 for rid, path in self.catalog.roots()]
 
+    def remove_root(self, path: Path | str) -> int:
+        """Forget a library folder (offline ones too): its photos' records and vectors go,
+        the files stay. Returns how many photos were forgotten. Not during an index run."""
+        given = Path(path).expanduser()
+        wanted = {str(given), str(given.resolve())}
+        root_id = next((rid for rid, p in self.catalog.roots() if str(p) in wanted), None)
+        if root_id is None:
+            raise UsageError(f"not a library folder: {path}")
+        count = self.catalog.remove_root(root_id)
+        self._index = None  # resynced from the catalog (and saved) on next use
+        return count
+
     # -- indexing ----------------------------------------------------------------------
 
     def index(

@@ -114,7 +114,7 @@ def test_uncached_hub_id_offline_names_the_model_and_the_fix(
 
 def test_a_folder_without_a_clip_model_is_refused(tmp_path: Path, tiny_clip_dir: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelUnavailableError, match="cannot load"):
+    with pytest.raises(ModelUnavailableError, match=r"no \.safetensors weights"):
         Embedder.load(str(tmp_path / "empty"), device="cpu")
     # A text-only model from the same files: not a CLIP-family model.
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -178,5 +178,31 @@ def test_a_failed_download_names_the_model(monkeypatch: pytest.MonkeyPatch) -> N
         raise ConnectionError("network is unreachable")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
-    with pytest.raises(ModelUnavailableError, match="org/model.*--model"):
+    with pytest.raises(ModelUnavailableError, match=r"org/model.*--model"):
         resolve_model("org/model")
+
+
+def test_pickled_weights_only_are_refused(tmp_path: Path, tiny_clip_dir: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_clip_dir, folder)
+    model = AutoModel.from_pretrained(folder)
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    with pytest.raises(ModelUnavailableError, match=r"safetensors.*pytorch_model\.bin"):
+        Embedder.load(str(folder), device="cpu")
+
+
+def test_models_asking_for_remote_code_are_refused(tmp_path: Path, tiny_clip_dir: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "remote"
+    shutil.copytree(tiny_clip_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModel": "modeling_evil.EvilModel"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
+    with pytest.raises(ModelUnavailableError, match="own Python code"):
+        Embedder.load(str(folder), device="cpu")

@@ -282,3 +282,22 @@ def test_index_files_updates_just_what_a_watcher_reports(library: Library,
     report = list(library.index_files([folder / "new"]))[-1]
     assert report.removed == 2
     assert library.status().photos == 5
+
+
+def test_file_names_that_are_not_utf8_or_are_nfd_are_kept_exactly(
+    library: Library, tmp_path: Path
+) -> None:
+    import unicodedata
+
+    folder = tmp_path / "photos"
+    source = _photos(folder, 2)
+    latin1 = os.path.join(os.fsencode(folder), b"caf\xe9-latin1.jpg")  # not valid UTF-8
+    nfd = folder / unicodedata.normalize("NFD", "crème-brûlée.jpg")
+    os.rename(source[0], latin1)
+    os.rename(source[1], nfd)
+    report = _run(library, folder)
+    assert (report.indexed, report.failed) == (2, 0)
+    stored = {os.fsencode(h.path) for h in library.search("a red circle", k=5)}
+    assert stored == {latin1, os.fsencode(nfd)}
+    # Unchanged on a second run: the stored names match the disk byte for byte.
+    assert _run(library).skipped == 2

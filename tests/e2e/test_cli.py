@@ -64,11 +64,15 @@ def test_text_search_finds_the_described_photos_first(toy_library) -> None:
 
 def test_readable_table_without_json(toy_library) -> None:
     base, _, _, _ = toy_library
-    result = pictor("search", "a blue square", "-n", "2", data=base / "data")
+    result = pictor("search", "a red circle", "-n", "2", data=base / "data")
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
     assert lines[0].split()[:3] == ["#", "score", "date"] and len(lines) == 3
-    assert "blue-square" in lines[1]
+    as_json = json.loads(pictor("search", "a red circle", "-n", "2", "--json",
+                                data=base / "data").stdout)
+    for line, hit in zip(lines[1:], as_json, strict=True):
+        rank, score, path = line.split()
+        assert (float(score), path) == (round(hit["score"], 3), hit["path"])
 
 
 def test_similar_and_image_query_find_near_duplicates(toy_library, tmp_path: Path) -> None:
@@ -137,8 +141,8 @@ def test_offline_missing_model_is_a_clear_failure(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_no_arguments_prints_help(tmp_path: Path) -> None:
-    result = pictor(data=tmp_path / "data")
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = pictor("--help", data=tmp_path / "data")
     assert result.returncode == 0
     assert "index" in result.stdout and "search" in result.stdout
 
