@@ -1,0 +1,152 @@
+"""The first-run model dialog and the settings dialog."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.settings import DEVICES
+
+DEFAULT_MODEL = "openai/clip-vit-base-patch32"  # core.embedder.DEFAULT_MODEL, without torch
+DEFAULT_MODEL_SIZE = "about 600 MB"
+
+
+class ModelDialog(QDialog):
+    """Explains that no model is available and offers to download one or pick a folder."""
+
+    downloadRequested = Signal()
+    folderChosen = Signal(str)
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelDialog")
+        self.setWindowTitle("Pictor needs a model")
+        self.intro = QLabel(
+            "<p><b>Pictor needs a model to understand your photos.</b></p>"
+            "<p>The model runs on this computer: your photos never leave it. It is "
+            f"downloaded once ({DEFAULT_MODEL}, {DEFAULT_MODEL_SIZE}), or you can choose a "
+            "folder that holds a saved CLIP-family model (for a computer without a "
+            "network).</p>")
+        self.intro.setWordWrap(True)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setObjectName("modelError")
+        self.download_button = QPushButton(f"Download {DEFAULT_MODEL}")
+        self.folder_button = QPushButton("Choose a model folder…")
+        self.later_button = QPushButton("Not now")
+        self.progress = QProgressBar()
+        self.progress_label = QLabel()
+        self.cancel_button = QPushButton("Cancel download")
+        self.download_button.clicked.connect(self._download)
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.later_button.clicked.connect(self.reject)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        buttons = QHBoxLayout()
+        for button in (self.download_button, self.folder_button, self.later_button):
+            buttons.addWidget(button)
+        downloading = QHBoxLayout()
+        downloading.addWidget(self.progress, 1)
+        downloading.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.intro)
+        layout.addWidget(self.detail)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_label)
+        layout.addLayout(downloading)
+        self.setMinimumWidth(520)
+        self.set_downloading(False)
+
+    def show_problem(self, message: str) -> None:
+        self.set_downloading(False)
+        self.detail.setText(f"<p><i>Why:</i> {message}</p>")
+
+    def set_downloading(self, downloading: bool) -> None:
+        for widget in (self.progress, self.cancel_button, self.progress_label):
+            widget.setVisible(downloading)
+        for button in (self.download_button, self.folder_button):
+            button.setEnabled(not downloading)
+        if downloading:
+            self.progress.setRange(0, 0)
+            self.progress_label.setText("Connecting…")
+
+    def on_progress(self, done: int, total: int) -> None:
+        self.set_downloading(True)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * done / total) if total else 0)
+        self.progress_label.setText(f"Downloading… {done / 1e6:.0f} of {total / 1e6:.0f} MB")
+
+    def ask_folder(self) -> str:
+        return QFileDialog.getExistingDirectory(self, "Choose a model folder")
+
+    def choose_folder(self) -> None:
+        folder = self.ask_folder()
+        if folder:
+            self.detail.setText("Loading the model…")
+            self.folderChosen.emit(folder)
+
+    def _download(self) -> None:
+        self.set_downloading(True)
+        self.downloadRequested.emit()
+
+
+class SettingsDialog(QDialog):
+    """Model, device and data folder; applying them reopens the library."""
+
+    def __init__(self, *, model: str, device: str, data_dir: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.model = QLineEdit(model)
+        self.model.setPlaceholderText("the library's model (default: " + DEFAULT_MODEL + ")")
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICES))
+        self.device.setCurrentText(device)
+        self.data_dir = QLineEdit(data_dir)
+        self.data_dir.setPlaceholderText("the default data folder")
+        form = QFormLayout()
+        form.addRow("Model (Hugging Face id or folder):", _with_browse(self.model, self))
+        form.addRow("Device:", self.device)
+        form.addRow("Data folder:", _with_browse(self.data_dir, self))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(560)
+
+    def values(self) -> tuple[str, str, str]:
+        return (self.model.text().strip(), self.device.currentText(),
+                self.data_dir.text().strip())
+
+
+def _with_browse(edit: QLineEdit, parent: QWidget) -> QWidget:
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(edit, 1)
+    button = QPushButton("Browse…")
+
+    def browse() -> None:
+        folder = QFileDialog.getExistingDirectory(parent, "Choose a folder", edit.text())
+        if folder:
+            edit.setText(folder)
+
+    button.clicked.connect(browse)
+    row.addWidget(button)
+    return box

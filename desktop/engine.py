@@ -1,0 +1,340 @@
+"""The window's side of the engine: one writer thread runs every :class:`Library` call.
+
+Anki's ``taskman`` pattern (GUIDE habit 4): a one-thread pool owns the Library, so the
+catalog and the vector index only ever see one thread; results come back to the GUI
+thread as queued Qt signals. A long index run is a generator that the writer advances one
+batch per task and then re-queues, so a search typed meanwhile runs between two batches
+instead of waiting for the whole run, and pausing is simply not re-queuing.
+
+Searches and index requests made before the model is ready are kept here and run when it
+is (the latest search only; folders to index accumulate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import ModelUnavailableError, PictorError
+from desktop.query import Query
+
+if TYPE_CHECKING:
+    from core.library import Library
+    from core.types import Progress
+
+log = logging.getLogger(__name__)
+
+RESULTS = 1000
+"""How many results a search returns: the grid scrolls through them lazily."""
+INDEX_BATCH = 16
+"""Smaller than the command line's batches, so a search waits less between two of them."""
+
+
+class DownloadCancelled(Exception):
+    """Raised inside the download callback to stop a model download."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    data_dir: Path | None = None
+    model: str | None = None  # None: the model the library was last used with
+    device: str = "auto"
+
+
+class Engine(QObject):
+    """Owns the Library on a single writer thread and reports through signals."""
+
+    opened = Signal(object)  # LibraryStatus, once the library is open
+    modelLoading = Signal(str)  # model name
+    modelReady = Signal(str, str)  # model name, device
+    modelMissing = Signal(str)  # a sentence for the user
+    downloadProgress = Signal(int, int)  # bytes done, bytes total
+    searched = Signal(int, object)  # generation, list[SearchHit]
+    searchFailed = Signal(int, str)  # generation, message
+    indexStarted = Signal()
+    indexProgress = Signal(object)  # Progress
+    indexFinished = Signal(object, bool)  # last Progress (or None), cancelled
+    indexPaused = Signal(bool)
+    statusChanged = Signal(object)  # LibraryStatus
+    failed = Signal(str)  # an operation failed: a sentence for the user
+
+    def __init__(self, config: EngineConfig, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config = config
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictor-writer")
+        self._library: Library | None = None  # touched on the writer thread only
+        self._run: Iterator[Progress] | None = None  # the index run, writer thread only
+        self._last: Progress | None = None
+        self._step_token = 0
+        self._cancel_download = threading.Event()
+        self._closing = False
+        # GUI-thread state
+        self.model_state = "idle"  # idle | loading | ready | missing
+        self.model_name = config.model or ""
+        self.indexing = False
+        self.paused = False
+        self._search_generation = 0
+        self._pending_search: tuple[int, Query] | None = None
+        self._pending_index: list[str] | None = None  # [] means every library folder
+        self.modelReady.connect(self._on_model_ready)
+        self.modelMissing.connect(self._on_model_missing)
+        self.indexFinished.connect(self._on_index_finished)
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._closing:
+            return
+        with contextlib.suppress(RuntimeError):  # shutting down
+            self._pool.submit(self._guarded, fn, *args)
+
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except PictorError as error:
+            self.failed.emit(str(error))
+        except Exception as error:  # a bug: report it, keep the writer alive
+            log.exception("writer task failed")
+            self.failed.emit(f"unexpected error: {error}")
+
+    def _lib(self) -> Library:
+        if self._library is None:
+            raise PictorError("the library is not open")
+        return self._library
+
+    # -- lifecycle (GUI thread) --------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the library and load the model in the background (after the first paint)."""
+        self._open(self.config)
+
+    def reconfigure(self, config: EngineConfig) -> None:
+        """Switch data folder, model or device: the library is reopened, the model reloaded."""
+        self.cancel_index()
+        self.config = config
+        self._open(config)
+
+    def download_default_model(self) -> None:
+        from core.embedder import DEFAULT_MODEL
+
+        self.reconfigure(EngineConfig(self.config.data_dir, DEFAULT_MODEL, self.config.device))
+
+    def cancel_download(self) -> None:
+        self._cancel_download.set()
+
+    def shutdown(self) -> None:
+        """Stop the index run, close the library and wait for the writer to finish."""
+        if self._closing:
+            return
+        self._submit(self._close_run, False)
+        self._submit(self._close_library)
+        self._closing = True
+        self._cancel_download.set()
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def _open(self, config: EngineConfig) -> None:
+        self._cancel_download.clear()
+        self.model_state = "loading"
+        self.model_name = config.model or ""
+        self.modelLoading.emit(self.model_name)
+        self._submit(self._open_library, config)
+        self._submit(self._load_model)
+
+    # -- lifecycle (writer thread) -----------------------------------------------------
+
+    def _open_library(self, config: EngineConfig) -> None:
+        from core.library import Library
+
+        self._close_library()
+        self._library = Library(config.data_dir, model=config.model, device=config.device,
+                                on_download=self._on_download)
+        status = self._library.status(failures=500)
+        self.opened.emit(status)
+
+    def _close_library(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None
+
+    def _load_model(self) -> None:
+        library = self._lib()
+        try:
+            embedder = library.embedder
+        except (ModelUnavailableError, DownloadCancelled) as error:
+            cancelled = self._cancel_download.is_set() or isinstance(error, DownloadCancelled)
+            self.modelMissing.emit("The download was cancelled." if cancelled else str(error))
+            return
+        self.modelReady.emit(library.model_name, embedder.device)
+
+    def _on_download(self, done: int, total: int) -> None:
+        if self._cancel_download.is_set():
+            raise DownloadCancelled
+        self.downloadProgress.emit(done, total)
+
+    # -- model state (GUI thread) ------------------------------------------------------
+
+    def _on_model_ready(self, name: str, _device: str) -> None:
+        self.model_state = "ready"
+        self.model_name = name
+        if self._pending_search is not None:
+            generation, query = self._pending_search
+            self._pending_search = None
+            if generation == self._search_generation:
+                self._submit(self._search, generation, query)
+        if self._pending_index is not None:
+            paths, self._pending_index = self._pending_index, None
+            self.index(paths)
+
+    def _on_model_missing(self, _message: str) -> None:
+        self.model_state = "missing"
+
+    # -- search ------------------------------------------------------------------------
+
+    def search(self, query: Query) -> int:
+        """Run a query (now, or when the model is ready); returns its generation number.
+
+        Only the latest generation is worth running: older ones still queued are skipped.
+        """
+        self._search_generation += 1
+        generation = self._search_generation
+        if query.empty:
+            self._pending_search = None  # nothing to run: the window clears its grid
+        elif self.model_state != "ready":
+            self._pending_search = (generation, query)
+        else:
+            self._submit(self._search, generation, query)
+        return generation
+
+    @property
+    def search_pending(self) -> bool:
+        return self._pending_search is not None
+
+    def _search(self, generation: int, query: Query) -> None:
+        if generation != self._search_generation:
+            return  # the user typed on: a newer query is queued
+        library = self._lib()
+        try:
+            if query.similar_to:
+                hits = library.similar(query.similar_to, k=RESULTS)
+            else:
+                hits = library.search(
+                    query.text or None, image=query.image, negative=query.negative or None,
+                    k=RESULTS, folder=query.folder, after=query.after or None,
+                    before=query.before or None)
+        except PictorError as error:
+            self.searchFailed.emit(generation, str(error))
+            return
+        self.searched.emit(generation, hits)
+
+    # -- folders -----------------------------------------------------------------------
+
+    def add_folders(self, paths: Sequence[str]) -> None:
+        """Remember folders now (they show at once) and index them when the model is ready."""
+        self._submit(self._add_roots, list(paths))
+        self.index(list(paths))
+
+    def _add_roots(self, paths: list[str]) -> None:
+        self._lib().add_roots(paths)
+        self._emit_status()
+
+    def remove_folder(self, path: str) -> None:
+        """Forget a folder and its photos' records (the files are never touched)."""
+        self.cancel_index()
+        self._submit(self._remove_root, path)
+
+    def _remove_root(self, path: str) -> None:
+        self._lib().remove_root(path)
+        self._emit_status()
+
+    def refresh_status(self) -> None:
+        self._submit(self._emit_status)
+
+    def _emit_status(self) -> None:
+        self.statusChanged.emit(self._lib().status(failures=500))
+
+    # -- indexing (GUI thread) ---------------------------------------------------------
+
+    def index(self, paths: Sequence[str] | None = None) -> None:
+        """Index folders (every library folder when ``paths`` is None or empty)."""
+        wanted = list(paths or [])
+        if self.model_state != "ready" or self.indexing:
+            if self._pending_index is None:
+                self._pending_index = wanted
+            elif wanted and self._pending_index:
+                self._pending_index += wanted
+            else:
+                self._pending_index = []  # a full re-index covers everything
+            return
+        self.indexing = True
+        self.paused = False
+        self._step_token += 1
+        self.indexStarted.emit()
+        self._submit(self._start_run, wanted, self._step_token)
+
+    def pause_index(self, paused: bool) -> None:
+        if not self.indexing or paused == self.paused:
+            return
+        self.paused = paused
+        self._step_token += 1
+        if not paused:
+            self._submit(self._step, self._step_token)
+        self.indexPaused.emit(paused)
+
+    def cancel_index(self) -> None:
+        self._pending_index = None
+        if self.indexing:
+            self._step_token += 1
+            self._submit(self._close_run, True)
+
+    def _on_index_finished(self, _last: object, _cancelled: bool) -> None:
+        self.indexing = False
+        self.paused = False
+        if self._pending_index is not None and self.model_state == "ready":
+            paths, self._pending_index = self._pending_index, None
+            self.index(paths)
+
+    # -- indexing (writer thread) ------------------------------------------------------
+
+    def _start_run(self, paths: list[str], token: int) -> None:
+        self._last = None
+        try:
+            self._run = self._lib().index(paths or None, batch_size=INDEX_BATCH)
+        except PictorError:
+            self.indexFinished.emit(None, True)
+            raise
+        self._step(token)
+
+    def _step(self, token: int) -> None:
+        if self._run is None or token != self._step_token:
+            return  # paused, cancelled, or a stale chain after a resume
+        try:
+            progress = next(self._run)
+        except StopIteration:
+            self._run = None
+            self.indexFinished.emit(self._last, False)
+            self._emit_status()
+            return
+        except PictorError:
+            self._run = None
+            self.indexFinished.emit(self._last, True)
+            raise
+        self._last = progress
+        self.indexProgress.emit(progress)
+        self._submit(self._step, token)  # behind whatever the GUI queued meanwhile
+
+    def _close_run(self, report: bool) -> None:
+        if self._run is None:
+            return
+        run, self._run = self._run, None
+        run.close()  # type: ignore[attr-defined]  # a generator: closing cancels and saves
+        if report:
+            self.indexFinished.emit(self._last, True)
+            self._emit_status()

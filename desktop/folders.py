@@ -1,0 +1,125 @@
+"""The library folders: online or offline, photo and failure counts, failed files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from core.types import LibraryStatus
+
+
+def _tree(headers: list[str]) -> QTreeWidget:
+    tree = QTreeWidget()
+    tree.setHeaderLabels(headers)
+    tree.setRootIsDecorated(False)
+    tree.setUniformRowHeights(True)
+    tree.setAlternatingRowColors(True)
+    tree.header().setStretchLastSection(False)
+    tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for column in range(1, len(headers)):
+        tree.header().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    return tree
+
+
+class FoldersPanel(QWidget):
+    """Lists what the last :class:`LibraryStatus` says; asks the window to change it."""
+
+    addRequested = Signal()
+    removeRequested = Signal(str)
+    reindexRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("foldersPanel")
+        self.summary = QLabel("Opening the library…")
+        self.summary.setWordWrap(True)
+        self.roots = _tree(["Folder", "State", "Photos", "Failed"])
+        self.roots.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.failures = _tree(["Failed file", "Reason"])
+        self.failures.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.failures.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.failures_title = QLabel("No failed files")
+        self.add_button = QPushButton("Add folder…")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Forget this folder (your photos are not touched)")
+        self.remove_button.setEnabled(False)
+        self.reindex_button = QPushButton("Rescan")
+        self.reindex_button.setToolTip("Look for new, changed and deleted photos now")
+        self.add_button.clicked.connect(self.addRequested)
+        self.remove_button.clicked.connect(self._remove)
+        self.reindex_button.clicked.connect(self.reindexRequested)
+        self.roots.itemSelectionChanged.connect(
+            lambda: self.remove_button.setEnabled(bool(self.roots.selectedItems())))
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.remove_button, self.reindex_button):
+            buttons.addWidget(button)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(QLabel("<b>Library folders</b>"))
+        top_layout.addWidget(self.roots, 1)
+        top_layout.addLayout(buttons)
+        top_layout.addWidget(self.summary)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.failures_title)
+        bottom_layout.addWidget(self.failures, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(split)
+
+    def folder_paths(self) -> list[str]:
+        return [self.roots.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+                for i in range(self.roots.topLevelItemCount())]
+
+    def show_status(self, status: LibraryStatus) -> None:
+        self.roots.clear()
+        for root in status.roots:
+            item = QTreeWidgetItem([root.path, "online" if root.online else "offline",
+                                    str(root.photos), str(root.failed)])
+            item.setData(0, Qt.ItemDataRole.UserRole, root.path)
+            item.setToolTip(0, root.path)
+            if not root.online:
+                item.setToolTip(1, "The folder cannot be reached (a drive that is not "
+                                   "plugged in?). Its photos are kept.")
+            self.roots.addTopLevelItem(item)
+        if status.roots:
+            self.summary.setText(f"{status.photos} photos, {status.indexed} indexed, "
+                                 f"{status.pending} waiting, {status.failed} failed")
+        else:
+            self.summary.setText("No folders yet: add one, or drop a folder on the window.")
+        self.failures.clear()
+        for failure in status.failures:
+            item = QTreeWidgetItem([failure.path, failure.error])
+            item.setToolTip(0, failure.path)
+            item.setToolTip(1, failure.error)
+            self.failures.addTopLevelItem(item)
+        shown = len(status.failures)
+        first = f", first {shown} shown" if shown < status.failed else ""
+        self.failures_title.setText(
+            f"Failed files ({status.failed}{first})" if status.failed else "No failed files")
+
+    def _remove(self) -> None:
+        items = self.roots.selectedItems()
+        if items:
+            self.removeRequested.emit(items[0].data(0, Qt.ItemDataRole.UserRole))

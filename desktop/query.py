@@ -1,0 +1,33 @@
+"""What the user asked for, as one immutable value the window passes to the engine."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NOT = re.compile(r"(?:^|\s)not:\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search: text (minus ``negative``), an example image, or "photos like this one"."""
+
+    text: str = ""
+    negative: str = ""
+    image: str | None = None
+    similar_to: str | None = None
+    folder: str | None = None
+    after: str = ""
+    before: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text or self.image or self.similar_to)
+
+
+def split_negative(typed: str) -> tuple[str, str]:
+    """``"a dog on a beach not: people"`` -> ``("a dog on a beach", "people")``."""
+    match = _NOT.search(typed)
+    if match is None:
+        return typed.strip(), ""
+    return typed[: match.start()].strip(), typed[match.end():].strip()

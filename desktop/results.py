@@ -1,0 +1,109 @@
+"""The results grid's model: search hits in rank order, thumbnails fetched lazily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QUrl,
+)
+
+from desktop.thumbnails import ImageCache
+
+if TYPE_CHECKING:
+    from core.types import SearchHit
+
+HitRole = Qt.ItemDataRole.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 2
+ScoreRole = Qt.ItemDataRole.UserRole + 3
+BrokenRole = Qt.ItemDataRole.UserRole + 4
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ResultsModel(QAbstractListModel):
+    """Hits, best first. The decoration of a row is its thumbnail once it is made."""
+
+    def __init__(self, thumbnails: ImageCache, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._hits: list[SearchHit] = []
+        self._rows: dict[str, int] = {}
+        self._thumbnails = thumbnails
+        thumbnails.ready.connect(self._on_thumbnail)
+        thumbnails.failed.connect(lambda path, _reason: self._on_thumbnail(path))
+
+    def set_hits(self, hits: list[SearchHit]) -> None:
+        self._thumbnails.forget_pending()
+        self.beginResetModel()
+        self._hits = list(hits)
+        self._rows = {hit.path: row for row, hit in enumerate(self._hits)}
+        self.endResetModel()
+
+    def hits(self) -> list[SearchHit]:
+        return list(self._hits)
+
+    def hit(self, row: int) -> SearchHit:
+        return self._hits[row]
+
+    def row_of(self, path: str) -> int | None:
+        return self._rows.get(path)
+
+    # -- QAbstractListModel ------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._hits)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._hits):
+            return None
+        hit = self._hits[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return Path(hit.path).name
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnails.get(hit.path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{hit.path}\nscore {hit.score:.3f}" + (
+                f"\ntaken {hit.taken_at[:10]}" if hit.taken_at else "")
+        if role == HitRole:
+            return hit
+        if role == PathRole:
+            return hit.path
+        if role == ScoreRole:
+            return hit.score
+        if role == BrokenRole:
+            return self._thumbnails.broken(hit.path)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+
+    # -- dragging results out as files ------------------------------------------------
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
+        mime = QMimeData()
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        mime.setUrls([QUrl.fromLocalFile(self._hits[r].path) for r in rows])
+        mime.setText("\n".join(self._hits[r].path for r in rows))
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def _on_thumbnail(self, path: str) -> None:
+        row = self._rows.get(path)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])

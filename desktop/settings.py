@@ -1,0 +1,66 @@
+"""What the window remembers between runs (QSettings): model, device, data folder, layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from desktop.engine import EngineConfig
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class Settings:
+    """A typed view of a QSettings store (the platform's, or an .ini file for tests)."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store or QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                                        "pictor", "pictor")
+
+    @classmethod
+    def at(cls, path: Path) -> Settings:
+        return cls(QSettings(str(path), QSettings.Format.IniFormat))
+
+    def _text(self, key: str, default: str = "") -> str:
+        value = self.store.value(key, default)
+        return str(value) if value is not None else default
+
+    @property
+    def data_dir(self) -> str:
+        return self._text("library/data_dir")
+
+    @data_dir.setter
+    def data_dir(self, value: str) -> None:
+        self.store.setValue("library/data_dir", value)
+
+    @property
+    def model(self) -> str:
+        return self._text("library/model")
+
+    @model.setter
+    def model(self, value: str) -> None:
+        self.store.setValue("library/model", value)
+
+    @property
+    def device(self) -> str:
+        value = self._text("library/device", "auto")
+        return value if value in DEVICES else "auto"
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self.store.setValue("library/device", value)
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(Path(self.data_dir).expanduser() if self.data_dir else None,
+                            self.model or None, self.device)
+
+    def layout(self, key: str) -> QByteArray | None:
+        value = self.store.value(f"window/{key}")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_layout(self, key: str, value: QByteArray) -> None:
+        self.store.setValue(f"window/{key}", value)
+
+    def sync(self) -> None:
+        self.store.sync()

@@ -1,0 +1,480 @@
+"""The main window: search bar, folders, results grid, preview, status bar.
+
+It holds no truth of its own: it asks the :class:`Engine` and draws what the engine's
+signals report. Every slot here runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QPaintEvent,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.delegate import ThumbnailDelegate
+from desktop.dialogs import ModelDialog, SettingsDialog
+from desktop.engine import Engine, EngineConfig
+from desktop.folders import FoldersPanel
+from desktop.index_status import IndexStatus
+from desktop.preview import PreviewPane
+from desktop.query import Query
+from desktop.results import PathRole, ResultsModel, ScoreRole
+from desktop.search_bar import SearchBar
+from desktop.settings import Settings
+from desktop.thumbnails import preview_cache, thumbnail_cache
+from desktop.watching import FolderWatcher
+
+if TYPE_CHECKING:
+    from core.types import LibraryStatus, Progress, SearchHit
+
+REFRESH_WHILE_INDEXING_S = 10.0
+"""While a long run indexes, the current search is re-run this often so new photos show."""
+MAX_OPEN = 20
+
+
+class MainWindow(QMainWindow):
+    firstPainted = Signal()
+
+    def __init__(self, engine: Engine, settings: Settings, *, data_dir: Path,
+                 watcher: FolderWatcher | None = None) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Pictor")
+        self.setAcceptDrops(True)
+        self.engine = engine
+        self.settings = settings
+        self.data_dir = data_dir
+        self.open_url: Any = QDesktopServices.openUrl  # replaceable (tests)
+        self.model_dialog: ModelDialog | None = None
+        self._painted = False
+        self._generation = 0
+        self._query = Query()
+        self._last_refresh = 0.0
+        self._build()
+        self.watcher = watcher or FolderWatcher(parent=self)
+        self.watcher.changed.connect(lambda: self.engine.index())
+        self._connect_engine()
+        self._build_actions()
+        self._restore_layout()
+
+    # -- building ----------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.thumbnails = thumbnail_cache(self.data_dir, self)
+        self.previews = preview_cache(self)
+        self.search_bar = SearchBar()
+        self.search_bar.queryChanged.connect(self.run_query)
+        self.search_bar.chooseImage.connect(self.choose_image)
+        self.search_bar.edit.installEventFilter(self)
+        self.results = ResultsModel(self.thumbnails, self)
+        self.grid = QListView()
+        self.grid.setObjectName("resultsGrid")
+        self.grid.setModel(self.results)
+        self.grid.setItemDelegate(ThumbnailDelegate(parent=self.grid))
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
+        self.grid.setBatchSize(200)
+        self.grid.setSpacing(4)
+        self.grid.setMouseTracking(True)
+        self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.grid.verticalScrollBar().setSingleStep(24)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.grid.setDragEnabled(True)
+        self.grid.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.grid.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
+        self.grid.activated.connect(lambda _index: self.open_selected())
+        self.grid.selectionModel().currentChanged.connect(lambda *_: self._preview_current())
+        self.message = QLabel()
+        self.message.setObjectName("resultsMessage")
+        self.message.setWordWrap(True)
+        self.message.setContentsMargins(6, 2, 6, 2)
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.message)
+        middle_layout.addWidget(self.grid, 1)
+        self.folders = FoldersPanel()
+        self.folders.addRequested.connect(self.choose_folder)
+        self.folders.removeRequested.connect(self.remove_folder)
+        self.folders.reindexRequested.connect(lambda: self.engine.index())
+        self.preview = PreviewPane(self.previews)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        for widget, stretch in ((self.folders, 0), (middle, 1), (self.preview, 0)):
+            self.splitter.addWidget(widget)
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        self.splitter.setSizes([300, 760, 340])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(8, 8, 8, 0)
+        layout.addWidget(self.search_bar)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.model_label = QLabel("Starting…")
+        self.index_status = IndexStatus()
+        self.index_status.pauseToggled.connect(self.engine.pause_index)
+        self.index_status.cancelRequested.connect(self.engine.cancel_index)
+        self.statusBar().addWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.index_status)
+        self.resize(1400, 860)
+        self._show_message("Type what you are looking for, or drop a photo on the window.")
+
+    def _build_actions(self) -> None:
+        def action(menu: QMenu, text: str, slot: Any, keys: Any = None,
+                   context: Qt.ShortcutContext | None = None) -> QAction:
+            act = menu.addAction(text)
+            act.triggered.connect(slot)
+            if keys is not None:
+                act.setShortcut(QKeySequence(keys))
+            if context is not None:
+                act.setShortcutContext(context)
+            return act
+
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        action(file, "Add folder…", self.choose_folder, "Ctrl+O")
+        action(file, "Search by image…", self.choose_image, "Ctrl+I")
+        action(file, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        file.addSeparator()
+        action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        action(edit, "Find", self.search_bar.focus_search, QKeySequence.StandardKey.Find)
+        self.paste_action = action(edit, "Paste image or text", self.paste,
+                                   QKeySequence.StandardKey.Paste,
+                                   Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.grid.addAction(self.paste_action)
+        self.copy_action = action(edit, "Copy path", self.copy_paths,
+                                  QKeySequence.StandardKey.Copy,
+                                  Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.grid.addAction(self.copy_action)
+        action(edit, "Find similar photos", self.find_similar, "Ctrl+L")
+        library = bar.addMenu("&Library")
+        action(library, "Rescan folders", lambda: self.engine.index(), "F5")
+        view = bar.addMenu("&View")
+        self.preview_action = action(view, "Preview pane", self._toggle_preview, "F3")
+        self.preview_action.setCheckable(True)
+        self.preview_action.setChecked(True)
+        space = QShortcut(QKeySequence(Qt.Key.Key_Space), self.grid)
+        space.setContext(Qt.ShortcutContext.WidgetShortcut)
+        space.activated.connect(self.toggle_preview_of_current)
+
+    def _connect_engine(self) -> None:
+        engine = self.engine
+        engine.opened.connect(self._on_opened)
+        engine.statusChanged.connect(self._on_status)
+        engine.modelLoading.connect(self._on_model_loading)
+        engine.modelReady.connect(self._on_model_ready)
+        engine.modelMissing.connect(self._on_model_missing)
+        engine.searched.connect(self._on_searched)
+        engine.searchFailed.connect(self._on_search_failed)
+        engine.indexStarted.connect(self.index_status.on_started)
+        engine.indexProgress.connect(self._on_index_progress)
+        engine.indexPaused.connect(self.index_status.on_paused)
+        engine.indexFinished.connect(self._on_index_finished)
+        engine.failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
+
+    # -- first paint -------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.firstPainted.emit)  # after this frame is flushed
+
+    # -- engine reports ----------------------------------------------------------------
+
+    def _on_opened(self, status: LibraryStatus) -> None:
+        self._on_status(status)
+        if status.roots:
+            self.engine.index()  # a reconciliation scan: catch what changed while closed
+
+    def _on_status(self, status: LibraryStatus) -> None:
+        self.folders.show_status(status)
+        folders = [root.path for root in status.roots]
+        self.search_bar.set_folders(folders)
+        self.watcher.set_folders(folders)
+
+    def _on_model_loading(self, name: str) -> None:
+        self.model_label.setText(f"Loading the model{' ' + Path(name).name if name else ''}…")
+
+    def _on_model_ready(self, name: str, device: str) -> None:
+        self.model_label.setText(f"Model: {Path(name).name or name} ({device})")
+        if self.model_dialog is not None:
+            self.model_dialog.accept()
+            self.model_dialog = None
+        if self._query.empty:
+            self._show_message("Type what you are looking for, or drop a photo on the window.")
+
+    def _on_model_missing(self, message: str) -> None:
+        self.model_label.setText("No model")
+        self._show_message("Searching needs a model: see the dialog (File → Settings… later).")
+        if self.model_dialog is None:
+            dialog = ModelDialog(self)
+            dialog.downloadRequested.connect(self.engine.download_default_model)
+            dialog.folderChosen.connect(self._use_model_folder)
+            dialog.cancelRequested.connect(self.engine.cancel_download)
+            dialog.rejected.connect(self._model_dialog_closed)
+            self.engine.downloadProgress.connect(dialog.on_progress)
+            self.model_dialog = dialog
+        self.model_dialog.show_problem(message)
+        self.model_dialog.open()
+
+    def _model_dialog_closed(self) -> None:
+        self.model_dialog = None
+
+    def _use_model_folder(self, folder: str) -> None:
+        self.settings.model = folder
+        current = self.engine.config
+        self.engine.reconfigure(EngineConfig(current.data_dir, folder, current.device))
+
+    def _on_searched(self, generation: int, hits: list[SearchHit]) -> None:
+        if generation != self._generation:
+            return
+        keep = self.preview.path
+        self.results.set_hits(hits)
+        if self._query.empty:
+            self._show_message("Type what you are looking for, or drop a photo on the window.")
+        elif not hits:
+            self._show_message("No photos match (is the library indexed? see the folders).")
+        else:
+            self._show_message("")
+        row = self.results.row_of(keep) if keep else None
+        if row is not None:
+            self.grid.setCurrentIndex(self.results.index(row))
+
+    def _on_search_failed(self, generation: int, message: str) -> None:
+        if generation == self._generation:
+            self._show_message(message, error=True)
+
+    def _on_index_progress(self, progress: Progress) -> None:
+        self.index_status.on_progress(progress)
+        now = time.monotonic()
+        if progress.indexed and now - self._last_refresh > REFRESH_WHILE_INDEXING_S:
+            self._refresh_results()
+
+    def _on_index_finished(self, last: Progress | None, cancelled: bool) -> None:
+        self.index_status.on_finished(last, cancelled)
+        if last is not None and (last.indexed or last.moved or last.removed):
+            self._refresh_results()
+
+    def _refresh_results(self) -> None:
+        self._last_refresh = time.monotonic()
+        if not self._query.empty:
+            self._generation = self.engine.search(self._query)
+
+    # -- searching ---------------------------------------------------------------------
+
+    def run_query(self, query: Query) -> None:
+        self._query = query
+        self._generation = self.engine.search(query)
+        if query.empty:
+            self.results.set_hits([])
+            self._show_message("Type what you are looking for, or drop a photo on the window.")
+        if not query.empty and self.engine.search_pending:
+            if self.engine.model_state == "missing":
+                self._show_message("Searching needs a model (File → Settings…).", error=True)
+            else:
+                self._show_message("Loading the model… your search runs as soon as it is ready.")
+
+    def _show_message(self, text: str, *, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #c62828;" if error else "")
+        self.message.setVisible(bool(text))
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Search by an example photo", str(Path.home()),
+            "Images (*.jpg *.jpeg *.png *.webp *.gif *.tif *.tiff *.bmp *.heic *.heif)")
+        if path:
+            self.search_bar.set_image(path)
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is not None and not self._use_mime(mime) and mime.hasText():
+            self.search_bar.edit.setText(mime.text().strip())
+            self.search_bar.queryChanged.emit(self.search_bar.query())
+
+    def _use_mime(self, mime: Any) -> bool:
+        """Folders are added to the library, a file becomes the query image."""
+        paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+        folders = [p for p in paths if Path(p).is_dir()]
+        files = [p for p in paths if Path(p).is_file()]
+        if folders:
+            self.add_folders(folders)
+        if files:
+            self.search_bar.set_image(files[0])
+        if not paths and mime.hasImage():
+            image = mime.imageData()
+            target = self.data_dir / "queries" / f"pasted-{int(time.time() * 1000)}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if image is not None and image.save(str(target), "PNG"):
+                self.search_bar.set_image(str(target))
+                return True
+        return bool(folders or files)
+
+    # -- drag and drop onto the window -------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if mime.hasImage() or any(url.isLocalFile() for url in mime.urls()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self._use_mime(event.mimeData()):
+            event.acceptProposedAction()
+
+    # -- folders -----------------------------------------------------------------------
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos",
+                                                  str(Path.home()))
+        if folder:
+            self.add_folders([folder])
+
+    def add_folders(self, folders: list[str]) -> None:
+        self.engine.add_folders(folders)
+        self.statusBar().showMessage(f"Adding {', '.join(folders)}", 5000)
+
+    def remove_folder(self, path: str) -> None:
+        self.engine.remove_folder(path)
+        self.statusBar().showMessage(f"Removed {path} from the library (files untouched)", 8000)
+        self._refresh_results()
+
+    # -- results -----------------------------------------------------------------------
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        if not rows and self.grid.currentIndex().isValid():
+            rows = [self.grid.currentIndex().row()]
+        return [self.results.hit(r).path for r in rows]
+
+    def open_selected(self) -> None:
+        for path in self.selected_paths()[:MAX_OPEN]:
+            self.open_url(QUrl.fromLocalFile(path))
+
+    def show_in_folder(self) -> None:
+        for folder in dict.fromkeys(str(Path(p).parent) for p in self.selected_paths()):
+            self.open_url(QUrl.fromLocalFile(folder))
+
+    def copy_paths(self) -> None:
+        paths = self.selected_paths()
+        if paths:
+            QGuiApplication.clipboard().setText("\n".join(paths))
+            self.statusBar().showMessage("Copied " + (paths[0] if len(paths) == 1
+                                                      else f"{len(paths)} paths"), 4000)
+
+    def find_similar(self) -> None:
+        paths = self.selected_paths()
+        if paths:
+            self.search_bar.edit.clear()
+            self.search_bar.set_image(paths[0], similar=True)
+
+    def _context_menu(self, position: Any) -> None:
+        index = self.grid.indexAt(position)
+        if not index.isValid():
+            return
+        if not self.grid.selectionModel().isSelected(index):
+            self.grid.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.context_menu().popup(self.grid.viewport().mapToGlobal(position))
+
+    def context_menu(self) -> QMenu:
+        menu = QMenu(self)
+        menu.setObjectName("resultsMenu")
+        menu.addAction("Open", self.open_selected)
+        menu.addAction("Show in file manager", self.show_in_folder)
+        menu.addAction("Copy path", self.copy_paths)
+        menu.addAction("Find similar photos", self.find_similar)
+        return menu
+
+    def _preview_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.preview.show_photo(index.data(PathRole), index.data(ScoreRole))
+
+    def toggle_preview_of_current(self) -> None:
+        shown = not self.preview.isVisible()
+        self.preview.setVisible(shown)
+        self.preview_action.setChecked(shown)
+        if shown:
+            self._preview_current()
+
+    def _toggle_preview(self) -> None:
+        self.preview.setVisible(self.preview_action.isChecked())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Down in the search box moves into the results."""
+        if (watched is self.search_bar.edit and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Down
+                and self.results.rowCount()):
+            self.grid.setFocus(Qt.FocusReason.OtherFocusReason)
+            if not self.grid.currentIndex().isValid():
+                self.grid.setCurrentIndex(self.results.index(0))
+            return True
+        return super().eventFilter(watched, event)
+
+    # -- settings and closing ----------------------------------------------------------
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(model=self.settings.model, device=self.settings.device,
+                                data_dir=self.settings.data_dir, parent=self)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            model, device, data_dir = dialog.values()
+            self.settings.model, self.settings.device = model, device
+            self.settings.data_dir = data_dir
+            self.apply_config(self.settings.engine_config())
+
+    def apply_config(self, config: EngineConfig) -> None:
+        self.engine.reconfigure(config)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.layout("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self.settings.layout("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set_layout("geometry", self.saveGeometry())
+        self.settings.set_layout("splitter", self.splitter.saveState())
+        self.settings.sync()
+        self.watcher.stop()
+        self.engine.shutdown()
+        self.thumbnails.forget_pending()
+        self.previews.forget_pending()
+        self.thumbnails.wait()
+        self.previews.wait()
+        super().closeEvent(event)
