@@ -1,4 +1,4 @@
-"""The command line: ``python main.py index|search|similar|status``.
+"""The command line: ``python main.py index|search|similar|status|watch``.
 
 A thin front over :class:`core.library.Library`: it parses arguments, draws progress with
 tqdm on a terminal, prints tables or ``--json``, and turns expected errors into one line
@@ -64,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_result_options(similar)
 
     commands.add_parser("status", parents=[common], help="what the library holds")
+
+    watch = commands.add_parser(
+        "watch", parents=[common], help="keep folders indexed while they change",
+        description="Add the folders (like index), bring them up to date, then keep "
+        "watching them: new, changed, moved and deleted photos are indexed as they "
+        "settle, one line each (JSON lines with --json). Without PATH, every library "
+        "folder is watched. Runs until Ctrl-C or SIGTERM, which stop it cleanly with "
+        "exit status 0 (a second Ctrl-C aborts at once, status 130).")
+    watch.add_argument("paths", nargs="*", metavar="PATH",
+                       help="folders to add and watch (default: every library folder)")
     return parser
 
 
@@ -110,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
             return _print_hits(hits, args)
         if args.command == "similar":
             return _print_hits(library.similar(args.photo, k=args.n), args)
+        if args.command == "watch":
+            return _watch(library, args)
         return _status(library, args)
 
 
@@ -194,6 +206,49 @@ def _status(library: Any, args: argparse.Namespace) -> int:
         print("failed files:", file=out)
         for failure in status.failures:
             print(f"  {_printable(failure.path)}: {failure.error}", file=out)
+    return EXIT_OK
+
+
+def _watch(library: Any, args: argparse.Namespace) -> int:
+    import signal
+
+    from core.watcher import Change, Watcher
+
+    if not args.paths and not library.roots():
+        raise UsageError("no folders to watch: name them (pictor watch PATH...) or add "
+                         "them with pictor index PATH")
+
+    def emit(event: dict[str, Any], text: str) -> None:
+        line = json.dumps(event, ensure_ascii=False) if args.json else _printable(text)
+        print(line, flush=True)
+
+    def on_change(change: Change) -> None:
+        if change.kind == "reconciled" and change.progress is not None:
+            p = change.progress
+            text = (f"checked {change.path or 'all folders'}: indexed {p.indexed}, failed "
+                    f"{p.failed}, moved {p.moved}, removed {p.removed}, {p.skipped} "
+                    f"unchanged in {p.elapsed_s:.1f} s")
+        elif change.kind == "moved":
+            text = f"moved {change.old_path} -> {change.path}"
+        else:
+            text = f"{change.kind} {change.path}"
+        emit(change.to_json(), text)
+
+    watcher = Watcher(library, folders=args.paths or None, on_change=on_change,
+                      on_message=lambda text: emit({"event": "message", "message": text}, text))
+
+    def on_signal(signum: int, frame: object) -> None:
+        watcher.stop()
+        signal.signal(signum, previous[signum])  # a second one acts as usual
+
+    previous: dict[int, Any] = {sig: signal.signal(sig, on_signal)
+                                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        watcher.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    emit({"event": "stopped"}, "stopped")
     return EXIT_OK
 
 

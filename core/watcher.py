@@ -181,6 +181,8 @@ class Watcher:
             self._reconcile({ALL_ROOTS})
             self._next_full = start + self.settings.reconcile_interval_s
             self.started.set()
+            self._say("watching " + (", ".join(f"{p} ({r.mode})" for p, r in self._roots.items())
+                                     or "no folders"))
             while not self._stop.wait(self.settings.tick_s):
                 self._tick(time.monotonic())
         finally:
