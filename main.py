@@ -1,8 +1,7 @@
 """Pictor's entry point.
 
-``python main.py COMMAND ...`` runs the command line (without importing Qt);
-``python main.py`` alone opens the window once the desktop front exists, and until then
-prints the command line's help.
+``python main.py`` alone opens the window; ``python main.py COMMAND ...`` runs the command
+line, which never imports Qt (so it works on a server without a display or PySide6).
 """
 
 from __future__ import annotations
@@ -15,12 +14,8 @@ def main(argv: list[str]) -> int:
         from core.cli import main as cli_main
 
         return cli_main(argv)
-    try:
-        from desktop.app import main as window_main  # type: ignore[import-not-found]
-    except ModuleNotFoundError:
-        from core.cli import main as cli_main
+    from desktop.app import main as window_main
 
-        return cli_main([])
     return int(window_main())
 
 

@@ -1,0 +1,113 @@
+"""Library folders from the window: adding (with progress), removing, failures, watching."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from tests.desktop.qt_helpers import result_names, wait_idle
+from tests.support import toyworld
+
+
+def test_adding_a_folder_shows_progress_to_the_end(qtbot: Any, make_window: Any,
+                                                   tmp_path: Path) -> None:
+    photos = toyworld.write_photos(tmp_path / "holiday", toyworld.random_scenes(40, seed=3),
+                                   seed=9)
+    window = make_window(tmp_path / "data")
+    wait_idle(qtbot, window)
+    seen: list[Any] = []
+    window.engine.indexProgress.connect(seen.append)
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000) as finished:
+        window.add_folders([str(tmp_path / "holiday")])
+    last, cancelled = finished.args
+    assert not cancelled
+    assert last.done == last.total == len(photos) and last.indexed == len(photos)
+    embedding = [p for p in seen if p.phase == "embed"]
+    assert embedding and embedding[0].done < embedding[-1].done  # it moved, batch by batch
+    assert window.index_status.label.text().startswith(f"{len(photos)} photos indexed")
+    assert not window.index_status.bar.isVisible()
+    roots = window.folders.roots
+    qtbot.waitUntil(lambda: roots.topLevelItemCount() == 1
+                    and roots.topLevelItem(0).text(2) == str(len(photos)), timeout=10_000)
+    item = roots.topLevelItem(0)
+    assert item.text(0) == str((tmp_path / "holiday").resolve())
+    assert (item.text(1), item.text(2), item.text(3)) == ("online", str(len(photos)), "0")
+
+
+def test_indexing_pauses_and_resumes(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    toyworld.write_photos(tmp_path / "many", toyworld.random_scenes(96, seed=4), seed=10)
+    window = make_window(tmp_path / "data")
+    wait_idle(qtbot, window)
+    engine = window.engine
+    seen: list[Any] = []
+    engine.indexProgress.connect(seen.append)
+    window.add_folders([str(tmp_path / "many")])
+    qtbot.waitUntil(lambda: any(p.phase == "embed" for p in seen), timeout=30_000)
+    qtbot.mouseClick(window.index_status.pause_button, Qt.MouseButton.LeftButton)
+    assert engine.paused and window.index_status.pause_button.text() == "Resume"
+    qtbot.wait(300)  # a batch already running may still report
+    frozen = len(seen)
+    qtbot.wait(700)
+    assert len(seen) == frozen and engine.indexing
+    assert window.index_status.label.text().endswith("(paused)")
+    with qtbot.waitSignal(engine.indexFinished, timeout=60_000):
+        qtbot.mouseClick(window.index_status.pause_button, Qt.MouseButton.LeftButton)
+    assert seen[-1].done == seen[-1].total == 96
+
+
+def test_removing_a_folder_forgets_its_photos_not_the_files(qtbot: Any, make_window: Any,
+                                                            library_copy: Any) -> None:
+    window = make_window(library_copy.data)
+    wait_idle(qtbot, window)
+    window.search_bar.edit.setText("a red circle")
+    window.search_bar.edit.returnPressed.emit()
+    qtbot.waitUntil(lambda: window.results.rowCount() > 0, timeout=10_000)
+    panel = window.folders
+    qtbot.waitUntil(lambda: panel.roots.topLevelItemCount() == 1)
+    panel.roots.setCurrentItem(panel.roots.topLevelItem(0))
+    assert panel.remove_button.isEnabled()
+    with qtbot.waitSignal(window.engine.statusChanged, timeout=10_000):
+        qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
+    assert panel.roots.topLevelItemCount() == 0
+    qtbot.waitUntil(lambda: window.results.rowCount() == 0, timeout=10_000)
+    assert all(path.exists() for path in library_copy.paths)  # never a user's file
+
+
+def test_failed_files_are_listed_with_their_reason(qtbot: Any, make_window: Any,
+                                                   tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    toyworld.write_photos(folder, toyworld.random_scenes(3, seed=5), seed=11)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    window = make_window(tmp_path / "data")
+    wait_idle(qtbot, window)
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
+        window.add_folders([str(folder)])
+    failures = window.folders.failures
+    qtbot.waitUntil(lambda: failures.topLevelItemCount() == 1, timeout=10_000)
+    item = failures.topLevelItem(0)
+    assert item.text(0).endswith("broken.jpg") and item.text(1)
+    assert window.folders.failures_title.text().startswith("Failed files (1")
+    assert window.folders.roots.topLevelItem(0).text(3) == "1"
+
+
+def test_a_photo_copied_into_a_watched_folder_appears(qtbot: Any, make_window: Any,
+                                                      tmp_path: Path) -> None:
+    folder = tmp_path / "camera"
+    scenes = [s for s in toyworld.all_scenes() if s.colour != "red"][:30]
+    toyworld.write_photos(folder, scenes, seed=12)
+    window = make_window(tmp_path / "data", watch_interval_s=30)
+    wait_idle(qtbot, window)
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
+        window.add_folders([str(folder)])
+    window.search_bar.edit.setText("a red circle")
+    window.search_bar.edit.returnPressed.emit()
+    qtbot.waitUntil(lambda: window.results.rowCount() == 30, timeout=10_000)
+    assert not any("-red-circle-" in name for name in result_names(window))
+    new = toyworld.write_photos(tmp_path / "elsewhere",
+                                [toyworld.Scene("circle", "red", "sand")], seed=13)[0]
+    shutil.copy(new, folder / "new-red-circle.jpg")  # no click, no menu: it just appears
+    qtbot.waitUntil(lambda: result_names(window)[:1] == ["new-red-circle.jpg"], timeout=20_000)
+    assert window.results.rowCount() == 31
