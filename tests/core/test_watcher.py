@@ -174,7 +174,8 @@ def test_moves_keep_the_record_and_vector(
     first, second, third = sorted(p for p in root.iterdir())[:3]
     (root / "album").mkdir()
     shutil.move(third, root / "album" / third.name)
-    with Running(library, [root, other], FAST) as run:
+    library.add_roots([root, other])
+    with Running(library, None, FAST) as run:  # every library root
         ids = {p.name: row_id(probe, p) for p in (first, second)}
         album_id = row_id(probe, root / "album" / third.name)
         embedded.clear()
