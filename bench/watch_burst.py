@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from core.library import Library  # noqa: E402
-from core.watcher import Change, Watcher, WatchSettings  # noqa: E402
-from tests.support import toyworld  # noqa: E402
+from core.library import Library
+from core.watcher import Change, Watcher, WatchSettings
+from tests.support import toyworld
 
 
 def default_model() -> Path:
@@ -101,7 +101,7 @@ def index_baseline(work: Path, n: int, model: str) -> float:
     base = toyworld.write_photos(work / "seed2", toyworld.random_scenes(1, seed=1), seed=1)[0]
     write_burst(root, n, base.read_bytes())
     with Library(work / "data-baseline", model=model, device="cpu") as library:
-        library.embedder  # load outside the timing, as the watcher had it loaded
+        _ = library.embedder  # loaded outside the timing, as the watcher had it loaded
         start = time.monotonic()
         for _ in library.index([root]):
             pass
