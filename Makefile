@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench-smoke clean
+.PHONY: run test lint typecheck bench-smoke bench-startup clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Pictor needs Python 3.11 or newer: install python3.11 and run: make PYTHON=python3.11")'
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# No ARGS: the window (Linux: first checks the system libraries Qt's X11 plugin needs).
 run: $(STAMP)
+	@if [ -z "$(ARGS)" ]; then sh desktop/qt-system-libs.sh $(BIN)/python; fi
 	$(BIN)/python main.py $(ARGS)
+
+bench-startup: $(STAMP)
+	$(BIN)/python bench/startup.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,8 +2,8 @@
 
 Only Qt and the window's own modules load before the first paint; the library opens and
 torch loads on the engine's thread afterwards (GUIDE: the window paints before they load).
-Set ``PICTOR_EXIT_AFTER_PAINT=1`` to print the seconds from process start to the first
-paint and quit (what bench/startup.py measures).
+Set ``PICTOR_EXIT_AFTER_PAINT=1`` to print the wall-clock time of the first paint and quit
+(bench/startup.py compares it with the time it spawned the process).
 """
 
 from __future__ import annotations
@@ -14,23 +14,6 @@ import time
 from pathlib import Path
 
 EXIT_AFTER_PAINT = "PICTOR_EXIT_AFTER_PAINT"
-
-
-def _process_start() -> float:
-    """When this process started (wall clock), from /proc on Linux; else about now."""
-    try:
-        import psutil  # type: ignore[import-untyped]
-
-        return float(psutil.Process().create_time())
-    except ImportError:
-        pass
-    try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return time.time()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,5 +49,5 @@ def _data_dir(configured: Path | None) -> Path:
 
 
 def _report_and_quit(app: object) -> None:
-    print(f"first-paint {time.time():.6f} {_process_start():.6f}", flush=True)
+    print(f"first-paint {time.time():.6f}", flush=True)  # the wall clock: compare with spawn
     app.quit()  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         box = QRect(rect.x() + PAD, rect.y() + PAD, rect.width() - 2 * PAD,
                     rect.height() - 2 * PAD - line)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        target = box
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             scaled = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, scaled.width(), scaled.height())
@@ -57,7 +58,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
                                              Qt.TextElideMode.ElideMiddle, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, name)
         if hovered:
-            self._paint_score(painter, option, box, index.data(ScoreRole))
+            self._paint_score(painter, option, target, index.data(ScoreRole))
         painter.restore()
 
     @staticmethod

@@ -28,6 +28,7 @@ def _tree(headers: list[str]) -> QTreeWidget:
     tree.setRootIsDecorated(False)
     tree.setUniformRowHeights(True)
     tree.setAlternatingRowColors(True)
+    tree.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the end of a path says the most
     tree.header().setStretchLastSection(False)
     tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
     for column in range(1, len(headers)):

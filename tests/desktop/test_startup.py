@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,8 +44,8 @@ def test_main_without_a_command_reports_first_paint(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "main.py"], cwd=REPO, capture_output=True, text=True,
                           timeout=120, env=_env(tmp_path, PICTOR_EXIT_AFTER_PAINT="1"))
     assert done.returncode == 0, done.stderr
-    _, painted, started = done.stdout.split()
-    assert 0 < float(painted) - float(started) < 60
+    _, painted = done.stdout.split()
+    assert 0 < time.time() - float(painted) < 60
 
 
 def test_a_command_runs_without_importing_qt(tmp_path: Path) -> None:

@@ -1,0 +1,125 @@
+"""Screenshots of the real window for the README, with a generated library.
+
+Run under a virtual X server (Debian: ``apt-get install xvfb``):
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
+
+It writes toy photos (tests/support/toyworld.py), indexes them with the toy CLIP the tests
+train (cached in .cache/test-models/), opens the window on them and saves
+docs/screenshot-*.png with QWidget.grab().
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import cached_model  # noqa: E402  (also sets the offline flags)
+from tests.support import models, toyworld  # noqa: E402
+
+WORK = Path("/tmp/pictor-screenshots")
+OUT = REPO / "docs"
+SIZE = (320, 240)
+
+
+def build_library(model: Path) -> tuple[Path, Path]:
+    from core.library import Library
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    scenes = toyworld.all_scenes()
+    holiday = toyworld.write_photos(WORK / "Pictures" / "Holiday 2024", scenes[::2], seed=1,
+                                    size=SIZE)
+    toyworld.write_photos(WORK / "Pictures" / "Garden", scenes[1::2], seed=2, size=SIZE)
+    (WORK / "Pictures" / "Garden" / "IMG_0042.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with Library(WORK / "data", model=str(model), device="cpu") as library:
+        for _ in library.index([WORK / "Pictures" / "Holiday 2024", WORK / "Pictures" / "Garden"]):
+            pass
+    query = WORK / "query.jpg"
+    from PIL import Image
+
+    with Image.open(holiday[7]) as image:
+        toyworld.near_duplicate(image, seed=3).save(query)
+    return WORK / "data", query
+
+
+def main() -> int:
+    model = cached_model("toy-clip", models.train_toy_clip)
+    data, query = build_library(model)
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.engine import Engine, EngineConfig
+    from desktop.settings import Settings
+    from desktop.window import MainWindow
+
+    app = QApplication(["pictor"])
+
+    def wait(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise SystemExit("timed out")
+            app.processEvents()
+            time.sleep(0.02)
+
+    def settle(window: MainWindow) -> None:
+        for _ in range(5):
+            window.thumbnails.wait()
+            window.previews.wait()
+            end = time.monotonic() + 0.3
+            while time.monotonic() < end:
+                app.processEvents()
+                time.sleep(0.02)
+
+    settings = Settings.at(WORK / "settings.ini")
+    engine = Engine(EngineConfig(data, str(model), "cpu"))
+    window = MainWindow(engine, settings, data_dir=data)
+    window.resize(1400, 860)
+    window.show()
+    engine.start()
+    wait(lambda: engine.model_state == "ready" and not engine.indexing)
+    window.search_bar.edit.setText("a red circle")
+    window.search_bar.edit.returnPressed.emit()
+    wait(lambda: window.results.rowCount() > 0)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.results.index(0))
+    settle(window)
+    rect = window.grid.visualRect(window.results.index(1))
+    QTest.mouseMove(window.grid.viewport(), rect.center())
+    settle(window)
+    window.grab().save(str(OUT / "screenshot-search.png"))
+
+    window.search_bar.edit.clear()
+    window.search_bar.set_image(str(query))
+    wait(lambda: window.results.rowCount() > 0 and "0007" in window.results.hit(0).path)
+    window.grid.setCurrentIndex(window.results.index(0))
+    QTest.mouseMove(window.grid.viewport(), QPoint(5, 5))
+    settle(window)
+    window.grab().save(str(OUT / "screenshot-image-query.png"))
+    window.close()
+
+    lost = Engine(EngineConfig(WORK / "empty", str(WORK / "no-model"), "cpu"))
+    bare = MainWindow(lost, Settings.at(WORK / "settings2.ini"), data_dir=WORK / "empty")
+    bare.resize(1100, 700)
+    bare.show()
+    lost.start()
+    wait(lambda: bare.model_dialog is not None and bare.model_dialog.isVisible())
+    bare.model_dialog.show_problem("model openai/clip-vit-base-patch32 is not on this computer "
+                                   "and could not be downloaded (offline?). Download it once on "
+                                   "a connected machine, or choose a folder with a saved copy.")
+    settle(bare)
+    bare.model_dialog.grab().save(str(OUT / "screenshot-first-run.png"))
+    bare.close()
+    print("wrote", *sorted(p.name for p in OUT.glob("screenshot-*.png")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
