@@ -71,7 +71,7 @@ def test_readable_table_without_json(toy_library) -> None:
     as_json = json.loads(pictor("search", "a red circle", "-n", "2", "--json",
                                 data=base / "data").stdout)
     for line, hit in zip(lines[1:], as_json, strict=True):
-        rank, score, path = line.split()
+        _, score, path = line.split()
         assert (float(score), path) == (round(hit["score"], 3), hit["path"])
 
 
