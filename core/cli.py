@@ -108,7 +108,10 @@ def _run(args: argparse.Namespace) -> int:
     from core.library import Library
 
     with Library(args.data_dir, model=args.model, device=args.device,
-                 on_download=_download_bar(args)) as library:
+                 on_download=_download_bar(args),
+                 verify=args.command in ("index", "watch")) as library:
+        for notice in library.notices:
+            print(f"pictor: {notice}", file=sys.stderr)
         if args.command == "index":
             return _index(library, args)
         if args.command == "search":

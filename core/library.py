@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from core import backup
 from core import search as search_mod
 from core.catalog import Catalog
 from core.config import DATABASE_NAME, default_data_dir, vector_index_path
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
-from core.errors import ImageError, PathNotFoundError, UsageError
+from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
 from core.imaging import decode
 from core.scanner import is_online
 from core.types import LibraryStatus, Progress, Root, SearchHit, Vector
@@ -48,9 +49,22 @@ class Library:
         model: str | None = None,
         device: str = "auto",
         on_download: DownloadCallback | None = None,
+        verify: bool = False,
     ) -> None:
+        """``verify`` checks the whole database first (a second or so for a big library)
+        and restores the newest backup if it is damaged; writers (index, watch) do."""
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
-        self.catalog = Catalog(self.data_dir / DATABASE_NAME)
+        db_path = self.data_dir / DATABASE_NAME
+        self.notices: list[str] = []
+        """Things the user should be told (a restored backup, ...), oldest first."""
+        if verify:
+            self._restore(db_path)
+        try:
+            self.catalog = Catalog(db_path)
+        except CatalogError:
+            if not self._restore(db_path):
+                raise
+            self.catalog = Catalog(db_path)
         stored = self.catalog.get_setting(MODEL_SETTING)
         self.model_name = _model_name(model) if model else (stored or DEFAULT_MODEL)
         # Remembered only once the model has loaded: a typo must not switch the library.
@@ -60,6 +74,12 @@ class Library:
         self._embedder: Embedder | None = None
         self._index: VectorIndex | None = None
         self._index_writable = False
+
+    def _restore(self, db_path: Path) -> bool:
+        message = backup.restore_if_damaged(db_path)
+        if message:
+            self.notices.append(message)
+        return message is not None
 
     def close(self) -> None:
         self.catalog.close()
@@ -229,6 +249,8 @@ class Library:
                 yield from indexer.run(roots)
             else:
                 yield from indexer.run_files(roots, files)
+            # After a complete run, so the copy holds a whole, consistent library.
+            backup.backup_if_due(self.catalog.path)
         finally:
             self._save_index()
 
