@@ -5,6 +5,10 @@ Both are real ``transformers.CLIPModel`` checkpoints with the real CLIP tokenize
 ``AutoProcessor`` exactly as it loads a downloaded model. The random model is for plumbing
 (shapes, batching, saving); the trained one is for behaviour a user notices: "a red circle"
 finds red circles, and a re-saved copy of a photo is its closest neighbour.
+
+Note for callers: in transformers 5 ``CLIPModel.get_image_features`` / ``get_text_features``
+return a ``BaseModelOutputWithPooling``; the projected, not yet normalised, vectors are its
+``pooler_output`` (transformers 4 returned that tensor directly).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -80,10 +84,16 @@ def _model(
 
 
 def _save(model: CLIPModel, processor: CLIPProcessor, dest: Path) -> Path:
-    """Write model and processor the way a downloaded checkpoint is laid out."""
+    """Write model and processor the way a downloaded checkpoint is laid out.
+
+    ``save_pretrained`` writes config.json, model.safetensors, processor_config.json,
+    tokenizer.json and tokenizer_config.json; vocab.json and merges.txt are added because
+    downloaded CLIP checkpoints carry them too.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(dest, safe_serialization=True)
+    model.save_pretrained(dest)
     processor.save_pretrained(dest)
+    write_clip_tokenizer(dest)
     return dest
 
 
@@ -126,10 +136,15 @@ PROMPTS: tuple[tuple[str, bool], ...] = (
     ("{colour} {shape} {background}", True),
 )
 TOY_IMAGE_SIZE = 32
-TOY_STEPS = 600
+TOY_STEPS = 900
 TOY_BATCH = 96
 TOY_POOL = 3000
 TOY_LR = 2e-3
+TOY_ZOOM = 0.03  # training jitter: up to 3% zoom and a shift of ...
+TOY_SHIFT = 0.03  # ... 3% of half the side; more slows the learning of shapes
+TOY_COPIES = 32  # photos per batch that also get a near-duplicate view
+TOY_COPY_WEIGHT = 0.5
+TOY_COPY_SCALE = 10.0  # fixed inverse temperature of the near-duplicate term
 
 
 @dataclass(frozen=True)
@@ -214,23 +229,65 @@ def _contrastive_loss(
     return (loss_i + loss_t) / 2
 
 
+def _jitter(pixels: torch.Tensor, rng: np.random.Generator, mirror: np.ndarray) -> torch.Tensor:
+    """Mirror the chosen photos and shift/zoom each a little, as a re-framed copy would be.
+
+    Without it the vectors follow the exact pixel grid, and a slightly cropped duplicate can
+    land nearer another photo than its original.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n = len(pixels)
+    theta = np.zeros((n, 2, 3), np.float32)
+    zoom = rng.uniform(1 - TOY_ZOOM, 1 + TOY_ZOOM, n)
+    theta[:, 0, 0] = zoom * np.where(mirror, -1, 1)
+    theta[:, 1, 1] = zoom
+    theta[:, :, 2] = rng.uniform(-TOY_SHIFT, TOY_SHIFT, (n, 2))
+    grid = F.affine_grid(torch.from_numpy(theta), list(pixels.shape), align_corners=False)
+    return F.grid_sample(pixels, grid, padding_mode="border", align_corners=False)
+
+
+def _brighten(pixels: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Scale the brightness of normalised pixels by up to 10%, like near_duplicate does."""
+    import torch
+    from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+    mean = torch.tensor(OPENAI_CLIP_MEAN)[:, None, None]
+    std = torch.tensor(OPENAI_CLIP_STD)[:, None, None]
+    gain = torch.from_numpy(rng.uniform(0.9, 1.1, len(pixels)).astype(np.float32))
+    raw = (pixels * std + mean) * gain[:, None, None, None]
+    return (raw.clamp(0, 1) - mean) / std
+
+
 def _batch_loss(model: CLIPModel, data: _TrainingSet, rng: np.random.Generator) -> torch.Tensor:
-    """Loss on a random batch: photos (half mirrored) against one random prompt each."""
+    """Loss on a random batch: photos against one random prompt each, plus copies of photos.
+
+    The text term teaches what a photo shows. The copy term (a re-framed, re-lit second view
+    of some photos must pick out its own original) keeps enough of each photo's identity that
+    a near-duplicate is nearer than another photo of the same scene.
+    """
     import torch
 
     idx = rng.integers(0, len(data.scene_ids), size=TOY_BATCH)
     rows = data.scene_ids[idx] * len(PROMPTS) + rng.integers(0, len(PROMPTS), size=TOY_BATCH)
-    pixels = data.pixels[idx]
-    flip = torch.from_numpy(rng.random(TOY_BATCH) < 0.5)[:, None, None, None]
-    pixels = torch.where(flip, pixels.flip(-1), pixels)
-    labels_i, labels_t = data.labels[idx], torch.from_numpy(data.texts.labels[rows])
-    # a prompt matches a photo when every attribute it names (>= 0) is the photo's
-    match = ((labels_t[None] == labels_i[:, None]) | (labels_t[None] < 0)).all(-1)
-    image_embeds = model.get_image_features(pixel_values=pixels).pooler_output
+    mirror = rng.random(TOY_BATCH) < 0.5
+    k = TOY_COPIES
+    views = _jitter(data.pixels[idx], rng, mirror)
+    copies = _brighten(_jitter(data.pixels[idx[:k]], rng, mirror[:k]), rng)
+    embeds = model.get_image_features(pixel_values=torch.cat([views, copies])).pooler_output
+    image_embeds, copy_embeds = embeds[:TOY_BATCH], embeds[TOY_BATCH:]
     text_embeds = model.get_text_features(
         input_ids=data.texts.input_ids[rows], attention_mask=data.texts.attention_mask[rows]
     ).pooler_output
-    return _contrastive_loss(image_embeds, text_embeds, model.logit_scale.exp(), match.float())
+    labels_i, labels_t = data.labels[idx], torch.from_numpy(data.texts.labels[rows])
+    # a prompt matches a photo when every attribute it names (>= 0) is the photo's
+    match = ((labels_t[None] == labels_i[:, None]) | (labels_t[None] < 0)).all(-1)
+    text_loss = _contrastive_loss(image_embeds, text_embeds, model.logit_scale.exp(), match.float())
+    same = torch.from_numpy(idx[:k, None] == idx[None, :k]).float()
+    scale = torch.tensor(TOY_COPY_SCALE)
+    copy_loss = _contrastive_loss(image_embeds[:k], copy_embeds, scale, same)
+    return text_loss + TOY_COPY_WEIGHT * copy_loss
 
 
 def _fit(
@@ -299,8 +356,8 @@ def train_toy_clip(
         seed=seed, image_size=TOY_IMAGE_SIZE, patch_size=8, hidden=64, projection_dim=32, layers=2
     )
     threads = torch.get_num_threads()
-    # One thread: the same floats on every machine, and no spin-waiting when the cores are
-    # shared with other work (two threads ran up to 10x slower on a busy 2-core box).
+    # One thread: results that do not depend on the core count, and no spin-waiting when the
+    # cores are shared with other work (two threads ran up to 10x slower on a busy 2-core box).
     torch.set_num_threads(1)
     try:
         data = _training_set(processor, seed=seed, n=TOY_POOL)
@@ -320,36 +377,38 @@ def train_toy_clip(
 # --- measuring a model through the ordinary inference path ----------------------------------
 
 
-def embed_images(model_dir: Path, images: Sequence[Image.Image]) -> np.ndarray:
-    """L2-normalised image vectors via AutoProcessor + ``get_image_features``."""
-    model, processor = _load(model_dir)
-    import torch
+class ReferenceEncoder:
+    """Vectors the plain transformers way: AutoProcessor, ``get_*_features``, L2 norm.
 
-    with torch.inference_mode():
-        inputs = processor(images=list(images), return_tensors="pt")
-        out = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
-    return _normalise(out.numpy())
+    This is how the quality bar is measured, and a reference the application's own embedder
+    can be compared with.
+    """
 
+    def __init__(self, model_dir: Path) -> None:
+        from transformers import AutoModel, AutoProcessor
 
-def embed_texts(model_dir: Path, texts: Sequence[str]) -> np.ndarray:
-    """L2-normalised text vectors via AutoProcessor + ``get_text_features``."""
-    model, processor = _load(model_dir)
-    import torch
+        self.model = AutoModel.from_pretrained(model_dir).eval()
+        self.processor = AutoProcessor.from_pretrained(model_dir)
 
-    with torch.inference_mode():
-        inputs = processor(text=list(texts), return_tensors="pt", padding=True)
-        out = model.get_text_features(
-            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
-        ).pooler_output
-    return _normalise(out.numpy())
+    def images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """One unit-length row per image."""
+        import torch
 
+        with torch.inference_mode():
+            inputs = self.processor(images=list(images), return_tensors="pt")
+            out = self.model.get_image_features(pixel_values=inputs["pixel_values"])
+        return _normalise(out.pooler_output.numpy())
 
-def _load(model_dir: Path) -> tuple[Any, Any]:
-    from transformers import AutoModel, AutoProcessor
+    def texts(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit-length row per text."""
+        import torch
 
-    model = AutoModel.from_pretrained(model_dir)
-    model.eval()
-    return model, AutoProcessor.from_pretrained(model_dir)
+        with torch.inference_mode():
+            inputs = self.processor(text=list(texts), return_tensors="pt", padding=True)
+            out = self.model.get_text_features(
+                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+            )
+        return _normalise(out.pooler_output.numpy())
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -359,21 +418,23 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 def evaluate_toy_clip(model_dir: Path, *, seed: int = 1_000_003) -> dict[str, float]:
     """Search quality on freshly rendered toy photos (a seed training never used).
 
-    ``text_recall_at_1``: share of "a {colour} {shape}" queries whose best photo has that
-    colour and shape. ``duplicate_recall_at_1``: share of near-duplicates whose nearest photo
-    is their original.
+    The gallery holds one photo of every scene. ``text_recall_at_1``: share of
+    "a {colour} {shape}" queries whose best photo has that colour and shape.
+    ``duplicate_recall_at_1``: share of near-duplicates whose nearest gallery photo is the
+    one they were made from.
     """
+    encoder = ReferenceEncoder(model_dir)
     scenes = toyworld.all_scenes()
     photos = toyworld.render_many(scenes, seed=seed)
     copies = [toyworld.near_duplicate(p, seed=seed + i) for i, p in enumerate(photos)]
-    gallery = embed_images(model_dir, photos)
+    gallery = encoder.images(photos)
     pairs = list(itertools.product(toyworld.COLOURS, toyworld.SHAPES))
-    queries = embed_texts(model_dir, [f"a {colour} {shape}" for colour, shape in pairs])
+    queries = encoder.texts([f"a {colour} {shape}" for colour, shape in pairs])
     best = (queries @ gallery.T).argmax(axis=1)
     text_hits = [
         (scenes[b].colour, scenes[b].shape) == pair for b, pair in zip(best, pairs, strict=True)
     ]
-    nearest = (embed_images(model_dir, copies) @ gallery.T).argmax(axis=1)
+    nearest = (encoder.images(copies) @ gallery.T).argmax(axis=1)
     return {
         "text_recall_at_1": float(np.mean(text_hits)),
         "duplicate_recall_at_1": float(np.mean(nearest == np.arange(len(scenes)))),

@@ -38,7 +38,9 @@ BACKGROUNDS: dict[str, str] = {
 DEFAULT_SIZE = (96, 72)
 MAX_ROTATION = math.radians(20)  # a tilt, as in a hand-held photo
 RADIUS = (0.28, 0.36)  # shape size, as a fraction of the shorter side
-JITTER = 0.3  # how far from the centre a shape may sit, as a share of the room left
+# How far from the centre a shape may sit, as a share of the room left. Kept small: with the
+# full room, the tiny patch-based test model needed several times longer to learn shapes.
+JITTER = 0.3
 _SUPERSAMPLE = 4  # shapes are drawn large and shrunk, for anti-aliased edges
 _FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 
@@ -99,7 +101,7 @@ def _background(name: str, rng: np.random.Generator, size: tuple[int, int]) -> n
     w, h = size
     coarse = _smooth_noise(rng, size, 5)[..., None]
     fine = _smooth_noise(rng, size, 24)[..., None]
-    grain = rng.normal(0.0, 1.0, (h, w, 1)).astype(np.float32)
+    grain = rng.standard_normal((h, w, 1), dtype=np.float32)
     ys = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
     if name == "grass":
         base = np.array([60, 130, 45], np.float32) + rng.uniform(-15, 15, 3)
@@ -200,7 +202,7 @@ def render(scene: Scene, *, seed: int, size: tuple[int, int] = DEFAULT_SIZE) -> 
     rim = np.clip(mask * (1 - mask) * 4, 0, 1) * 0.35
     img = img * (1 - mask) + fill * mask
     img = img * (1 - rim)
-    img = img + rng.normal(0, rng.uniform(2, 7), img.shape)
+    img = img + rng.uniform(2, 7) * rng.standard_normal(img.shape, dtype=np.float32)
     out = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB")
     if rng.random() < 0.5:
         out = out.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 0.6)))
@@ -215,8 +217,8 @@ def near_duplicate(img: Image.Image, *, seed: int) -> Image.Image:
     """
     rng = np.random.default_rng(seed)
     w, h = img.size
-    left, top = (round(v * rng.uniform(0, 0.05)) for v in (w, h))
-    right, bottom = (round(v * (1 - rng.uniform(0, 0.05))) for v in (w, h))
+    left, top = (round(v * rng.uniform(0, 0.04)) for v in (w, h))
+    right, bottom = (round(v * (1 - rng.uniform(0, 0.04))) for v in (w, h))
     out = (
         img.convert("RGB").crop((left, top, right, bottom)).resize((w, h), Image.Resampling.BICUBIC)
     )
