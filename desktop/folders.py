@@ -89,10 +89,6 @@ class FoldersPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
 
-    def folder_paths(self) -> list[str]:
-        return [self.roots.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
-                for i in range(self.roots.topLevelItemCount())]
-
     def show_status(self, status: LibraryStatus) -> None:
         self.roots.clear()
         for root in status.roots:

@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -173,9 +174,10 @@ class ImageCache(QObject):
         self.failed.emit(path, reason)
 
 
-def thumbnail_cache(data_dir: Path, parent: QObject | None = None) -> ImageCache:
-    folder = data_dir / "thumbnails"
-    return ImageCache(lambda path: make_thumbnail(path, folder), memory=600, parent=parent)
+def thumbnail_cache(data_dir: Callable[[], Path], parent: QObject | None = None) -> ImageCache:
+    """Thumbnails kept in ``data_dir() / "thumbnails"`` (asked each time: it may change)."""
+    return ImageCache(lambda path: make_thumbnail(path, data_dir() / "thumbnails"),
+                      memory=600, parent=parent)
 
 
 def preview_cache(parent: QObject | None = None) -> ImageCache:

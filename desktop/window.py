@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
     # -- building ----------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.thumbnails = thumbnail_cache(self.data_dir, self)
+        self.thumbnails = thumbnail_cache(lambda: self.data_dir, self)
         self.previews = preview_cache(self)
         self.search_bar = SearchBar()
         self.search_bar.queryChanged.connect(self.run_query)
@@ -200,7 +200,11 @@ class MainWindow(QMainWindow):
         engine.indexProgress.connect(self._on_index_progress)
         engine.indexPaused.connect(self.index_status.on_paused)
         engine.indexFinished.connect(self._on_index_finished)
-        engine.failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
+        engine.failed.connect(self._on_failed)
+
+    def _on_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        self._show_message(message, error=True)
 
     # -- first paint -------------------------------------------------------------------
 
@@ -457,6 +461,10 @@ class MainWindow(QMainWindow):
             self.apply_config(self.settings.engine_config())
 
     def apply_config(self, config: EngineConfig) -> None:
+        from core.config import default_data_dir
+
+        self.data_dir = config.data_dir or default_data_dir()  # thumbnails follow it
+        self.results.set_hits([])
         self.engine.reconfigure(config)
 
     def _restore_layout(self) -> None:

@@ -111,3 +111,18 @@ def test_a_photo_copied_into_a_watched_folder_appears(qtbot: Any, make_window: A
     shutil.copy(new, folder / "new-red-circle.jpg")  # no click, no menu: it just appears
     qtbot.waitUntil(lambda: result_names(window)[:1] == ["new-red-circle.jpg"], timeout=20_000)
     assert window.results.rowCount() == 31
+
+
+def test_switching_the_data_folder_reopens_the_library(qtbot: Any, make_window: Any,
+                                                       library_copy: Any, toy_clip_dir: Path,
+                                                       tmp_path: Path) -> None:
+    from desktop.engine import EngineConfig
+
+    window = make_window(library_copy.data)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.folders.roots.topLevelItemCount() == 1)
+    with qtbot.waitSignal(window.engine.opened, timeout=10_000):
+        window.apply_config(EngineConfig(tmp_path / "other", str(toy_clip_dir), "cpu"))
+    assert window.folders.roots.topLevelItemCount() == 0
+    assert window.data_dir == tmp_path / "other"
+    wait_idle(qtbot, window)
