@@ -6,12 +6,14 @@ size and modification time then). The writer thread asks :meth:`PendingPaths.tak
 for the paths whose size and mtime stayed the same for the settle time, so a file still
 being copied is handed over once, complete. Hints are never the truth: when too many pile
 up (a burst) or events are lost, the collector raises a flag and the watcher reconciles.
+:func:`filesystem_type` tells network shares (which may raise no events) apart.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +36,11 @@ logger = logging.getLogger(__name__)
 Signature = tuple[int, int] | None
 """``(size, mtime_ns)`` of an existing file, ``(-1, mtime_ns)`` of a folder, None if gone."""
 
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs",
+    "lustre", "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gvfsd-fuse", "davfs",
+    "fuse.davfs2",
+})  # shares where changes made by other machines raise no local events: poll them
 _FILE_EVENTS = {EVENT_TYPE_CREATED, EVENT_TYPE_MODIFIED, EVENT_TYPE_CLOSED, EVENT_TYPE_DELETED,
                 EVENT_TYPE_MOVED}
 
@@ -197,3 +204,23 @@ class RootEventHandler(FileSystemEventHandler):
         if not parts or any(part.startswith(".") for part in parts):
             return False  # the root itself, or hidden (the scanner skips those too)
         return is_dir or os.path.splitext(path)[1].lower() in PHOTO_EXTENSIONS
+
+
+def filesystem_type(path: str) -> str | None:
+    """The type of the file system holding ``path`` (Linux; None elsewhere or unknown)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
+            lines = mounts.read().splitlines()
+    except OSError:
+        return None
+    real = os.path.realpath(path)
+    best: tuple[int, str] | None = None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) > best[0]):
+            best = len(point), fields[2]
+    return best[1] if best else None

@@ -18,7 +18,6 @@ import errno
 import logging
 import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,7 +33,12 @@ from core.catalog import STATUS_FAILED, PhotoRow
 from core.errors import CatalogError, ModelUnavailableError
 from core.scanner import is_online
 from core.types import Progress
-from core.watch_events import PendingPaths, RootEventHandler
+from core.watch_events import (
+    NETWORK_FILESYSTEMS,
+    PendingPaths,
+    RootEventHandler,
+    filesystem_type,
+)
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -44,11 +48,6 @@ logger = logging.getLogger(__name__)
 ALL_ROOTS = ""  # a reconciliation request for every watched root
 Mode = Literal["events", "polling", "scans", "offline"]
 ChangeKind = Literal["indexed", "moved", "removed", "failed", "reconciled"]
-NETWORK_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "ceph", "glusterfs",
-    "lustre", "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gvfsd-fuse", "davfs",
-    "fuse.davfs2",
-})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,30 +177,35 @@ class Watcher:
             start = time.monotonic()
             self._check_roots(start)
             self._due.clear()
-            self._reconcile({ALL_ROOTS})
+            self._guarded(lambda now: self._reconcile({ALL_ROOTS}))
             self._next_full = start + self.settings.reconcile_interval_s
             self.started.set()
             self._say("watching " + (", ".join(f"{p} ({r.mode})" for p, r in self._roots.items())
                                      or "no folders"))
             while not self._stop.wait(self.settings.tick_s):
-                self._tick(time.monotonic())
+                self._guarded(self._tick)
         finally:
             logging.getLogger("watchdog.observers").removeHandler(overflow_log)
             for root in self._roots.values():
                 _stop_observer(root)
 
     def _tick(self, now: float) -> None:
+        self._run_jobs()
+        if now >= self._next_check:
+            self._check_roots(now)
+            self._next_check = now + self.settings.check_interval_s
+        self._hand_over(now)
+        self._reconcile_when_due(now)
+        self._backoff = self.settings.error_backoff_s
+
+    def _guarded(self, step: Callable[[float], None]) -> None:
+        """Run one step; an unexpected error is reported and repaired by a later rescan."""
+        now = time.monotonic()
         try:
-            self._run_jobs()
-            if now >= self._next_check:
-                self._check_roots(now)
-                self._next_check = now + self.settings.check_interval_s
-            self._hand_over(now)
-            self._reconcile_when_due(now)
-            self._backoff = self.settings.error_backoff_s
+            step(now)
         except (ModelUnavailableError, CatalogError):
-            raise
-        except Exception as error:  # keep running: the next reconciliation repairs it
+            raise  # the library itself is unusable: the front must say so
+        except Exception as error:
             logger.exception("folder watcher error")
             self._say(f"watcher error ({type(error).__name__}: {error}); will rescan in "
                       f"{self._backoff:.0f} s", logging.WARNING)
@@ -410,23 +414,3 @@ def _watch_failure(path: str, error: OSError, mode: Mode) -> str:
         return (f"cannot watch {path}: too many watchers open (Linux: "
                 f"fs.inotify.max_user_instances); {fallback}")
     return f"cannot watch {path}: {error.strerror or error}; {fallback}"
-
-
-def filesystem_type(path: str) -> str | None:
-    """The type of the file system holding ``path`` (Linux; None elsewhere or unknown)."""
-    try:
-        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
-            lines = mounts.read().splitlines()
-    except OSError:
-        return None
-    real = os.path.realpath(path)
-    best: tuple[int, str] | None = None
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[1])
-        inside = real == point or real.startswith(point.rstrip("/") + "/")
-        if inside and (best is None or len(point) > best[0]):
-            best = len(point), fields[2]
-    return best[1] if best else None

@@ -308,3 +308,25 @@ def test_many_files_at_once_all_end_up_indexed(
         elapsed = time.monotonic() - started
     assert counts(probe, library) == (n + 4, n + 4, 0)
     print(f"{n} files indexed {elapsed:.1f} s after the burst began")
+
+
+def test_an_indexing_error_is_reported_and_repaired_by_a_rescan(
+    library: Library, root: Path, probe: Catalog, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    added = photos(tmp_path / "staging", 1, seed=14)[0]
+    original = Library.index_files
+    failures: list[int] = []
+
+    def fails_once(self: Library, paths, **kwargs):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(1)
+            raise OSError(errno.EIO, "input/output error")
+        return original(self, paths, **kwargs)
+
+    monkeypatch.setattr(Library, "index_files", fails_once)
+    with Running(library, [root], FAST) as run:
+        shutil.copy(added, root / "retried.jpg")
+        wait_for(lambda: row_id(probe, root / "retried.jpg") is not None)
+        assert any("watcher error" in m for m in run.messages)
+        assert run.thread.is_alive()
