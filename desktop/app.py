@@ -9,9 +9,11 @@ Set ``PICTOR_EXIT_AFTER_PAINT=1`` to print the wall-clock time of the first pain
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 EXIT_AFTER_PAINT = "PICTOR_EXIT_AFTER_PAINT"
 
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         window.firstPainted.connect(engine.start)
     window.show()
+    _close_on_signals(window)
     code = app.exec()
     engine.shutdown()
     return int(code)
@@ -51,3 +54,19 @@ def _data_dir(configured: Path | None) -> Path:
 def _report_and_quit(app: object) -> None:
     print(f"first-paint {time.time():.6f}", flush=True)  # the wall clock: compare with spawn
     app.quit()  # type: ignore[attr-defined]
+
+
+def _close_on_signals(window: Any) -> None:
+    """Ctrl-C in the terminal or SIGTERM closes the window as its close button would
+    (the index is saved, the library closed). Python only sees signals while it runs
+    bytecode, so a timer wakes it now and then."""
+    from PySide6.QtCore import QTimer
+
+    def close(*_: object) -> None:
+        window.close()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, close)
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(300)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -72,7 +74,8 @@ class ModelDialog(QDialog):
 
     def show_problem(self, message: str) -> None:
         self.set_downloading(False)
-        self.detail.setText(f"<p><i>Why:</i> {message}</p>")
+        message = message.replace("pass --model /path/to/folder", "choose a model folder")
+        self.detail.setText(f"<p><i>Why:</i> {html.escape(message)}</p>")
 
     def set_downloading(self, downloading: bool) -> None:
         for widget in (self.progress, self.cancel_button, self.progress_label):

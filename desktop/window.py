@@ -240,7 +240,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_missing(self, message: str) -> None:
         self.model_label.setText("No model")
-        self._show_message("Searching needs a model: see the dialog (File → Settings… later).")
+        self._show_message("No model yet: searching needs one (see the dialog, or "
+                           "File → Settings… to name a model folder).")
         if self.model_dialog is None:
             dialog = ModelDialog(self)
             dialog.downloadRequested.connect(self.engine.download_default_model)
