@@ -25,7 +25,7 @@ from tests.conftest import cached_model  # noqa: E402  (also sets the offline fl
 from tests.support import models, toyworld  # noqa: E402
 
 WORK = Path("/tmp/pictor-screenshots")
-OUT = REPO / "docs"
+OUT = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else REPO / "docs"
 SIZE = (320, 240)
 
 
@@ -47,6 +47,22 @@ def build_library(model: Path) -> tuple[Path, Path]:
     with Image.open(holiday[7]) as image:
         toyworld.near_duplicate(image, seed=3).save(query)
     return WORK / "data", query
+
+
+def dark_palette() -> object:
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    role = QPalette.ColorRole
+    for name, colour in (("Window", "#2b2b2b"), ("WindowText", "#e6e6e6"),
+                         ("Base", "#1e1e1e"), ("AlternateBase", "#262626"),
+                         ("Text", "#e6e6e6"), ("Button", "#353535"),
+                         ("ButtonText", "#e6e6e6"), ("Highlight", "#2f65ca"),
+                         ("HighlightedText", "#ffffff"), ("Midlight", "#3a3a3a"),
+                         ("PlaceholderText", "#8a8a8a"), ("ToolTipBase", "#353535"),
+                         ("ToolTipText", "#e6e6e6")):
+        palette.setColor(getattr(role, name), QColor(colour))
+    return palette
 
 
 def save(widget: object, name: str) -> None:
@@ -75,6 +91,9 @@ def main() -> int:
     from desktop.window import MainWindow
 
     app = QApplication(["pictor"])
+    if "--dark" in sys.argv:  # a dark desktop's palette, to check nothing is hard-coded
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
 
     def wait(condition: Callable[[], bool], timeout: float = 60.0) -> None:
         end = time.monotonic() + timeout

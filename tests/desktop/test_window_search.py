@@ -136,3 +136,33 @@ def test_offline_download_fails_with_a_message_not_a_crash(qtbot: Any, make_wind
     assert dialog.download_button.isEnabled()
     dialog.on_progress(50_000_000, 200_000_000)
     assert dialog.progress.value() == 250 and dialog.cancel_button.isVisible()
+
+
+def test_pasting_an_image_searches_by_it(qtbot: Any, make_window: Any,
+                                         library_copy: Any) -> None:
+    from PySide6.QtGui import QImage
+
+    window = make_window(library_copy.data)
+    wait_idle(qtbot, window)
+    original = library_copy.paths[11]
+    QApplication.clipboard().setImage(QImage(str(original)))
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.results.rowCount() > 0, timeout=10_000)
+    assert window.results.hit(0).path == str(original)
+    pasted = Path(window.search_bar.image or "")
+    assert pasted.parent == library_copy.data / "queries" and pasted.is_file()
+
+
+def test_dropping_a_folder_adds_it_to_the_library(qtbot: Any, make_window: Any,
+                                                  tmp_path: Path) -> None:
+    folder = tmp_path / "dropped"
+    toyworld.write_photos(folder, toyworld.random_scenes(5, seed=8), seed=14)
+    window = make_window(tmp_path / "data")
+    wait_idle(qtbot, window)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000) as finished:
+        drop(window, mime)
+    assert finished.args[0].indexed == 5
+    assert window.search_bar.image is None  # a folder is not a query image
