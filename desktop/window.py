@@ -24,10 +24,8 @@ from PySide6.QtGui import (
     QShortcut,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QLabel,
-    QListView,
     QMainWindow,
     QMenu,
     QSplitter,
@@ -35,7 +33,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.delegate import ThumbnailDelegate
 from desktop.dialogs import ModelDialog, SettingsDialog
 from desktop.engine import Engine, EngineConfig
 from desktop.folders import FoldersPanel
@@ -43,6 +40,7 @@ from desktop.index_status import IndexStatus
 from desktop.preview import PreviewPane
 from desktop.query import Query
 from desktop.results import PathRole, ResultsModel, ScoreRole
+from desktop.results_view import ResultsGrid
 from desktop.search_bar import SearchBar
 from desktop.settings import Settings
 from desktop.thumbnails import preview_cache, thumbnail_cache
@@ -91,25 +89,7 @@ class MainWindow(QMainWindow):
         self.search_bar.chooseImage.connect(self.choose_image)
         self.search_bar.edit.installEventFilter(self)
         self.results = ResultsModel(self.thumbnails, self)
-        self.grid = QListView()
-        self.grid.setObjectName("resultsGrid")
-        self.grid.setModel(self.results)
-        self.grid.setItemDelegate(ThumbnailDelegate(parent=self.grid))
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
-        self.grid.setBatchSize(200)
-        self.grid.setSpacing(4)
-        self.grid.setMouseTracking(True)
-        self.grid.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.grid.verticalScrollBar().setSingleStep(24)
-        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.grid.setDragEnabled(True)
-        self.grid.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.grid.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid = ResultsGrid(self.results)
         self.grid.customContextMenuRequested.connect(self._context_menu)
         self.grid.activated.connect(lambda _index: self.open_selected())
         self.grid.selectionModel().currentChanged.connect(lambda *_: self._preview_current())
@@ -117,16 +97,23 @@ class MainWindow(QMainWindow):
         self.message.setObjectName("resultsMessage")
         self.message.setWordWrap(True)
         self.message.setContentsMargins(6, 2, 6, 2)
-        middle = QWidget()
-        middle_layout = QVBoxLayout(middle)
-        middle_layout.setContentsMargins(0, 0, 0, 0)
-        middle_layout.addWidget(self.message)
-        middle_layout.addWidget(self.grid, 1)
         self.folders = FoldersPanel()
         self.folders.addRequested.connect(self.choose_folder)
         self.folders.removeRequested.connect(self.remove_folder)
         self.folders.reindexRequested.connect(lambda: self.engine.index())
         self.preview = PreviewPane(self.previews)
+        self._build_layout()
+        self._build_status_bar()
+        self.resize(1400, 860)
+        self._show_message("Type what you are looking for, or drop a photo on the window.")
+
+    def _build_layout(self) -> None:
+        """Search bar above; folders | message and grid | preview below."""
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        middle_layout.addWidget(self.message)
+        middle_layout.addWidget(self.grid, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         for widget, stretch in ((self.folders, 0), (middle, 1), (self.preview, 0)):
@@ -139,14 +126,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.search_bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
         self.model_label = QLabel("Starting…")
         self.index_status = IndexStatus()
         self.index_status.pauseToggled.connect(self.engine.pause_index)
         self.index_status.cancelRequested.connect(self.engine.cancel_index)
         self.statusBar().addWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.index_status)
-        self.resize(1400, 860)
-        self._show_message("Type what you are looking for, or drop a photo on the window.")
 
     def _build_actions(self) -> None:
         def action(menu: QMenu, text: str, slot: Any, keys: Any = None,

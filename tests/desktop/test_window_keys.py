@@ -94,3 +94,30 @@ def test_window_geometry_is_remembered(qtbot: Any, make_window: Any, tmp_path: P
     again = make_window(tmp_path / "data", start=False, settings_file=settings)
     assert (again.width(), again.height()) == (720, 520)
     assert again.splitter.sizes()[0] == window.splitter.sizes()[0]
+
+
+def test_settings_dialog_switches_model_device_and_data_folder(
+        qtbot: Any, make_window: Any, library_copy: Any, toy_clip_dir: Path,
+        tmp_path: Path) -> None:
+    from PySide6.QtCore import QTimer
+
+    window = make_window(library_copy.data)
+    wait_idle(qtbot, window)
+    other = tmp_path / "elsewhere"
+
+    def fill_in_and_accept() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert dialog is not None and dialog.windowTitle() == "Settings"
+        dialog.model.setText(str(toy_clip_dir))
+        dialog.device.setCurrentText("cpu")
+        dialog.data_dir.setText(str(other))
+        dialog.accept()
+
+    QTimer.singleShot(200, fill_in_and_accept)
+    with qtbot.waitSignal(window.engine.opened, timeout=10_000):
+        window.open_settings()
+    assert (window.settings.model, window.settings.device, window.settings.data_dir) == (
+        str(toy_clip_dir), "cpu", str(other))
+    assert window.engine.config.data_dir == other and window.data_dir == other
+    assert (other / "library.db").is_file()
+    wait_idle(qtbot, window)
