@@ -84,6 +84,7 @@ class Engine(QObject):
         self._search_generation = 0
         self._pending_search: tuple[int, Query] | None = None
         self._pending_index: list[str] | None = None  # [] means every library folder
+        self._pending_files: list[str] = []  # changed files a watcher saw
         self.modelReady.connect(self._on_model_ready)
         self.modelMissing.connect(self._on_model_missing)
         self.indexFinished.connect(self._on_index_finished)
@@ -189,9 +190,7 @@ class Engine(QObject):
             self._pending_search = None
             if generation == self._search_generation:
                 self._submit(self._search, generation, query)
-        if self._pending_index is not None:
-            paths, self._pending_index = self._pending_index, None
-            self.index(paths)
+        self._run_pending_index()
 
     def _on_model_missing(self, _message: str) -> None:
         self.model_state = "missing"
@@ -273,11 +272,21 @@ class Engine(QObject):
             else:
                 self._pending_index = []  # a full re-index covers everything
             return
+        self._begin_run(wanted, [])
+
+    def index_files(self, paths: Sequence[str]) -> None:
+        """Bring just these files or folders up to date (what the folder watcher saw)."""
+        if self.model_state != "ready" or self.indexing:
+            self._pending_files += [p for p in paths if p not in self._pending_files]
+            return
+        self._begin_run([], list(paths))
+
+    def _begin_run(self, folders: list[str], files: list[str]) -> None:
         self.indexing = True
         self.paused = False
         self._step_token += 1
         self.indexStarted.emit()
-        self._submit(self._start_run, wanted, self._step_token)
+        self._submit(self._start_run, folders, files, self._step_token)
 
     def pause_index(self, paused: bool) -> None:
         if not self.indexing or paused == self.paused:
@@ -290,6 +299,7 @@ class Engine(QObject):
 
     def cancel_index(self) -> None:
         self._pending_index = None
+        self._pending_files = []
         if self.indexing:
             self._step_token += 1
             self._submit(self._close_run, True)
@@ -297,16 +307,30 @@ class Engine(QObject):
     def _on_index_finished(self, _last: object, _cancelled: bool) -> None:
         self.indexing = False
         self.paused = False
-        if self._pending_index is not None and self.model_state == "ready":
+        self._run_pending_index()
+
+    def _run_pending_index(self) -> None:
+        if self.model_state != "ready" or self.indexing:
+            return
+        if self._pending_index is not None:
             paths, self._pending_index = self._pending_index, None
+            if not paths:
+                self._pending_files = []  # a full rescan covers them
             self.index(paths)
+        elif self._pending_files:
+            files, self._pending_files = self._pending_files, []
+            self.index_files(files)
 
     # -- indexing (writer thread) ------------------------------------------------------
 
-    def _start_run(self, paths: list[str], token: int) -> None:
+    def _start_run(self, paths: list[str], files: list[str], token: int) -> None:
         self._last = None
+        library = self._lib()
         try:
-            self._run = self._lib().index(paths or None, batch_size=INDEX_BATCH)
+            if files:
+                self._run = library.index_files(files, batch_size=INDEX_BATCH)
+            else:
+                self._run = library.index(paths or None, batch_size=INDEX_BATCH)
         except PictorError:
             self.indexFinished.emit(None, True)
             raise

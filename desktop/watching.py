@@ -1,72 +1,94 @@
-"""Tells the window when the library folders may have changed, so it re-indexes them.
+"""Tells the window which photos changed in the library folders while it is open.
 
-A stand-in until the engine's folder watcher (core/watcher.py, issue 3) lands: a
-QFileSystemWatcher on each folder and its direct sub-folders gives quick hints, and a
-timer asks for a reconciliation scan now and then (events are hints; the scan is the
-truth). The window only relies on the ``changed`` signal and ``set_folders``/``stop``,
-so the real watcher can replace this class without touching the window.
+The engine's event collector does the hard part (:mod:`core.watch_events`: watchdog events
+become hints that are handed over once a file's size and modification time have settled,
+so a photo still being copied is read once, complete). Here a watchdog observer per
+folder feeds it, and a timer on the GUI thread takes the settled paths and emits
+``filesChanged``; the window has the engine's writer index just those. ``changed`` asks
+for a reconciliation scan of every folder: every few minutes, and when events were lost
+(events are hints; the scan is the truth).
+
+This is lighter than :class:`core.watcher.Watcher`, whose service loop would own the
+writer thread and finish a whole index run before a search could run; the window keeps
+its own writer (see desktop/engine.py) and uses only the collector.
 """
 
 from __future__ import annotations
 
-import os
+import logging
+import time
 from collections.abc import Sequence
+from typing import Any
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-MAX_WATCHED = 500  # inotify watches are a shared, limited resource
+log = logging.getLogger(__name__)
 
 
 class FolderWatcher(QObject):
-    changed = Signal()
+    changed = Signal()  # rescan every library folder
+    filesChanged = Signal(list)  # these files or folders changed and have settled
 
-    def __init__(self, *, interval_s: float = 300.0, debounce_ms: int = 1500,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, *, interval_s: float = 300.0, settle_s: float = 2.0,
+                 tick_ms: int = 500, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._watcher = QFileSystemWatcher(self)
-        self._watcher.directoryChanged.connect(self._hint)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(debounce_ms)
-        self._debounce.timeout.connect(self.changed)
+        self.settle_s = settle_s
+        self._folders: list[str] = []
+        self._observers: list[Any] = []
+        self._pending: Any = None
+        self._tick = QTimer(self)
+        self._tick.setInterval(tick_ms)
+        self._tick.timeout.connect(self._hand_over)
         self._periodic = QTimer(self)
         self._periodic.setInterval(int(interval_s * 1000))
         self._periodic.timeout.connect(self.changed)
 
+    @property
+    def folders(self) -> list[str]:
+        return list(self._folders)
+
     def set_folders(self, folders: Sequence[str]) -> None:
-        watched = self._watcher.directories()
-        if watched:
-            self._watcher.removePaths(watched)
-        wanted: list[str] = []
+        if list(folders) == self._folders:
+            return
+        self.stop()
+        self._folders = list(folders)
+        if not folders:
+            return
+        from watchdog.observers import Observer
+
+        from core.watch_events import PendingPaths, RootEventHandler
+
+        self._pending = PendingPaths()
         for folder in folders:
-            if os.path.isdir(folder):
-                wanted.append(folder)
-                wanted += _subfolders(folder, MAX_WATCHED - len(wanted))
-        if wanted:
-            self._watcher.addPaths(wanted[:MAX_WATCHED])
-        if folders:
-            self._periodic.start()
-        else:
-            self._periodic.stop()
+            observer = Observer()
+            try:
+                observer.schedule(RootEventHandler(folder, self._pending), folder,
+                                  recursive=True)
+                observer.start()
+            except OSError as error:  # offline, or out of inotify watches: scans cover it
+                log.warning("cannot watch %s (%s); relying on periodic rescans", folder, error)
+                continue
+            self._observers.append(observer)
+        self._tick.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._debounce.stop()
+        self._tick.stop()
         self._periodic.stop()
-        watched = self._watcher.directories()
-        if watched:
-            self._watcher.removePaths(watched)
+        for observer in self._observers:
+            observer.stop()
+        for observer in self._observers:
+            observer.join(timeout=5)
+        self._observers = []
+        self._folders = []
 
-    def _hint(self, _path: str) -> None:
-        self._debounce.start()
-
-
-def _subfolders(folder: str, room: int) -> list[str]:
-    if room <= 0:
-        return []
-    try:
-        with os.scandir(folder) as entries:
-            found = [e.path for e in entries if e.is_dir(follow_symlinks=False)
-                     and not e.name.startswith(".")]
-    except OSError:
-        return []
-    return sorted(found)[:room]
+    def _hand_over(self) -> None:
+        if self._pending is None:
+            return
+        if self._pending.take_overflowed():
+            self.changed.emit()
+        ready = self._pending.take_ready(time.monotonic(), settle_s=self.settle_s,
+                                         min_age_s=min(1.0, self.settle_s),
+                                         max_hold_s=max(30.0, self.settle_s))
+        if ready:
+            self.filesChanged.emit(sorted(ready))

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self._build()
         self.watcher = watcher or FolderWatcher(parent=self)
         self.watcher.changed.connect(lambda: self.engine.index())
+        self.watcher.filesChanged.connect(self.engine.index_files)
         self._connect_engine()
         self._build_actions()
         self._restore_layout()

@@ -98,7 +98,7 @@ def test_a_photo_copied_into_a_watched_folder_appears(qtbot: Any, make_window: A
     folder = tmp_path / "camera"
     scenes = [s for s in toyworld.all_scenes() if s.colour != "red"][:30]
     toyworld.write_photos(folder, scenes, seed=12)
-    window = make_window(tmp_path / "data", watch_interval_s=30)
+    window = make_window(tmp_path / "data", watch_interval_s=600)  # events, not rescans
     wait_idle(qtbot, window)
     with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
         window.add_folders([str(folder)])
@@ -108,9 +108,15 @@ def test_a_photo_copied_into_a_watched_folder_appears(qtbot: Any, make_window: A
     assert not any("-red-circle-" in name for name in result_names(window))
     new = toyworld.write_photos(tmp_path / "elsewhere",
                                 [toyworld.Scene("circle", "red", "sand")], seed=13)[0]
+    seen: list[list[str]] = []
+    window.watcher.filesChanged.connect(seen.append)
     shutil.copy(new, folder / "new-red-circle.jpg")  # no click, no menu: it just appears
     qtbot.waitUntil(lambda: result_names(window)[:1] == ["new-red-circle.jpg"], timeout=20_000)
+    assert [str(folder.resolve() / "new-red-circle.jpg")] in seen  # just that file
     assert window.results.rowCount() == 31
+    (folder / "new-red-circle.jpg").unlink()  # deleted: it goes away by itself too
+    qtbot.waitUntil(lambda: window.results.rowCount() == 30, timeout=20_000)
+    assert "new-red-circle.jpg" not in result_names(window)
 
 
 def test_switching_the_data_folder_reopens_the_library(qtbot: Any, make_window: Any,
