@@ -209,6 +209,10 @@ def _status(library: Any, args: argparse.Namespace) -> int:
         print("failed files:", file=out)
         for failure in status.failures:
             print(f"  {_printable(failure.path)}: {failure.error}", file=out)
+    if status.scan_problems:
+        print("not scanned:", file=out)
+        for problem in status.scan_problems:
+            print(f"  {_printable(problem)}", file=out)
     return EXIT_OK
 
 

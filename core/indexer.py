@@ -11,6 +11,7 @@ stopped. All catalog and index writes happen in the thread that iterates (one wr
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from core.catalog import Catalog, PhotoFacts, PhotoRow
 from core.embedder import Embedder
 from core.errors import ImageError
 from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
-from core.scanner import FileEntry, diff, is_online, walk
+from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.vector_index import VectorIndex
 
@@ -76,12 +77,14 @@ class Indexer:
         online = [(rid, path) for rid, path in roots if is_online(path)]
         progress = Progress(phase="scan", done=0, total=0)
         entries: list[tuple[int, FileEntry]] = []
+        problems: list[str] = []  # unreadable folders, broken links: shown by status
         for root_id, path in online:
-            for entry in walk(path):
+            for entry in walk(path, on_error=problems.append):
                 entries.append((root_id, entry))
                 if len(entries) % SCAN_REPORT_EVERY == 0:
                     yield replace(progress, total=len(entries), current=entry.path,
                                   elapsed_s=time.monotonic() - started)
+        self.catalog.set_setting(SCAN_PROBLEMS_SETTING, json.dumps(problems))
         known = self.catalog.photos_under(rid for rid, _ in online)
         yield from self._process(entries, known, started)
 

@@ -10,6 +10,7 @@ used with; naming another model switches it (each model keeps its own vectors).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,7 @@ from core.config import DATABASE_NAME, default_data_dir, vector_index_path
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
 from core.imaging import decode
-from core.scanner import is_online
+from core.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import LibraryStatus, Progress, Root, SearchHit, Vector
 from core.vector_index import IndexDamagedError, VectorIndex
 
@@ -357,6 +358,7 @@ class Library:
             index_vectors=indexed,
             index_bytes=index_path.stat().st_size if index_path.exists() else 0,
             models=self.catalog.model_names(),
+            scan_problems=json.loads(self.catalog.get_setting(SCAN_PROBLEMS_SETTING) or "[]"),
         )
 
 

@@ -8,7 +8,7 @@ root is offline (an unplugged drive must not empty the library).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,10 @@ class ScanDiff:
     gone: list[PhotoRow] = field(default_factory=list)
 
 
+SCAN_PROBLEMS_SETTING = "scan_problems"
+"""Catalog setting: a JSON list of what the last full scan could not read (see walk)."""
+
+
 def is_online(root: Path) -> bool:
     """A root is online when it is a readable folder with something in it.
 
@@ -46,11 +50,14 @@ def is_online(root: Path) -> bool:
         return False
 
 
-def walk(root: Path) -> Iterator[FileEntry]:
+def walk(root: Path, *, on_error: Callable[[str], None] | None = None) -> Iterator[FileEntry]:
     """Photos under ``root``, recursively; hidden entries and unreadable folders skipped.
 
-    Symlinked folders are not followed (they can loop); symlinked files are.
+    Symlinked folders are not followed (they can loop); symlinked files are. Each folder
+    that cannot be listed and each photo link that leads nowhere is reported to
+    ``on_error`` as one readable line, e.g. ``unreadable folder: /x/y (permission denied)``.
     """
+    report = on_error or (lambda _message: None)
     stack = [str(root)]
     while stack:
         folder = stack.pop()
@@ -65,10 +72,18 @@ def walk(root: Path) -> Iterator[FileEntry]:
                         elif os.path.splitext(entry.name)[1].lower() in PHOTO_EXTENSIONS:
                             stat = entry.stat()
                             yield FileEntry(entry.path, stat.st_size, stat.st_mtime)
-                    except OSError:
-                        continue  # broken symlink or a file that vanished mid-scan
-        except OSError:
+                    except OSError as error:  # broken symlink, or vanished mid-scan
+                        if entry.is_symlink():
+                            report(f"broken link: {entry.path} ({_reason(error)})")
+                        continue
+        except OSError as error:
+            report(f"unreadable folder: {folder} ({_reason(error)})")
             continue
+
+
+def _reason(error: OSError) -> str:
+    """``permission denied`` for ``[Errno 13] Permission denied: '/x'``."""
+    return (error.strerror or str(error)).lower()
 
 
 def diff(

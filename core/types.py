@@ -108,6 +108,8 @@ class LibraryStatus:
     index_vectors: int = 0
     index_bytes: int = 0
     models: list[str] = field(default_factory=list)
+    scan_problems: list[str] = field(default_factory=list)
+    """What the last full scan could not read, one line each ("unreadable folder: ...")."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
