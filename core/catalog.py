@@ -106,8 +106,21 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE suspects (       -- files being decoded when Pictor crashed
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,     -- the file as it was then: a changed file is retried
+            mtime REAL NOT NULL,
+            crashes INTEGER NOT NULL
+        );
+        """
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -434,6 +447,30 @@ class Catalog:
                 self.db.execute(
                     f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk
                 )
+
+    # -- crash suspects ----------------------------------------------------------------
+
+    def note_crash(self, path: str, size: int, mtime: float) -> int:
+        """Count a crash while decoding ``path``; returns its crashes for this content."""
+        key = to_db(path)
+        with self.db.conn:
+            row = self.db.execute("SELECT size, mtime, crashes FROM suspects WHERE path = ?",
+                                  [key]).fetchone()
+            same = row is not None and (int(row[0]), float(row[1])) == (size, mtime)
+            crashes = int(row[2]) + 1 if same else 1
+            self.db.execute("INSERT OR REPLACE INTO suspects(path, size, mtime, crashes) "
+                            "VALUES (?, ?, ?, ?)", [key, size, mtime, crashes])
+        return crashes
+
+    def suspects(self) -> dict[str, tuple[int, float, int]]:
+        """``path -> (size, mtime, crashes)`` of files that were being decoded in a crash."""
+        rows = self.db.execute("SELECT path, size, mtime, crashes FROM suspects").fetchall()
+        return {from_db(str(r[0])): (int(r[1]), float(r[2]), int(r[3])) for r in rows}
+
+    def clear_suspects(self, paths: Iterable[str]) -> None:
+        with self.db.conn:
+            for path in paths:
+                self.db.execute("DELETE FROM suspects WHERE path = ?", [to_db(path)])
 
     # -- vectors -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections import deque
@@ -27,11 +28,16 @@ from core.catalog import Catalog, PhotoFacts, PhotoRow
 from core.embedder import Embedder
 from core.errors import ImageError
 from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
+from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.vector_index import VectorIndex
 
 SCAN_REPORT_EVERY = 2000
+QUARANTINE_AFTER = 2
+QUARANTINE_REASON = ("quarantined: Pictor crashed twice while decoding this file; it is "
+                     "tried again when the file changes")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,11 @@ class Indexer:
         batch_size: int = 32,
         workers: int | None = None,
         on_batch: Callable[[], None] | None = None,
+        markers: InflightMarkers | None = None,
     ) -> None:
         self.catalog = catalog
+        self.markers = markers
+        self._suspects: dict[str, tuple[int, float, int]] = {}
         self.index = index
         self.embedder = embedder
         self.model_id = model_id
@@ -117,6 +126,7 @@ class Indexer:
 
     def _process(self, entries: list[tuple[int, FileEntry]], known: dict[str, PhotoRow],
                  started: float) -> Iterator[Progress]:
+        self._suspects = self._collect_crashes()
         plan = diff([e for _, e in entries], known,
                     self.catalog.ids_with_embedding(self.model_id))
         root_of = {e.path: rid for rid, e in entries}
@@ -160,7 +170,15 @@ class Indexer:
         ahead = self.batch_size * 2 + self.workers
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pictor-decode")
         pending: deque[Future[_Prepared]] = deque()
-        items = iter(work)
+        # Files that were being decoded when a run crashed are decoded one at a time, before
+        # the pool starts, so another crash names exactly one file and no innocent neighbour.
+        suspects = [item for item in work if item[0].path in self._suspects]
+        for entry, row in suspects:
+            root_id = root_of[entry.path]
+            pending.append(_done(_quarantine(entry, row, root_id) if self._quarantined(entry)
+                                 else _prepare(entry, row, root_id, spec, gone_by_hash,
+                                               self.markers)))
+        items = iter([item for item in work if item[0].path not in self._suspects])
         try:
             batch: list[_Prepared] = []
             while True:
@@ -170,7 +188,7 @@ class Indexer:
                         break
                     entry, row = item
                     pending.append(pool.submit(_prepare, entry, row, root_of[entry.path],
-                                               spec, gone_by_hash))
+                                               spec, gone_by_hash, self.markers))
                 if not pending:
                     break
                 batch.append(pending.popleft().result())
@@ -181,6 +199,28 @@ class Indexer:
                 yield batch
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            if self.markers is not None:
+                self.markers.close()
+
+    # -- decoder crashes ---------------------------------------------------------------
+
+    def _collect_crashes(self) -> dict[str, tuple[int, float, int]]:
+        """Count the files a crashed run was decoding; return all current suspects."""
+        if self.markers is None:
+            return {}
+        for path in self.markers.collect_dead():
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            crashes = self.catalog.note_crash(path, stat.st_size, stat.st_mtime)
+            log.warning("Pictor stopped while decoding %s (%d time(s))", path, crashes)
+        return self.catalog.suspects()
+
+    def _quarantined(self, entry: FileEntry) -> bool:
+        suspect = self._suspects.get(entry.path)
+        return (suspect is not None and suspect[2] >= QUARANTINE_AFTER
+                and (suspect[0], suspect[1]) == (entry.size, entry.mtime))
 
     # -- the writer --------------------------------------------------------------------
 
@@ -215,6 +255,9 @@ class Indexer:
             for (position, _), vector in zip(to_embed, embedded, strict=True):
                 vectors[position] = vector
         ids = self.catalog.write_batch(facts, vectors, self.model_id)
+        cleared = [f.path for f in facts if f.path in self._suspects and not f.error]
+        if cleared:  # decoded fine this time: the crash was not this file's fault
+            self.catalog.clear_suspects(cleared)
         keys = [pid for pid, vec in zip(ids, vectors, strict=True) if vec is not None]
         if keys:
             self.index.upsert(np.asarray(keys, dtype=np.int64),
@@ -243,12 +286,25 @@ def _root_of(path: Path, roots: Sequence[tuple[int, Path]]) -> int | None:
     return max(holders)[1] if holders else None
 
 
+def _done(result: _Prepared) -> Future[_Prepared]:
+    future: Future[_Prepared] = Future()
+    future.set_result(result)
+    return future
+
+
+def _quarantine(entry: FileEntry, row: PhotoRow | None, root_id: int) -> _Prepared:
+    facts = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
+                       content_hash=None, error=QUARANTINE_REASON)
+    return _Prepared(entry, row, None, facts=facts)
+
+
 def _prepare(
     entry: FileEntry,
     row: PhotoRow | None,
     root_id: int,
     spec: ModelInput,
     gone_by_hash: dict[str, PhotoRow],
+    markers: InflightMarkers | None = None,
 ) -> _Prepared:
     """Read, hash and decode one file (runs in the pool; touches no shared state)."""
     base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
@@ -263,6 +319,8 @@ def _prepare(
     moved_from = gone_by_hash.get(content_hash) if row is None else None
     if moved_from is not None:
         return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
+    if markers is not None:
+        markers.begin(entry.path)
     try:
         pixels, info = load_for_model(data, spec)
     except ImageError as error:
@@ -270,6 +328,9 @@ def _prepare(
     except Exception as error:  # a decoder bug must fail one file, not the whole run
         reason = f"cannot decode image: {type(error).__name__}: {error}"
         return _Prepared(entry, row, content_hash, facts=replace(base, error=reason))
+    finally:
+        if markers is not None:
+            markers.end()
     facts = replace(
         base,
         width=info.width,

@@ -26,12 +26,14 @@ from core.config import DATABASE_NAME, default_data_dir, vector_index_path
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
 from core.imaging import decode
+from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import LibraryStatus, Progress, Root, SearchHit, Vector
 from core.vector_index import IndexDamagedError, VectorIndex
 
 MODEL_SETTING = "model"
 INDEX_SAVE_INTERVAL_S = 60.0
+INFLIGHT_DIR = "inflight"
 
 
 def _model_name(model: str) -> str:
@@ -244,7 +246,8 @@ class Library:
 
         indexer = indexer_cls(self.catalog, index, self.embedder, model_id,
                               batch_size=batch_size, workers=workers,
-                              on_batch=save_now_and_then)
+                              on_batch=save_now_and_then,
+                              markers=InflightMarkers(self.data_dir / INFLIGHT_DIR))
         try:
             if files is None:
                 yield from indexer.run(roots)
