@@ -132,13 +132,13 @@ class Library:
                 if not writable:
                     index, meta = VectorIndex.load(path, model=self.model_name, dim=dim)
                 self._sync(index, model_id, dim, since_seq=meta.seq)
-                index.save(path, model=self.model_name, seq=seq)
+                self._write_index(index, path, seq)
                 writable = True
         except IndexDamagedError:
             index = VectorIndex(dim)
             self._sync(index, model_id, dim, since_seq=0)
             if len(index) or path.exists():
-                index.save(path, model=self.model_name, seq=seq)
+                self._write_index(index, path, seq)
             writable = True
         self._index, self._index_writable = index, writable
         return index
@@ -154,8 +154,17 @@ class Library:
     def _save_index(self) -> None:
         if self._index is not None and self._index_writable:
             model_id, _ = self._model_key()
-            self._index.save(vector_index_path(self.data_dir, self.model_name),
-                             model=self.model_name, seq=self.catalog.max_seq(model_id))
+            self._write_index(self._index, vector_index_path(self.data_dir, self.model_name),
+                              self.catalog.max_seq(model_id))
+
+    def _write_index(self, index: VectorIndex, path: Path, seq: int) -> None:
+        """Save under a file lock: the window and a command line may share a library, and
+        each save writes two files (index, then sidecar) that must come from one writer."""
+        from filelock import FileLock
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path.with_suffix(".lock")), timeout=60):
+            index.save(path, model=self.model_name, seq=seq)
 
     # -- folders -----------------------------------------------------------------------
 
