@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench-smoke bench-startup clean
+.PHONY: run test lint typecheck bench-startup clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Pictor needs Python 3.11 or newer: install python3.11 and run: make PYTHON=python3.11")'
