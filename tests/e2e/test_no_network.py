@@ -64,3 +64,42 @@ def test_index_search_and_status_make_no_network_connection(tmp_path: Path,
     attempts = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(attempts) == len(commands)
     assert attempts == [[]] * len(commands), attempts
+
+
+def test_watch_makes_no_network_connection(tmp_path: Path, tiny_clip_dir: Path) -> None:
+    import queue
+    import shutil
+    import signal
+    import threading
+
+    photos = tmp_path / "photos"
+    toyworld.write_photos(photos, toyworld.random_scenes(2, seed=3), seed=3)
+    extra = toyworld.write_photos(tmp_path / "staging", toyworld.random_scenes(1, seed=4),
+                                  seed=4)[0]
+    log = tmp_path / "attempts.jsonl"
+    script = tmp_path / "guarded.py"
+    script.write_text(GUARD.format(root=str(ROOT), log=str(log)))
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}}
+    env["PICTOR_DATA_DIR"] = str(tmp_path / "data")
+    env["HF_HOME"] = str(tmp_path / "hf-home")
+    process = subprocess.Popen(
+        [sys.executable, str(script), "watch", str(photos), "--model", str(tiny_clip_dir),
+         "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+
+    def wait_for(word: str) -> None:
+        while word not in lines.get(timeout=120):
+            pass
+
+    try:
+        wait_for("watching")
+        shutil.copy(extra, photos / "new.jpg")
+        wait_for("new.jpg")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert json.loads(log.read_text().splitlines()[-1]) == []
