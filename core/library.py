@@ -289,9 +289,9 @@ class Library:
         filters = self._filters(folder, after, before)
         if k < 1:
             raise UsageError("the number of results must be at least 1")
-        text_vec = self.embedder.embed_texts([text])[0] if text else None
+        text_vec = self.embedder.text_vector(text) if text else None
         image_vec = self.image_vector(image) if image is not None else None
-        negative_vec = self.embedder.embed_texts([negative])[0] if negative else None
+        negative_vec = self.embedder.text_vector(negative) if negative else None
         query = search_mod.compose(text=text_vec, image=image_vec, negative=negative_vec,
                                    weights=weights)
         return self._nearest(query, k=k, filters=filters)

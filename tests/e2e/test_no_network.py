@@ -41,17 +41,24 @@ sys.exit(code)
 """
 
 
-def test_index_search_and_status_make_no_network_connection(tmp_path: Path,
-                                                             tiny_clip_dir: Path) -> None:
-    photos = tmp_path / "photos"
-    toyworld.write_photos(photos, toyworld.random_scenes(6, seed=2), seed=2)
+def _guarded(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The socket-blocking wrapper script, its attempts log, and an environment without
+    the offline switches and with an empty Hugging Face cache."""
     log = tmp_path / "attempts.jsonl"
     script = tmp_path / "guarded.py"
     script.write_text(GUARD.format(root=str(ROOT), log=str(log)))
     env = {k: v for k, v in os.environ.items()
            if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}}
     env["PICTOR_DATA_DIR"] = str(tmp_path / "data")
-    env["HF_HOME"] = str(tmp_path / "hf-home")  # an empty cache: nothing to find there
+    env["HF_HOME"] = str(tmp_path / "hf-home")
+    return script, log, env
+
+
+def test_index_search_and_status_make_no_network_connection(tmp_path: Path,
+                                                             tiny_clip_dir: Path) -> None:
+    photos = tmp_path / "photos"
+    toyworld.write_photos(photos, toyworld.random_scenes(6, seed=2), seed=2)
+    script, log, env = _guarded(tmp_path)
     commands = [
         ["index", str(photos), "--model", str(tiny_clip_dir)],
         ["search", "a red circle", "--json"],
@@ -76,13 +83,7 @@ def test_watch_makes_no_network_connection(tmp_path: Path, tiny_clip_dir: Path) 
     toyworld.write_photos(photos, toyworld.random_scenes(2, seed=3), seed=3)
     extra = toyworld.write_photos(tmp_path / "staging", toyworld.random_scenes(1, seed=4),
                                   seed=4)[0]
-    log = tmp_path / "attempts.jsonl"
-    script = tmp_path / "guarded.py"
-    script.write_text(GUARD.format(root=str(ROOT), log=str(log)))
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"}}
-    env["PICTOR_DATA_DIR"] = str(tmp_path / "data")
-    env["HF_HOME"] = str(tmp_path / "hf-home")
+    script, log, env = _guarded(tmp_path)
     process = subprocess.Popen(
         [sys.executable, str(script), "watch", str(photos), "--model", str(tiny_clip_dir),
          "--json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
