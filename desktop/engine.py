@@ -155,8 +155,12 @@ class Engine(QObject):
         from core.library import Library
 
         self._close_library()
+        # verify: the window writes to the library, so a damaged database is found now and
+        # the newest backup restored; the user is told through `failed`.
         self._library = Library(config.data_dir, model=config.model, device=config.device,
-                                on_download=self._on_download)
+                                on_download=self._on_download, verify=True)
+        for notice in self._library.notices:
+            self.failed.emit(notice)
         status = self._library.status(failures=500)
         self.opened.emit(status)
 
