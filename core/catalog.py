@@ -11,7 +11,7 @@ read open their own ``Catalog`` on the same file: WAL lets them read while it wr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 import sqlite_utils
 
 from core.errors import CatalogError
+from core.schema import MIGRATIONS, SCHEMA_VERSION
 from core.types import FailedPhoto, Vector
 
 STATUS_OK = "ok"
@@ -53,75 +54,6 @@ def from_db(text: str) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _migrate_1(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        CREATE TABLE roots (
-            id INTEGER PRIMARY KEY,
-            path TEXT NOT NULL UNIQUE,
-            added_at TEXT NOT NULL
-        );
-        CREATE TABLE photos (
-            id INTEGER PRIMARY KEY,
-            root_id INTEGER NOT NULL REFERENCES roots(id),
-            path TEXT NOT NULL UNIQUE,
-            size INTEGER NOT NULL,
-            mtime REAL NOT NULL,
-            content_hash TEXT,
-            width INTEGER,
-            height INTEGER,
-            format TEXT,
-            taken_at TEXT,
-            camera TEXT,
-            date TEXT,               -- taken_at, or the file's mtime when EXIF has no date
-            status TEXT NOT NULL,    -- 'ok' (decodable) or 'failed' (see error)
-            error TEXT,
-            added_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE INDEX photos_root ON photos(root_id);
-        CREATE INDEX photos_hash ON photos(content_hash);
-        CREATE INDEX photos_date ON photos(date);
-        CREATE TABLE models (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE,
-            dim INTEGER NOT NULL,
-            seq INTEGER NOT NULL DEFAULT 0  -- bumped by every write of the model's vectors
-        );
-        CREATE TABLE embeddings (
-            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
-            model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
-            vector BLOB NOT NULL,    -- little-endian float16, L2-normalised
-            seq INTEGER NOT NULL,    -- change counter: the vector index records the last it saw
-            PRIMARY KEY (photo_id, model_id)
-        );
-        CREATE INDEX embeddings_seq ON embeddings(model_id, seq);
-        CREATE TABLE settings (
-            key TEXT PRIMARY KEY,
-            value TEXT NOT NULL
-        );
-        """
-    )
-
-
-def _migrate_2(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        CREATE TABLE suspects (       -- files being decoded when Pictor crashed
-            path TEXT PRIMARY KEY,
-            size INTEGER NOT NULL,     -- the file as it was then: a changed file is retried
-            mtime REAL NOT NULL,
-            crashes INTEGER NOT NULL
-        );
-        """
-    )
-
-
-# Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)

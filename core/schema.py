@@ -1,0 +1,81 @@
+"""The catalog's schema, as an append-only list of migrations.
+
+Migration N brings a database from schema version N-1 to N (``PRAGMA user_version``);
+:class:`core.catalog.Catalog` runs the missing ones, each in its own transaction, when it
+opens a file. Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE roots (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            root_id INTEGER NOT NULL REFERENCES roots(id),
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            content_hash TEXT,
+            width INTEGER,
+            height INTEGER,
+            format TEXT,
+            taken_at TEXT,
+            camera TEXT,
+            date TEXT,               -- taken_at, or the file's mtime when EXIF has no date
+            status TEXT NOT NULL,    -- 'ok' (decodable) or 'failed' (see error)
+            error TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX photos_root ON photos(root_id);
+        CREATE INDEX photos_hash ON photos(content_hash);
+        CREATE INDEX photos_date ON photos(date);
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            dim INTEGER NOT NULL,
+            seq INTEGER NOT NULL DEFAULT 0  -- bumped by every write of the model's vectors
+        );
+        CREATE TABLE embeddings (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL,    -- little-endian float16, L2-normalised
+            seq INTEGER NOT NULL,    -- change counter: the vector index records the last it saw
+            PRIMARY KEY (photo_id, model_id)
+        );
+        CREATE INDEX embeddings_seq ON embeddings(model_id, seq);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE suspects (       -- files being decoded when Pictor crashed
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,     -- the file as it was then: a changed file is retried
+            mtime REAL NOT NULL,
+            crashes INTEGER NOT NULL
+        );
+        """
+    )
+
+
+# Append-only (see the module docstring).
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+SCHEMA_VERSION = len(MIGRATIONS)
