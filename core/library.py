@@ -114,6 +114,17 @@ class Library:
             self._model_saved = True
         return known
 
+    def use_model(self, model: str) -> None:
+        """Switch to another model now and remember it (a fine-tuned version, or back to
+        its base). Vectors are kept per model: a model used before needs no re-embedding."""
+        self._save_index()
+        self.model_name = _model_name(model)
+        self.catalog.set_setting(MODEL_SETTING, self.model_name)
+        self._model_saved = True
+        self._embedder = None
+        self._index = None
+        self._index_writable = False
+
     def vector_index(self, *, writable: bool = False) -> VectorIndex:
         """The current model's index, synced with the catalog (rebuilt if damaged)."""
         if self._index is not None and (self._index_writable or not writable):

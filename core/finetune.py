@@ -1,0 +1,436 @@
+"""Personal fine-tuning: teach the library's model the names of the user's albums.
+
+An album is a folder of the library; its name is the words to learn ("Grandma Rosa").
+:func:`finetune` is a generator of :class:`FinetuneProgress` like an index run: closing it
+cancels, and nothing is written until the very end (the new model goes to a temporary
+folder that is renamed into ``<data_dir>/models/<name>-<date>/`` and only then does the
+library switch to it). :func:`rollback` switches back to the model a version was trained
+from; its vectors are kept per model, so nothing is re-embedded.
+
+Per album some photos are held out; the before/after table measures album names finding
+those unseen photos (recall@1, recall@5 against every other photo), and retention: how
+much of the base model's top-10 for general queries over the same photos is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from core import finetune_train as ft
+from core.errors import ImageError, PathNotFoundError, UsageError
+from core.imaging import decode, to_model_pixels
+
+if TYPE_CHECKING:
+    from core.embedder import Embedder
+    from core.library import Library
+
+MODELS_DIR = "models"
+RECORD_NAME = "pictor-finetune.json"
+MIN_PHOTOS = 4
+TEMPLATES = ("{}", "a photo of {}", "a picture of {}", "{} in a photo", "a photo of {}, "
+             "a personal photo", "an image of {}")
+GENERAL_QUERIES = (
+    "a dog", "a cat", "a person smiling", "a beach", "a sunset", "a city street at night",
+    "a mountain", "a forest", "snow", "a car", "a boat on the water", "food on a plate",
+    "a birthday cake", "a flower", "a baby", "a document", "a red circle", "a blue square",
+    "a yellow star", "a green triangle", "something on grass", "the night sky",
+    "a purple cross", "an orange shape on sand",
+)
+# Phrases whose vectors training keeps where the base model put them (never measured on).
+ANCHOR_QUERIES = (
+    "a photo", "a person", "people", "a house", "a tree", "water", "the sea", "a road",
+    "a child playing", "a bird", "a horse", "a bicycle", "a kitchen", "a garden", "a party",
+    "a green circle", "a red square", "a blue star", "a yellow triangle", "a purple circle",
+    "an orange star", "a cross", "a circle at night", "a square in the sky", "something red",
+    "something green", "a shape on sand", "a photo of a triangle",
+)
+MAX_OTHER_PHOTOS = 300
+BATCH = 32
+
+Phase = Literal["prepare", "features", "train", "save", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class FinetuneSettings:
+    epochs: int = 30
+    seed: int = 0
+    held_out: float = 0.25
+    """Share of each album's photos kept out of training to measure the gain."""
+    learning_rate: float = 5e-3
+    weight_decay_to_base: float = 0.01
+    """Pull toward the base weights (L2-SP), against forgetting everything else."""
+    keep_anchors: float = 10.0
+    """Pull general phrases' vectors toward the base model's, against forgetting."""
+    patience: int = 8
+    """Epochs without a better held-out recall before stopping."""
+    batch_size: int = 64
+    train_vision: bool = False
+    """Train the image side's head too (else only the text side and the temperature)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Album:
+    name: str
+    folder: str
+    photos: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FinetuneResult:
+    model: str
+    base_model: str
+    before: ft.Metrics
+    after: ft.Metrics
+    albums: list[dict[str, Any]]
+    epochs_run: int
+    best_epoch: int
+    elapsed_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "base_model": self.base_model,
+                "before": self.before.to_json(), "after": self.after.to_json(),
+                "albums": self.albums, "epochs_run": self.epochs_run,
+                "best_epoch": self.best_epoch, "elapsed_s": round(self.elapsed_s, 2)}
+
+
+@dataclass(frozen=True, slots=True)
+class FinetuneProgress:
+    """One step of a fine-tuning run; the last one (phase ``done``) carries the result."""
+
+    phase: Phase
+    done: int = 0
+    total: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    loss: float | None = None
+    metrics: ft.Metrics | None = None
+    message: str = ""
+    result: FinetuneResult | None = field(default=None)
+
+
+# -- albums ------------------------------------------------------------------------------
+
+
+def resolve_albums(library: Library, names: Sequence[str]) -> list[Album]:
+    """Albums from folder paths or folder names of the library (checked, not decoded)."""
+    if len(set(names)) < 2:
+        raise UsageError("fine-tuning needs at least two albums (folders of the library "
+                         "whose names are what to learn), so it can tell them apart")
+    rows = library.catalog.photos_under(rid for rid, _ in library.catalog.roots())
+    roots = [Path(p) for _, p in library.catalog.roots()]
+    folders = [_album_folder(name, rows, roots) for name in dict.fromkeys(names)]
+    albums = []
+    for folder in folders:
+        photos = tuple(sorted(p for p, row in rows.items()
+                              if row.status == "ok" and Path(p).is_relative_to(folder)))
+        albums.append(Album(name=folder.name, folder=str(folder), photos=photos))
+    seen: dict[str, str] = {}
+    for album in albums:
+        key = album.name.casefold()
+        if key in seen:
+            raise UsageError(f"two albums are named {album.name!r} ({seen[key]} and "
+                             f"{album.folder}); choose one")
+        seen[key] = album.folder
+    for a in albums:
+        for b in albums:
+            if a is not b and Path(a.folder).is_relative_to(b.folder):
+                raise UsageError(f"album {a.folder} lies inside album {b.folder}; choose "
+                                 "folders that do not overlap")
+    for album in albums:
+        if len(album.photos) < MIN_PHOTOS:
+            raise UsageError(
+                f"album {album.name!r} has {len(album.photos)} indexed photos; fine-tuning "
+                f"needs at least {MIN_PHOTOS} per album (some are held out to measure the "
+                "gain). Add photos, or run `pictor index` if they are not indexed yet")
+    return albums
+
+
+def _album_folder(name: str, rows: dict[str, Any], roots: list[Path]) -> Path:
+    given = Path(name).expanduser()
+    if given.is_dir():
+        folder = given.resolve()
+        if not any(folder.is_relative_to(root) for root in roots):
+            raise UsageError(f"{name} is not in the library; add it with `pictor index "
+                             f"{name}` first")
+        return folder
+    if given.is_absolute() or "/" in name or "\\" in name:
+        raise PathNotFoundError(name)
+    wanted = name.strip().casefold()
+    matches = sorted({str(parent) for path in rows for parent in Path(path).parents
+                      if parent.name.casefold() == wanted
+                      and any(parent.is_relative_to(root) for root in roots)})
+    if not matches:
+        raise UsageError(f"no library folder is named {name!r} (give a folder name or path "
+                         "of the library)")
+    if len(matches) > 1:
+        raise UsageError(f"several library folders are named {name!r}: "
+                         f"{', '.join(matches)}; give the path of the one you mean")
+    return Path(matches[0])
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def finetune(library: Library, albums: Sequence[str],
+             settings: FinetuneSettings = FinetuneSettings()) -> Iterator[FinetuneProgress]:
+    """Fine-tune the library's current model on albums; a generator of progress.
+
+    Everything is checked before training starts; closing the generator (or an error)
+    leaves the library's model and data folder as they were.
+    """
+    import torch
+
+    if settings.epochs < 1:
+        raise UsageError("the number of epochs must be at least 1")
+    started = time.monotonic()
+    chosen = resolve_albums(library, albums)
+    embedder = library.embedder
+    ft.check_supported(embedder.model)
+    yield FinetuneProgress("prepare", message=f"{len(chosen)} albums")
+    rng = np.random.default_rng(settings.seed)
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        data, split = yield from _features(library, embedder, chosen, settings, rng)
+        base = ft.make_heads(embedder.model)
+        heads = ft.make_heads(embedder.model)
+        if not settings.train_vision:
+            for p in [*heads.vision_norm.parameters(), *heads.vision_proj.parameters()]:
+                p.requires_grad_(False)
+        evaluate = ft.Evaluator(data, base)
+        before = best_metrics = evaluate(heads)
+        best_state, best_epoch, epoch = ft.snapshot(heads), 0, 0
+        base_params = {n: p.detach().clone() for n, p in base.named_parameters()}
+        optimizer = torch.optim.Adam([p for p in heads.parameters() if p.requires_grad],
+                                     lr=settings.learning_rate)
+        step = ft.StepSettings(settings.learning_rate, settings.weight_decay_to_base,
+                               settings.keep_anchors, settings.batch_size)
+        for epoch in range(1, settings.epochs + 1):
+            # Small matrices: one thread is as fast, deterministic, and never spin-waits.
+            torch.set_num_threads(1)
+            try:
+                loss = ft.run_epoch(heads, base_params, optimizer, data, step, rng)
+            finally:
+                torch.set_num_threads(threads)
+            metrics = evaluate(heads)
+            if ft.better(metrics, best_metrics):
+                best_metrics, best_state, best_epoch = metrics, ft.snapshot(heads), epoch
+            yield FinetuneProgress("train", done=epoch, total=settings.epochs, epoch=epoch,
+                                   epochs=settings.epochs, loss=loss, metrics=metrics)
+            if epoch - best_epoch >= settings.patience:
+                break
+        heads.load_state_dict(best_state)
+    yield FinetuneProgress("save", message="saving the new model")
+    result = FinetuneResult(
+        model="", base_model=library.model_name, before=before, after=evaluate(heads),
+        albums=split, epochs_run=epoch, best_epoch=best_epoch,
+        elapsed_s=time.monotonic() - started)
+    folder = _save(library, embedder, heads, result, settings)
+    result = replace(result, model=str(folder))
+    library.use_model(str(folder))
+    yield FinetuneProgress("done", done=1, total=1, metrics=result.after, result=result)
+
+
+def _features(library: Library, embedder: Embedder, albums: list[Album],
+              settings: FinetuneSettings, rng: np.random.Generator
+              ) -> Generator[FinetuneProgress, None, tuple[ft.TrainData, list[dict[str, Any]]]]:
+    """Decode photos and run the frozen towers once; returns (TrainData, album report)."""
+    import torch
+
+    album_photos = {p for album in albums for p in album.photos}
+    rows = library.catalog.photos_under(rid for rid, _ in library.catalog.roots())
+    others = sorted(p for p, row in rows.items() if row.status == "ok"
+                    and p not in album_photos)
+    if len(others) > MAX_OTHER_PHOTOS:
+        others = sorted(rng.choice(others, MAX_OTHER_PHOTOS, replace=False).tolist())
+    total = len(album_photos) + len(others)
+    done = 0
+    parts: dict[str, list[Any]] = {"train": [], "train_y": [], "held": [], "held_y": []}
+    split = []
+    for label, album in enumerate(albums):
+        pixels, bad = _decode_all(album.photos, embedder)
+        done += len(album.photos)
+        if len(pixels) < MIN_PHOTOS:
+            raise UsageError(f"album {album.name!r} has only {len(pixels)} readable photos "
+                             f"({len(bad)} could not be read, e.g. {bad[0] if bad else '-'});"
+                             f" fine-tuning needs at least {MIN_PHOTOS} per album")
+        order = rng.permutation(len(pixels))
+        n_held = max(1, round(settings.held_out * len(pixels)))
+        if n_held >= len(pixels) - 1:
+            raise UsageError(f"album {album.name!r} leaves no held-out photos")
+        features = _image_features(embedder, pixels[order])
+        parts["held"].append(features[:n_held])
+        parts["train"].append(features[n_held:])
+        parts["held_y"] += [label] * n_held
+        parts["train_y"] += [label] * (len(pixels) - n_held)
+        split.append({"name": album.name, "folder": album.folder, "photos": len(pixels),
+                      "train": len(pixels) - n_held, "held_out": n_held,
+                      "unreadable": len(bad)})
+        yield FinetuneProgress("features", done=done, total=total,
+                               message=f"album {album.name}")
+    other_pixels, _ = _decode_all(others, embedder)
+    other_features = _image_features(embedder, other_pixels[rng.permutation(len(other_pixels))])
+    half = len(other_features) // 2
+    yield FinetuneProgress("features", done=total, total=total, message="other photos")
+    prompts = [t.format(a.name) for a in albums for t in TEMPLATES]
+    data = ft.TrainData(
+        train_images=torch.cat(parts["train"]),
+        train_labels=torch.tensor(parts["train_y"]),
+        prompts=ft.text_features(embedder, prompts),
+        prompt_labels=torch.tensor([i for i in range(len(albums)) for _ in TEMPLATES]),
+        names=ft.text_features(embedder, [a.name for a in albums]),
+        held_out=torch.cat(parts["held"]),
+        held_out_labels=torch.tensor(parts["held_y"]),
+        negatives=other_features[:half],
+        others=other_features[half:],
+        general=ft.text_features(embedder, list(GENERAL_QUERIES)),
+        anchors=ft.text_features(embedder, list(ANCHOR_QUERIES)),
+        anchor_targets=torch.from_numpy(embedder.embed_texts(list(ANCHOR_QUERIES))),
+    )
+    return data, split
+
+
+def _decode_all(paths: Sequence[str], embedder: Embedder
+                ) -> tuple[npt.NDArray[np.uint8], list[str]]:
+    spec = embedder.image_input
+    good, bad = [], []
+    for path in paths:
+        try:
+            image, _ = decode(Path(path).read_bytes(), min_side=spec.size)
+            good.append(to_model_pixels(image, spec))
+        except (OSError, ImageError):
+            bad.append(path)
+    if not good:
+        return np.zeros((0, spec.size, spec.size, 3), np.uint8), bad
+    return np.stack(good), bad
+
+
+def _image_features(embedder: Embedder, pixels: npt.NDArray[np.uint8]) -> Any:
+    import torch
+
+    if len(pixels) == 0:
+        hidden = int(embedder.model.vision_model.post_layernorm.normalized_shape[0])
+        return torch.zeros((0, hidden))
+    return torch.cat([ft.image_features(embedder, pixels[i:i + BATCH])
+                      for i in range(0, len(pixels), BATCH)])
+
+
+# -- saving, versions, rollback ----------------------------------------------------------
+
+
+def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResult,
+          settings: FinetuneSettings) -> Path:
+    """Write the model into a temporary folder, then rename it into place."""
+    import torch
+    from transformers import AutoModel
+
+    from core.embedder import resolve_model
+
+    source = resolve_model(library.model_name)
+    models = library.data_dir / MODELS_DIR
+    models.mkdir(parents=True, exist_ok=True)
+    now = datetime.now().astimezone()
+    final = _free_name(models, f"{_base_label(library.model_name)}-{now:%Y%m%d-%H%M%S}")
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=models))
+    try:
+        model = AutoModel.from_pretrained(source, use_safetensors=True,
+                                          trust_remote_code=False, dtype=torch.float32)
+        ft.copy_heads_into(heads, model)
+        model.save_pretrained(tmp, safe_serialization=True)
+        embedder.processor.save_pretrained(tmp)
+        for extra in source.iterdir():  # tokenizer files the processor does not rewrite
+            if extra.is_file() and extra.suffix in {".txt", ".json", ".model"} \
+                    and not (tmp / extra.name).exists():
+                shutil.copyfile(extra, tmp / extra.name)
+        record = {"base_model": library.model_name, "date": now.isoformat(timespec="seconds"),
+                  "albums": result.albums, "settings": settings.to_json(),
+                  "metrics": {"before": result.before.to_json(),
+                              "after": result.after.to_json()},
+                  "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+                  "elapsed_s": round(result.elapsed_s, 2), "device": embedder.device,
+                  "precision": embedder.precision}
+        (tmp / RECORD_NAME).write_text(json.dumps(record, indent=2, ensure_ascii=False),
+                                       encoding="utf-8")
+        tmp.chmod(0o755)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _base_label(model: str) -> str:
+    name = Path(model).name or "model"
+    record = _record(Path(model))
+    if record is not None:  # a version of a version: keep the original's name
+        name = _base_label(str(record.get("base_model", name)))
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:60]
+
+
+def _free_name(models: Path, stem: str) -> Path:
+    candidate, n = models / stem, 2
+    while candidate.exists():
+        candidate, n = models / f"{stem}-{n}", n + 1
+    return candidate
+
+
+def _record(folder: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    folder: str
+    base_model: str
+    date: str
+    albums: list[str]
+    metrics: dict[str, Any]
+    current: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def versions(library: Library) -> list[ModelVersion]:
+    """The fine-tuned versions in the data folder, oldest first."""
+    found = []
+    for folder in sorted((library.data_dir / MODELS_DIR).glob("*")):
+        record = _record(folder) if folder.is_dir() and not folder.name.startswith(".") \
+            else None
+        if record is None:
+            continue
+        found.append(ModelVersion(
+            folder=str(folder.resolve()), base_model=str(record.get("base_model", "")),
+            date=str(record.get("date", "")),
+            albums=[str(a.get("name")) for a in record.get("albums", [])],
+            metrics=dict(record.get("metrics", {})),
+            current=str(folder.resolve()) == library.model_name))
+    return sorted(found, key=lambda v: v.date)
+
+
+def rollback(library: Library) -> str:
+    """Switch back to the model the current version was trained from; returns its name."""
+    record = _record(Path(library.model_name))
+    if record is None or not record.get("base_model"):
+        raise UsageError(f"the library's model is not a fine-tuned version "
+                         f"({library.model_name}); nothing to roll back")
+    base = str(record["base_model"])
+    library.use_model(base)
+    return base

@@ -1,0 +1,164 @@
+"""Personal fine-tuning on generated albums the toy model knows nothing about.
+
+The toy CLIP knows colours, shapes and backgrounds ("a yellow star at night"), never
+names. Each album holds one kind of scene under a name of words it never saw; after
+fine-tuning, the names find their albums' held-out photos and general queries still work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from core import finetune as ftmod
+from core.errors import PictorError, UsageError
+from core.library import Library
+from tests.support import toyworld
+
+ALBUMS = {
+    "Grandma Rosa": toyworld.Scene("star", "yellow", "night"),
+    "Bella the dog": toyworld.Scene("square", "blue", "sand"),
+    "our boat Esperanza": toyworld.Scene("triangle", "green", "sky"),
+}
+PER_ALBUM = 12
+SETTINGS = ftmod.FinetuneSettings(epochs=30, seed=0)
+
+
+def make_photos(base: Path) -> Path:
+    photos = base / "photos"
+    for i, (name, scene) in enumerate(ALBUMS.items()):
+        toyworld.write_photos(photos / name, [scene] * PER_ALBUM, seed=100 + i)
+    taken = set(ALBUMS.values())
+    others = [s for s in toyworld.random_scenes(60, seed=7) if s not in taken][:40]
+    toyworld.write_photos(photos / "misc", others, seed=9)
+    return photos
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory, toy_clip_dir: Path):
+    """One library, indexed with the toy model, fine-tuned once, then re-indexed."""
+    base = tmp_path_factory.mktemp("finetune")
+    photos = make_photos(base)
+    library = Library(base / "data", model=str(toy_clip_dir))
+    list(library.index([photos]))
+    steps = list(ftmod.finetune(library, list(ALBUMS), SETTINGS))
+    list(library.index())
+    yield library, steps, photos, toy_clip_dir
+    library.close()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, toy_clip_dir: Path):
+    photos = make_photos(tmp_path)
+    library = Library(tmp_path / "data", model=str(toy_clip_dir))
+    list(library.index([photos]))
+    yield library, photos
+    library.close()
+
+
+def test_album_names_learn_their_held_out_photos(tuned) -> None:
+    _, steps, _, _ = tuned
+    result = steps[-1].result
+    assert result is not None and steps[-1].phase == "done"
+    assert result.after.recall_at_1 - result.before.recall_at_1 >= 0.3
+    assert result.after.recall_at_5 >= result.before.recall_at_5
+    assert result.after.retention >= 0.5  # general queries keep most of their rankings
+    epochs = [s for s in steps if s.phase == "train"]
+    assert epochs and all(s.loss is not None and s.metrics is not None for s in epochs)
+    assert [a["held_out"] for a in result.albums] == [3, 3, 3]
+
+
+def test_new_version_is_saved_and_used(tuned) -> None:
+    library, steps, _, base_model = tuned
+    folder = Path(steps[-1].result.model)
+    assert folder.parent == library.data_dir / "models" and folder.is_dir()
+    assert any(folder.glob("*.safetensors")) and (folder / ftmod.RECORD_NAME).is_file()
+    assert not list(folder.parent.glob(".tmp-*"))
+    assert library.model_name == str(folder)
+    with Library(library.data_dir) as again:  # remembered
+        assert again.model_name == str(folder)
+    [version] = ftmod.versions(library)
+    assert version.current and version.base_model == str(base_model)
+    assert sorted(version.albums) == sorted(ALBUMS)
+
+
+def test_album_name_searches_find_the_album_first(tuned) -> None:
+    library, _, photos, _ = tuned
+    for name in ALBUMS:
+        hits = library.search(name, k=3)
+        assert Path(hits[0].path).parent == photos / name, (name, hits)
+    top = library.search("a red circle", k=1)[0]
+    assert "red-circle" in Path(top.path).name  # what the model knew is still there
+
+
+def test_rollback_restores_the_base_model_without_re_embedding(tuned) -> None:
+    library, _, _, base_model = tuned
+    tuned_model = library.model_name
+    assert ftmod.rollback(library) == str(base_model)
+    with Library(library.data_dir) as again:
+        assert again.model_name == str(base_model)
+        status = again.status()
+        assert status.pending == 0 and status.indexed == status.photos
+        assert "red-circle" in Path(again.search("a red circle", k=1)[0].path).name
+    with pytest.raises(UsageError, match="not a fine-tuned version"):
+        ftmod.rollback(library)
+    library.use_model(tuned_model)  # leave the module's library as the other tests expect
+
+
+def test_cancelling_leaves_model_and_data_folder_untouched(fresh) -> None:
+    library, _ = fresh
+    model = library.model_name
+    before = tree(library.data_dir)
+    run = ftmod.finetune(library, list(ALBUMS), SETTINGS)
+    for progress in run:
+        if progress.phase == "train":
+            break
+    run.close()
+    assert library.model_name == model
+    assert tree(library.data_dir) == before
+    with Library(library.data_dir) as again:
+        assert again.model_name == model
+
+
+@pytest.mark.parametrize("albums, message", [
+    (["Grandma Rosa"], "at least two albums"),
+    (["Grandma Rosa", "nowhere"], "no library folder is named 'nowhere'"),
+    (["Grandma Rosa", "/no/such/folder"], "no such file or folder"),
+])
+def test_bad_album_choices_are_refused(fresh, albums, message) -> None:
+    library, _ = fresh
+    model, before = library.model_name, tree(library.data_dir)
+    with pytest.raises(UsageError, match=message):
+        list(ftmod.finetune(library, albums, SETTINGS))
+    assert library.model_name == model and tree(library.data_dir) == before
+
+
+def test_folder_outside_the_library_is_refused(fresh, tmp_path: Path) -> None:
+    library, _ = fresh
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    with pytest.raises(UsageError, match="not in the library"):
+        list(ftmod.finetune(library, ["Grandma Rosa", str(outside)], SETTINGS))
+
+
+def test_small_or_unreadable_albums_are_refused(fresh) -> None:
+    library, photos = fresh
+    small = photos / "tiny album"
+    toyworld.write_photos(small, [ALBUMS["Grandma Rosa"]] * 2, seed=5)
+    list(library.index())
+    with pytest.raises(UsageError, match="'tiny album' has 2 indexed photos"):
+        list(ftmod.finetune(library, ["Grandma Rosa", str(small)], SETTINGS))
+    # photos that became unreadable after indexing
+    for path in sorted((photos / "Bella the dog").iterdir())[:10]:
+        path.write_bytes(b"not a photo any more")
+    with pytest.raises(PictorError, match="only 2 readable photos"):
+        list(ftmod.finetune(library, ["Grandma Rosa", "Bella the dog"], SETTINGS))
+    assert not (library.data_dir / "models").exists() or \
+        not any((library.data_dir / "models").iterdir())
