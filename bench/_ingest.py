@@ -13,7 +13,7 @@ from _common import CACHE, build_model, make_photos
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"photos": 8, "width": 1600, "height": 1200, "naive": 4, "layers": 2,
               "batches": [4, 8], "model_reps": 2, "runs": 1},
-    "full": {"photos": 96, "width": 4000, "height": 3000, "naive": 16, "layers": None,
+    "full": {"photos": 64, "width": 4000, "height": 3000, "naive": 16, "layers": None,
              "batches": [1, 8, 16, 32, 64], "model_reps": 3, "runs": 2},
 }
 

@@ -14,7 +14,7 @@ from _common import CACHE, build_model, make_photos, median_ms, timed
 
 DIM = 512
 SIZES: dict[str, dict[str, Any]] = {
-    "smoke": {"vectors": [10_000], "end_to_end": [10_000], "queries": 50, "layers": 2,
+    "smoke": {"vectors": [10_000], "end_to_end": [10_000], "queries": 30, "layers": 2,
               "expansions": []},
     "full": {"vectors": [10_000, 100_000, 1_000_000], "end_to_end": [10_000, 100_000],
              "queries": 200, "layers": None, "expansions": [32, 64, 128, 256]},

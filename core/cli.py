@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--folder", metavar="F", help="only photos under this folder")
     find.add_argument("--after", metavar="DATE", help="taken on or after (YYYY[-MM[-DD]])")
     find.add_argument("--before", metavar="DATE", help="taken before (YYYY[-MM[-DD]])")
+    find.add_argument("--no-words", dest="words", action="store_false",
+                      help="rank by meaning only: don't also match file and folder names")
 
     similar = commands.add_parser("similar", parents=[common], help="photos like this one")
     similar.add_argument("photo", metavar="PHOTO")
@@ -74,7 +76,25 @@ def build_parser() -> argparse.ArgumentParser:
         "exit status 0 (a second Ctrl-C aborts at once, status 130).")
     watch.add_argument("paths", nargs="*", metavar="PATH",
                        help="folders to add and watch (default: every library folder)")
+    _add_finetune_parsers(commands, common)
     return parser
+
+
+def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    tune = commands.add_parser(
+        "finetune", parents=[common], help="teach the model your album names",
+        description="Fine-tune the library's model on albums: folders of the library whose "
+        "names are what to learn (\"Grandma Rosa\"). Some photos of each album are held out "
+        "to measure the gain; the new model version is saved in the data folder, used from "
+        "then on, and the library is re-embedded with it. --rollback goes back to the base "
+        "model at once (its vectors are kept).")
+    tune.add_argument("albums", nargs="*", metavar="ALBUM",
+                      help="album folders (a path, or a folder name of the library)")
+    tune.add_argument("--epochs", type=int, default=30, metavar="N")
+    tune.add_argument("--seed", type=int, default=0, metavar="S")
+    tune.add_argument("--rollback", action="store_true",
+                      help="switch back to the model the current version was trained from")
+    commands.add_parser("models", parents=[common], help="list fine-tuned model versions")
 
 
 def _add_result_options(parser: argparse.ArgumentParser) -> None:
@@ -119,12 +139,16 @@ def _run(args: argparse.Namespace) -> int:
                 raise UsageError("search needs a TEXT, an --image, or both")
             hits = library.search(args.text, image=args.image, negative=args.negative,
                                   k=args.n, folder=args.folder, after=args.after,
-                                  before=args.before)
+                                  before=args.before, words=args.words)
             return _print_hits(hits, args)
         if args.command == "similar":
             return _print_hits(library.similar(args.photo, k=args.n), args)
         if args.command == "watch":
             return _watch(library, args)
+        if args.command == "finetune":
+            return _finetune(library, args)
+        if args.command == "models":
+            return _models(library, args)
         return _status(library, args)
 
 
@@ -256,6 +280,73 @@ def _watch(library: Any, args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     emit({"event": "stopped"}, "stopped")
+    return EXIT_OK
+
+
+def _finetune(library: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core import finetune
+
+    if args.rollback:
+        if args.albums:
+            raise UsageError("--rollback takes no ALBUM")
+        base = finetune.rollback(library)
+        if args.json:
+            _print_json({"model": base})
+        else:
+            print(f"now using {_printable(base)} (its vectors were kept: nothing to re-embed)")
+        return EXIT_OK
+    if not args.albums:
+        raise UsageError("finetune needs two or more ALBUM folders (or --rollback)")
+    settings = finetune.FinetuneSettings(epochs=args.epochs, seed=args.seed)
+    result = None
+    run = finetune.finetune(library, args.albums, settings)
+    with closing(run), tqdm(total=args.epochs, unit="epoch", file=sys.stderr, disable=None,
+                            desc="reading photos") as bar:
+        for progress in run:
+            if progress.phase == "train" and progress.metrics is not None:
+                bar.set_description("training")
+                bar.n = progress.epoch
+                bar.set_postfix(loss=f"{progress.loss:.3f}",
+                                recall1=f"{progress.metrics.recall_at_1:.2f}")
+                bar.refresh()
+            result = progress.result or result
+    assert result is not None
+    indexed = 0
+    run_index = library.index()
+    with closing(run_index), tqdm(unit="photo", file=sys.stderr, disable=None,
+                                  desc="re-embedding") as bar:
+        for step in run_index:
+            bar.total, bar.n, indexed = step.total, step.done, step.indexed
+            bar.refresh()
+    if args.json:
+        _print_json({**result.to_json(), "reindexed": indexed})
+        return EXIT_OK
+    print(f"{'':<12}{'recall@1':>10}{'recall@5':>10}{'retention':>11}")
+    for label, m in (("before", result.before), ("after", result.after)):
+        print(f"{label:<12}{m.recall_at_1:>10.2f}{m.recall_at_5:>10.2f}{m.retention:>11.2f}")
+    print(f"new model: {_printable(result.model)} ({result.epochs_run} epochs, best "
+          f"{result.best_epoch}, {result.elapsed_s:.1f} s); {indexed} photos re-embedded")
+    print("undo with: pictor finetune --rollback")
+    return EXIT_OK
+
+
+def _models(library: Any, args: argparse.Namespace) -> int:
+    from core import finetune
+
+    found = finetune.versions(library)
+    if args.json:
+        _print_json({"current": library.model_name, "versions": [v.to_json() for v in found]})
+        return EXIT_OK
+    print(f"current model: {_printable(library.model_name)}")
+    if not found:
+        print("no fine-tuned versions (pictor finetune ALBUM ALBUM ...)")
+    for v in found:
+        after = v.metrics.get("after", {})
+        mark = "*" if v.current else " "
+        print(f"{mark} {_printable(v.folder)}  {v.date}  albums: {', '.join(v.albums)}  "
+              f"recall@1 {after.get('recall_at_1', 0):.2f}")
     return EXIT_OK
 
 

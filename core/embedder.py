@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,8 @@ DownloadCallback = Callable[[int, int], None]
 _MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 # Mixed precision is used only when it keeps vectors this close to fp32.
 MIN_PRECISION_COSINE = 0.999
+TEXT_CACHE_SIZE = 512
+"""Query texts whose vectors :meth:`Embedder.text_vector` keeps (2 KB each)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,8 @@ class Embedder:
         self._std = torch.tensor(self._norm.std).view(1, 3, 1, 1)
         self.dtype: torch.dtype = torch.float32
         self.autocast = False
+        self._text_cache: OrderedDict[tuple[str, bool], Vector] = OrderedDict()
+        self._text_cache_lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------
 
@@ -263,6 +269,22 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.embed_pixels(np.stack([to_model_pixels(im, self.image_input)
                                            for im in images]))
+
+    def text_vector(self, text: str) -> Vector:
+        """The vector of one query text, remembered: a repeated or refined search (the same
+        words, the --not part, typing back) skips the text model."""
+        key = (text, self.autocast)
+        with self._text_cache_lock:
+            cached = self._text_cache.get(key)
+            if cached is not None:
+                self._text_cache.move_to_end(key)
+                return cached.copy()
+        vector: Vector = self.embed_texts([text])[0]
+        with self._text_cache_lock:
+            self._text_cache[key] = vector.copy()
+            while len(self._text_cache) > TEXT_CACHE_SIZE:
+                self._text_cache.popitem(last=False)
+        return vector
 
     def embed_texts(self, texts: Sequence[str]) -> Vector:
         import torch

@@ -18,7 +18,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -186,7 +186,8 @@ def _album_folder(name: str, rows: dict[str, Any], roots: list[Path]) -> Path:
 
 
 def finetune(library: Library, albums: Sequence[str],
-             settings: FinetuneSettings = FinetuneSettings()) -> Iterator[FinetuneProgress]:
+             settings: FinetuneSettings = FinetuneSettings()
+             ) -> Generator[FinetuneProgress, None, None]:
     """Fine-tune the library's current model on albums; a generator of progress.
 
     Everything is checked before training starts; closing the generator (or an error)

@@ -206,3 +206,22 @@ def test_models_asking_for_remote_code_are_refused(tmp_path: Path, tiny_clip_dir
     (folder / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
     with pytest.raises(ModelUnavailableError, match="own Python code"):
         Embedder.load(str(folder), device="cpu")
+
+
+def test_query_text_vectors_are_remembered(tiny_clip_dir: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = Embedder.load(str(tiny_clip_dir), device="cpu", precision="fp32")
+    first = embedder.text_vector("a dog on the beach")
+    assert np.allclose(first, embedder.embed_texts(["a dog on the beach"])[0], atol=1e-6)
+    first[:] = 0  # the caller's copy: changing it must not change the remembered vector
+    runs = []
+    real = embedder.embed_texts
+    monkeypatch.setattr(embedder, "embed_texts", lambda texts: runs.append(texts) or real(texts))
+    again = embedder.text_vector("a dog on the beach")
+    assert runs == [] and np.allclose(again, real(["a dog on the beach"])[0], atol=1e-6)
+    monkeypatch.setattr(embedder_mod, "TEXT_CACHE_SIZE", 2)
+    for text in ("one", "two", "three"):
+        embedder.text_vector(text)
+    assert len(runs) == 3 and len(embedder._text_cache) == 2
+    embedder.text_vector("one")  # pushed out by the bound: the model runs again
+    assert len(runs) == 4
