@@ -147,6 +147,8 @@ class Metrics:
     recall_at_1: float
     recall_at_5: float
     retention: float
+    mrr: float = 0.0
+    """Mean reciprocal rank of held-out photos: breaks ties for early stopping."""
 
     def to_json(self) -> dict[str, float]:
         return {"recall_at_1": round(self.recall_at_1, 4),
@@ -185,6 +187,7 @@ class Evaluator:
             m = len(data.held_out)
             labels = data.held_out_labels
             hits1 = hits5 = 0
+            reciprocal = 0.0
             for i in range(m):
                 album = int(labels[i])
                 row = scores[album]
@@ -194,11 +197,13 @@ class Evaluator:
                 rank = int((row[negatives] > row[i]).sum())
                 hits1 += rank < 1
                 hits5 += rank < 5
+                reciprocal += 1 / (rank + 1)
             tuned = _top(heads.texts(data.general) @ heads.images(self.everything).T,
                          RETENTION_K)
         kept = [len(a & b) / max(1, len(a)) for a, b in zip(self.base_top, tuned, strict=True)]
         return Metrics(recall_at_1=hits1 / max(1, m), recall_at_5=hits5 / max(1, m),
-                       retention=float(np.mean(kept)) if kept else 1.0)
+                       retention=float(np.mean(kept)) if kept else 1.0,
+                       mrr=reciprocal / max(1, m))
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +266,6 @@ def snapshot(heads: Any) -> dict[str, torch.Tensor]:
 
 
 def better(a: Metrics, b: Metrics) -> bool:
-    """Early stopping's order: recall@1, then recall@5."""
-    return (a.recall_at_1, a.recall_at_5) > (b.recall_at_1, b.recall_at_5)
+    """Early stopping's order: recall@1, then recall@5, then mean reciprocal rank."""
+    return (a.recall_at_1, a.recall_at_5, a.mrr) > (b.recall_at_1, b.recall_at_5, b.mrr)
 
