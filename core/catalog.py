@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from core import keywords
 from core.errors import CatalogError
 from core.schema import MIGRATIONS, SCHEMA_VERSION
 from core.types import FailedPhoto, Vector
@@ -177,6 +178,9 @@ class Catalog:
         """Move the photos of a root into a root that contains it, and drop the inner one."""
         with self.db.conn:
             self.db.execute("UPDATE photos SET root_id = ? WHERE root_id = ?", [outer_id, inner_id])
+            for photo_id, path in self.db.execute(  # folder words count from the new root
+                    "SELECT id, path FROM photos WHERE root_id = ?", [outer_id]).fetchall():
+                self._write_words(int(photo_id), from_db(str(path)), outer_id)
             self.db.execute("DELETE FROM roots WHERE id = ?", [inner_id])
 
     def remove_root(self, root_id: int) -> int:
@@ -339,6 +343,7 @@ class Catalog:
                 "updated_at=? WHERE id = ?",
                 [*values, int(row[0])],
             )
+            self._write_words(int(row[0]), fact.path, fact.root_id)
             return int(row[0]), row[1] != fact.content_hash
         cursor = self.db.execute(
             "INSERT INTO photos(root_id, size, mtime, content_hash, width, height, format, "
@@ -346,7 +351,13 @@ class Catalog:
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [*values, to_db(fact.path), now],
         )
+        self._write_words(int(cursor.lastrowid or 0), fact.path, fact.root_id)
         return int(cursor.lastrowid or 0), False
+
+    def _write_words(self, photo_id: int, path: str, root_id: int) -> None:
+        """Keep the photo's row in the full-text table in step (caller's transaction)."""
+        row = self.db.execute("SELECT path FROM roots WHERE id = ?", [root_id]).fetchone()
+        keywords.write_words(self.db, photo_id, path, None if row is None else from_db(row[0]))
 
     def copy_embeddings(self, source_id: int, target_id: int) -> None:
         """Give ``target`` the vectors of ``source`` (same content, another path)."""
@@ -368,6 +379,7 @@ class Catalog:
                 "UPDATE photos SET path=?, root_id=?, size=?, mtime=?, updated_at=? WHERE id=?",
                 [to_db(path), root_id, size, mtime, _now(), photo_id],
             )
+            self._write_words(photo_id, path, root_id)
 
     def remove_photos(self, ids: Iterable[int]) -> None:
         """Forget photos whose files are really gone (never called for an offline root)."""
@@ -437,6 +449,39 @@ class Catalog:
         before: str | None = None,
     ) -> np.ndarray:
         """Ids with a vector for the model that pass the folder and date filters."""
+        where, params = self._filter_where(model_id, folder=folder, after=after, before=before)
+        rows = self.db.execute(
+            "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id "
+            f"WHERE {' AND '.join(where)}",
+            params,
+        ).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def word_matches(
+        self,
+        match: str,
+        model_id: int,
+        *,
+        limit: int,
+        folder: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> list[int]:
+        """Ids whose words match an FTS5 expression (:func:`keywords.match_expression`),
+        best first (bm25), among photos with a vector for the model that pass the filters."""
+        where, params = self._filter_where(model_id, folder=folder, after=after, before=before)
+        rows = self.db.execute(
+            f"SELECT p.id FROM {keywords.TABLE} w JOIN photos p ON p.id = w.rowid "
+            "JOIN embeddings e ON e.photo_id = p.id "
+            f"WHERE {keywords.TABLE} MATCH ? AND {' AND '.join(where)} "
+            f"ORDER BY {keywords.BM25}, p.id LIMIT ?",
+            [match, *params, limit],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    @staticmethod
+    def _filter_where(model_id: int, *, folder: str | None, after: str | None,
+                      before: str | None) -> tuple[list[str], list[Any]]:
         where = ["e.model_id = ?"]
         params: list[Any] = [model_id]
         if folder is not None:
@@ -450,12 +495,7 @@ class Catalog:
         if before is not None:
             where.append("p.date < ?")
             params.append(before)
-        rows = self.db.execute(
-            "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id "
-            f"WHERE {' AND '.join(where)}",
-            params,
-        ).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return where, params
 
     def counts(self, model_id: int | None) -> tuple[int, int, int]:
         """``(photos, indexed for the model, failed)``."""

@@ -10,6 +10,7 @@ used with; naming another model switches it (each model keeps its own vectors).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from core import backup
+from core import backup, keywords
 from core import search as search_mod
 from core.catalog import Catalog
 from core.config import DATABASE_NAME, default_data_dir, vector_index_path
@@ -291,13 +292,28 @@ class Library:
         after: str | None = None,
         before: str | None = None,
         weights: search_mod.Weights = search_mod.DEFAULT_WEIGHTS,
+        words: bool = True,
     ) -> list[SearchHit]:
-        """Photos matching a description, an example image (any file), or both."""
+        """Photos matching a description, an example image (any file), or both.
+
+        Dates in the text ("2019", "june 2021", "2021-06") become a date filter unless
+        ``after`` or ``before`` is given, and are not sent to the model; with ``words``
+        the text's words are also matched against file names and folders (see
+        :func:`core.search.nearest`).
+        """
         text = text.strip() if text else None
         if not text and image is None:
             raise UsageError("a search needs a text, an image, or both")
         # Check every argument before the (slow) model loads.
         filters = self._filters(folder, after, before)
+        match = None
+        if text:
+            parsed = keywords.parse_query(text)
+            if parsed.after and after is None and before is None:
+                filters = dataclasses.replace(filters, after=parsed.after,
+                                              before=parsed.before)
+            text = parsed.text or text  # a query of dates alone still needs a vector
+            match = keywords.match_expression(parsed.text) if words else None
         if k < 1:
             raise UsageError("the number of results must be at least 1")
         text_vec = self.embedder.text_vector(text) if text else None
@@ -305,7 +321,7 @@ class Library:
         negative_vec = self.embedder.text_vector(negative) if negative else None
         query = search_mod.compose(text=text_vec, image=image_vec, negative=negative_vec,
                                    weights=weights)
-        return self._nearest(query, k=k, filters=filters)
+        return self._nearest(query, k=k, filters=filters, words=match)
 
     def search_vector(
         self,
@@ -331,11 +347,12 @@ class Library:
         )
 
     def _nearest(self, query: Vector, *, k: int, filters: search_mod.Filters,
-                 exclude: frozenset[int] = frozenset()) -> list[SearchHit]:
+                 exclude: frozenset[int] = frozenset(),
+                 words: str | None = None) -> list[SearchHit]:
         if k < 1:
             raise UsageError("the number of results must be at least 1")
         return search_mod.nearest(self.catalog, self.vector_index(), self._model_key()[0],
-                                  query, k, filters=filters, exclude=exclude)
+                                  query, k, filters=filters, exclude=exclude, words=words)
 
     def image_vector(self, image: Path | str) -> Vector:
         """The vector of any image file; the stored one when it is in the library."""

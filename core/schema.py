@@ -76,6 +76,22 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """Full-text words of every photo (see core.keywords), kept in step by the writes."""
+    from core import keywords
+    from core.catalog import from_db
+
+    # execute, not executescript: the table, the trigger and the rows commit together.
+    db.execute(f"CREATE VIRTUAL TABLE {keywords.TABLE} USING fts5("
+               f"{', '.join(keywords.COLUMNS)}, tokenize = 'unicode61 remove_diacritics 2')")
+    db.execute(f"CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
+               f"DELETE FROM {keywords.TABLE} WHERE rowid = old.id; END")
+    roots = {int(r[0]): from_db(str(r[1])) for r in db.execute("SELECT id, path FROM roots")}
+    for photo_id, root_id, path in db.execute("SELECT id, root_id, path FROM photos").fetchall():
+        keywords.write_words(db, int(photo_id), from_db(str(path)), roots.get(int(root_id)))
+
+
 # Append-only (see the module docstring).
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2,
+                                                             _migrate_3]
 SCHEMA_VERSION = len(MIGRATIONS)

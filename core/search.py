@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -111,8 +111,14 @@ def nearest(
     *,
     filters: Filters = Filters(),
     exclude: frozenset[int] = frozenset(),
+    words: str | None = None,
 ) -> list[SearchHit]:
-    """The ``k`` best photos for a query vector, with the catalog's details."""
+    """The ``k`` best photos for a query vector, with the catalog's details.
+
+    With ``words`` (an FTS5 expression from :func:`core.keywords.match_expression`) the
+    vector ranking and the photos' word ranking are fused by reciprocal-rank fusion:
+    each list gives ``1 / (RRF_K + rank)``, summed; ties go to word matches.
+    """
     if k <= 0:
         raise UsageError("the number of results must be at least 1")
     allowed = None
@@ -121,16 +127,65 @@ def nearest(
                                        before=filters.before)
         if len(allowed) == 0:
             return []
-    keys, scores = index.search(query, k + len(exclude), allowed=allowed)
-    wanted = [(int(key), float(score)) for key, score in zip(keys, scores, strict=True)
-              if int(key) not in exclude][:k]
-    details = catalog.photo_details([key for key, _ in wanted])
+    depth = k if words is None else max(k, FUSION_DEPTH)
+    keys, scores = index.search(query, depth + len(exclude), allowed=allowed)
+    ranked = [(int(key), float(score)) for key, score in zip(keys, scores, strict=True)
+              if int(key) not in exclude][:depth]
+    if words is None:
+        wanted: list[tuple[int, float, Match]] = [(key, s, "meaning") for key, s in ranked[:k]]
+    else:
+        wanted = _fuse(catalog, model_id, query, ranked, words, k=k, depth=depth,
+                       filters=filters, exclude=exclude)
+    details = catalog.photo_details([key for key, _, _ in wanted])
     hits = []
-    for key, score in wanted:
+    for key, score, match in wanted:
         row = details.get(key)
         if row is None:  # the index is a cache: a photo removed since it was saved
             continue
         hits.append(SearchHit(photo_id=key, path=row["path"], score=round(score, 4),
                               taken_at=row["taken_at"], width=row["width"],
-                              height=row["height"]))
+                              height=row["height"], match=match))
     return hits
+
+
+RRF_K = 60
+"""Reciprocal-rank fusion's constant: how gently a lower rank loses weight."""
+FUSION_DEPTH = 100
+"""How far down each ranking fusion looks."""
+
+Match = Literal["meaning", "words", "both"]
+
+
+def _fuse(
+    catalog: Catalog,
+    model_id: int,
+    query: Vector,
+    ranked: list[tuple[int, float]],
+    words: str,
+    *,
+    k: int,
+    depth: int,
+    filters: Filters,
+    exclude: frozenset[int],
+) -> list[tuple[int, float, Match]]:
+    """``(id, cosine, match)`` of the ``k`` best by reciprocal-rank fusion."""
+    matched = [i for i in catalog.word_matches(words, model_id, limit=depth + len(exclude),
+                                               folder=filters.folder, after=filters.after,
+                                               before=filters.before)
+               if i not in exclude][:depth]
+    cosine = dict(ranked)
+    fused = {key: 1.0 / (RRF_K + rank) for rank, (key, _) in enumerate(ranked, 1)}
+    for rank, key in enumerate(matched, 1):
+        fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+        if key not in cosine:  # found by words only: its cosine still tells how close
+            vector = catalog.vector_of(key, model_id, int(query.shape[-1]))
+            cosine[key] = float(np.dot(vector, query)) if vector is not None else 0.0
+    by_words = set(matched)
+    by_meaning = {key for key, _ in ranked}
+    best = sorted(fused, key=lambda key: (-fused[key], key not in by_words, -cosine[key]))
+    out: list[tuple[int, float, Match]] = []
+    for key in best[:k]:
+        match: Match = ("both" if key in by_meaning else "words") if key in by_words \
+            else "meaning"
+        out.append((key, cosine[key], match))
+    return out

@@ -55,7 +55,12 @@ class FailedPhoto:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One result, best first in a list; ``score`` is the cosine similarity (-1..1)."""
+    """One result, best first in a list; ``score`` is the cosine similarity (-1..1).
+
+    ``match`` says what found it: ``meaning`` (the vector search), ``words`` (its file
+    name, folders or words matched the query's words) or ``both``. The order of a fused
+    list is by reciprocal-rank fusion, so scores need not decrease down the list.
+    """
 
     photo_id: int
     path: str
@@ -63,6 +68,7 @@ class SearchHit:
     taken_at: str | None = None
     width: int | None = None
     height: int | None = None
+    match: Literal["meaning", "words", "both"] = "meaning"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
