@@ -6,7 +6,8 @@ so a photo still being copied is read once, complete). Here a watchdog observer 
 folder feeds it, and a timer on the GUI thread takes the settled paths and emits
 ``filesChanged``; the window has the engine's writer index just those. ``changed`` asks
 for a reconciliation scan of every folder: every few minutes, and when events were lost
-(events are hints; the scan is the truth).
+(events are hints; the scan is the truth). Network shares, and folders the system cannot
+watch (Linux's inotify watch limit), are polled instead, and the user is told.
 
 This is lighter than :class:`core.watcher.Watcher`, whose service loop would own the
 writer thread and finish a whole index run before a search could run; the window keeps
@@ -16,6 +17,7 @@ its own writer (see desktop/engine.py) and uses only the collector.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 class FolderWatcher(QObject):
     changed = Signal()  # rescan every library folder
     filesChanged = Signal(list)  # these files or folders changed and have settled
+    message = Signal(str)  # a sentence for the user (a folder polled instead of watched)
 
     def __init__(self, *, interval_s: float = 300.0, settle_s: float = 2.0,
                  tick_ms: int = 500, parent: QObject | None = None) -> None:
@@ -54,23 +57,42 @@ class FolderWatcher(QObject):
         self._folders = list(folders)
         if not folders:
             return
-        from watchdog.observers import Observer
-
-        from core.watch_events import PendingPaths, RootEventHandler
+        from core.watch_events import PendingPaths
 
         self._pending = PendingPaths()
         for folder in folders:
-            observer = Observer()
+            self._watch(folder)
+        self._tick.start()
+        self._periodic.start()
+
+    def _watch(self, folder: str) -> None:
+        """Events where the system delivers them; polling on network shares and when the
+        system's watch limit is reached; an offline folder is left to the rescans."""
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        from core.watch_events import NETWORK_FILESYSTEMS, RootEventHandler, filesystem_type
+
+        fs_type = filesystem_type(folder)
+        kinds: list[Any] = [Observer, PollingObserver]
+        if fs_type in NETWORK_FILESYSTEMS:
+            kinds = [PollingObserver]
+            self.message.emit(f"{folder} is on a network share ({fs_type}): polling it")
+        for kind in kinds:
+            observer = kind()
             try:
                 observer.schedule(RootEventHandler(folder, self._pending), folder,
                                   recursive=True)
                 observer.start()
-            except OSError as error:  # offline, or out of inotify watches: scans cover it
-                log.warning("cannot watch %s (%s); relying on periodic rescans", folder, error)
+            except OSError as error:
+                log.warning("cannot watch %s with %s: %s", folder, kind.__name__, error)
+                if not os.path.isdir(folder):
+                    return  # offline: the rescans pick it up when it is back
+                self.message.emit(f"cannot watch {folder} ({error.strerror or error}); "
+                                  "polling it instead")
                 continue
             self._observers.append(observer)
-        self._tick.start()
-        self._periodic.start()
+            return
 
     def stop(self) -> None:
         self._tick.stop()

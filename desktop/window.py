@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.watcher = watcher or FolderWatcher(parent=self)
         self.watcher.changed.connect(lambda: self.engine.index())
         self.watcher.filesChanged.connect(self.engine.index_files)
+        self.watcher.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self._connect_engine()
         self._build_actions()
         self._restore_layout()

@@ -1,0 +1,59 @@
+"""The window's folder watcher falls back to polling where events cannot be had."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.watching import FolderWatcher
+from tests.support import toyworld
+
+
+def _watch_and_copy(qtbot: Any, folder: Path, source: Path) -> tuple[list[str], list[list]]:
+    watcher = FolderWatcher(settle_s=0.2, tick_ms=50)
+    messages: list[str] = []
+    handed: list[list] = []
+    watcher.message.connect(messages.append)
+    watcher.filesChanged.connect(handed.append)
+    watcher.set_folders([str(folder)])
+    try:
+        shutil.copy(source, folder / "new.jpg")
+        qtbot.waitUntil(lambda: any(str(folder / "new.jpg") in batch for batch in handed),
+                        timeout=15_000)
+    finally:
+        watcher.stop()
+    return messages, handed
+
+
+def test_out_of_watches_falls_back_to_polling_and_says_so(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchdog.observers import Observer
+
+    def no_watches_left(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(Observer, "schedule", no_watches_left)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    source = toyworld.write_photos(tmp_path / "staging", toyworld.random_scenes(1, seed=1),
+                                   seed=1)[0]
+    messages, _ = _watch_and_copy(qtbot, folder, source)
+    assert any("polling it instead" in m for m in messages)
+
+
+def test_network_shares_are_polled(qtbot: Any, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.watch_events
+
+    monkeypatch.setattr(core.watch_events, "filesystem_type", lambda path: "nfs4")
+    folder = tmp_path / "share"
+    folder.mkdir()
+    source = toyworld.write_photos(tmp_path / "staging", toyworld.random_scenes(1, seed=2),
+                                   seed=2)[0]
+    messages, _ = _watch_and_copy(qtbot, folder, source)
+    assert any("network share (nfs4)" in m for m in messages)
