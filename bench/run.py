@@ -1,7 +1,7 @@
 """Pictor's benchmarks, each a ratio against a baseline measured in the same run.
 
     python bench/run.py ingest  [--size smoke|full] [--json] [--batch-size N] [--workers N]
-    python bench/run.py query   [--size smoke|full] [--json]
+    python bench/run.py query   [--size smoke|full] [--json] [--max-vectors N]
     python bench/run.py startup [--size smoke|full] [--json]
 
 ``ingest``: generated photo-like JPEGs through ``Library.index`` against (a) the naive
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--batch-size", type=int, default=32, help="ingest: indexer batch")
     parser.add_argument("--workers", type=int, default=None, help="ingest: decode threads")
+    parser.add_argument("--max-vectors", type=int, default=None,
+                        help="query: skip the sizes above this (1M takes long to build)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if args.benchmark == "ingest":
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.benchmark == "query":
         import _query
 
-        report = _query.run(args.size)
+        report = _query.run(args.size, max_vectors=args.max_vectors)
     else:
         import _startup
 

@@ -364,3 +364,15 @@ def test_searches_run_while_one_thread_writes(rng: np.random.Generator) -> None:
         thread.join()
     assert errors == []
     assert len(vi) == 6000 - 1000
+
+
+@pytest.mark.parametrize("view", [False, True])
+def test_saved_and_loaded_indexes_search_with_the_measured_expansion(tmp_path: Path,
+                                                                     view: bool) -> None:
+    index = VectorIndex(DIM)
+    index.upsert(np.arange(1, 51), np.random.default_rng(0).standard_normal((50, DIM)))
+    path = tmp_path / "vectors.usearch"
+    index.save(path, model=MODEL, seq=1)
+    loaded, _ = VectorIndex.load(path, model=MODEL, dim=DIM, view=view)
+    for vi in (index, loaded):  # recall@10 0.99 at 100k vectors needs 256 (bench/run.py)
+        assert vi._index.expansion_search == vector_index.EXPANSION_SEARCH == 256
