@@ -18,7 +18,18 @@ from typing import Any
 EXIT_AFTER_PAINT = "PICTOR_EXIT_AFTER_PAINT"
 
 
+def _no_display() -> bool:
+    """On Linux without X11 or Wayland, Qt would abort with a long plugin message."""
+    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    if _no_display():
+        print("pictor: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
+              "not set); start it from a desktop session, or use the command line: "
+              "python main.py --help", file=sys.stderr)
+        return 2
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from PySide6.QtWidgets import QApplication
 

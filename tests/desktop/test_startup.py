@@ -57,3 +57,14 @@ def test_a_command_runs_without_importing_qt(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "0 []"
     assert json.loads(done.stdout[: done.stdout.rindex("0 []")])["photos"] == 0
+
+
+def test_without_a_display_the_window_says_so_instead_of_aborting(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}}
+    env["PICTOR_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "main.py")],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no display" in result.stderr and "--help" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
