@@ -11,7 +11,7 @@ import sys
 
 def main(argv: list[str]) -> int:
     if argv:
-        from core.cli import main as cli_main
+        from cli.app import main as cli_main
 
         return cli_main(argv)
     from desktop.app import main as window_main

@@ -21,7 +21,7 @@ sys.meta_path.insert(0, Block())
 import pkgutil, importlib, core
 for module in pkgutil.iter_modules(core.__path__):
     importlib.import_module('core.' + module.name)
-from core.cli import main
+from cli.app import main
 assert main(['status', '--data-dir', {data!r}, '--json']) == 0
 print('ok')
 """
@@ -47,3 +47,18 @@ def test_every_core_module_imports_and_runs_with_qt_blocked(tmp_path: Path) -> N
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("ok")
+
+
+def test_core_never_prints() -> None:
+    """The engine reports through return values, progress objects and logging; only the
+    fronts (cli/, desktop/) talk to the user."""
+    offenders = []
+    for source in (ROOT / "core").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id == "print":
+                offenders.append(f"{source.name}:{node.lineno} print()")
+            if isinstance(node, ast.Attribute) and node.attr in {"stdout", "stderr"} \
+                    and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                offenders.append(f"{source.name}:{node.lineno} sys.{node.attr}")
+    assert offenders == []

@@ -31,7 +31,7 @@ socket.socket.connect_ex = refuse("connect_ex")
 socket.create_connection = refuse("create_connection")
 socket.getaddrinfo = refuse("getaddrinfo")
 sys.path.insert(0, {root!r})
-from core.cli import main
+from cli.app import main
 try:
     code = main(sys.argv[1:])
 finally:

@@ -28,7 +28,7 @@ def crashing(data, spec):
         ctypes.string_at(0)
     return real(data, spec)
 core.indexer.load_for_model = crashing
-from core.cli import main
+from cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
 

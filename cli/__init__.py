@@ -1,0 +1,1 @@
+"""The command line: a front over core.Library, like desktop/ is for the window."""
