@@ -39,7 +39,8 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from core import cli, imaging
+from cli import app as cli
+from core import imaging
 from core.embedder import Embedder
 from core.imaging import load_for_model
 from core.library import Library
