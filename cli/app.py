@@ -1,4 +1,4 @@
-"""The command line: ``python main.py index|search|similar|status|watch``.
+"""The command line: ``python main.py index|search|similar|captions|status|watch|...``.
 
 A thin front over :class:`core.library.Library`: it parses arguments, draws progress with
 tqdm on a terminal, prints tables or ``--json``, and turns expected errors into one line
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from typing import Any, TextIO
 
+from core.calibration import DEFAULT_MIN_SCORE
 from core.errors import PictorError, UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("photo", metavar="PHOTO")
     _add_result_options(similar)
 
+    captions = commands.add_parser(
+        "captions", parents=[common], help="texts that describe a photo (image to text)",
+        description="Rank texts that describe PHOTO (in the library or not): its own "
+        "title, description, keywords, sidecar text and album name first (source user), "
+        "then the built-in vocabulary (source vocabulary). Scores are 0-100, as in search.")
+    captions.add_argument("photo", metavar="PHOTO")
+    captions.add_argument("-n", type=int, default=10, metavar="K", help="number of captions")
+    captions.add_argument("--language", choices=["en", "zh"], default="en",
+                          help="language of the built-in terms (default en)")
+
     commands.add_parser("status", parents=[common], help="what the library holds")
 
     watch = commands.add_parser(
@@ -95,10 +106,20 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
     tune.add_argument("--rollback", action="store_true",
                       help="switch back to the model the current version was trained from")
     commands.add_parser("models", parents=[common], help="list fine-tuned model versions")
+    use = commands.add_parser(
+        "use", parents=[common], help="switch the library to another model",
+        description="Embed every photo with MODEL (a folder or a Hugging Face id), then make "
+        "it the library's model. Until the run completes, searches (here or in the window) "
+        "keep using the current model; an interrupted run switches nothing and resumes "
+        "where it stopped. A model used before switches at once: its vectors are kept.")
+    use.add_argument("target", metavar="MODEL")
 
 
 def _add_result_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", type=int, default=20, metavar="K", help="number of results")
+    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
+                        help="hide photos scoring under S, 0-100 (default "
+                             f"{DEFAULT_MIN_SCORE:.0f}; 0 shows every photo by rank)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,16 +160,22 @@ def _run(args: argparse.Namespace) -> int:
                 raise UsageError("search needs a TEXT, an --image, or both")
             hits = library.search(args.text, image=args.image, negative=args.negative,
                                   k=args.n, folder=args.folder, after=args.after,
-                                  before=args.before, words=args.words)
+                                  before=args.before, words=args.words,
+                                  min_score=args.min_score)
             return _print_hits(hits, args)
         if args.command == "similar":
-            return _print_hits(library.similar(args.photo, k=args.n), args)
+            return _print_hits(library.similar(args.photo, k=args.n,
+                                               min_score=args.min_score), args)
+        if args.command == "captions":
+            return _captions(library, args)
         if args.command == "watch":
             return _watch(library, args)
         if args.command == "finetune":
             return _finetune(library, args)
         if args.command == "models":
             return _models(library, args)
+        if args.command == "use":
+            return _use(library, args)
         return _status(library, args)
 
 
@@ -179,8 +206,8 @@ def _index(library: Any, args: argparse.Namespace) -> int:
                             desc="scanning") as bar:
         for progress in run:
             last = progress
-            if progress.phase == "embed":
-                bar.set_description("indexing")
+            if progress.phase in ("embed", "tag"):
+                bar.set_description("indexing" if progress.phase == "embed" else "tagging")
             bar.total = progress.total
             bar.n = progress.done
             bar.set_postfix(failed=progress.failed, refresh=False)
@@ -197,17 +224,35 @@ def _index(library: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_hits(hits: Sequence[Any], args: argparse.Namespace) -> int:
+def _print_hits(hits: Any, args: argparse.Namespace) -> int:
+    """A table (or JSON) of results; when the cut-off hid them all, say so."""
+    if not hits and hits.hidden:
+        print(f"pictor: no good match: the best photo scores {hits.best_hidden:.0f}, under "
+              f"the cut-off of {args.min_score:g}; try other words, or --min-score 0 to "
+              "list photos anyway", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         _print_json([hit.to_json() for hit in hits])
         return EXIT_OK
     if not hits:
-        print("no matching photos (is the library indexed? try `pictor status`)")
+        if not hits.hidden:
+            print("no matching photos (is the library indexed? try `pictor status`)")
         return EXIT_OK
-    print(f"{'#':>3}  {'score':>6}  {'date':<10}  path")
+    print(f"{'#':>3}  {'score':>5}  {'date':<10}  path")
     for rank, hit in enumerate(hits, 1):
-        print(f"{rank:>3}  {hit.score:>6.3f}  {(hit.taken_at or '')[:10]:<10}  "
+        print(f"{rank:>3}  {hit.score:>5.1f}  {(hit.taken_at or '')[:10]:<10}  "
               f"{_printable(hit.path)}")
+    return EXIT_OK
+
+
+def _captions(library: Any, args: argparse.Namespace) -> int:
+    found = library.captions(args.photo, n=args.n, language=args.language)
+    if args.json:
+        _print_json([caption.to_json() for caption in found])
+        return EXIT_OK
+    print(f"{'score':>5}  {'source':<22}  text")
+    for caption in found:
+        source = f"{caption.source} ({caption.kind})"
+        print(f"{caption.score:>5.1f}  {source:<22}  {_printable(caption.text)}")
     return EXIT_OK
 
 
@@ -347,6 +392,25 @@ def _models(library: Any, args: argparse.Namespace) -> int:
         mark = "*" if v.current else " "
         print(f"{mark} {_printable(v.folder)}  {v.date}  albums: {', '.join(v.albums)}  "
               f"recall@1 {after.get('recall_at_1', 0):.2f}")
+    return EXIT_OK
+
+
+def _use(library: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    embedded = 0
+    run = library.switch_model(args.target, batch_size=32)
+    with closing(run), tqdm(unit="photo", file=sys.stderr, disable=None,
+                            desc="embedding with the new model") as bar:
+        for progress in run:
+            if progress.phase in ("embed", "done"):
+                embedded = progress.indexed
+            bar.total, bar.n = progress.total, progress.done
+            bar.refresh()
+    if args.json:
+        _print_json({"model": library.model_name, "embedded": embedded})
+    else:
+        print(f"now using {_printable(library.model_name)} ({embedded} photos embedded)")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ read open their own ``Catalog`` on the same file: WAL lets them read while it wr
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class PhotoFacts:
     taken_at: str | None = None
     camera: str | None = None
     error: str | None = None  # set: the file failed to decode and has no vector
+    user_words: str | None = None  # the file's own titles/captions/keywords (None: keep)
 
 
 def vector_to_blob(vector: Vector) -> bytes:
@@ -313,8 +315,11 @@ class Catalog:
                 if content_changed or fact.error:
                     self.db.execute("UPDATE models SET seq = seq + 1 WHERE id != ?", [model_id])
                     self.db.execute("DELETE FROM embeddings WHERE photo_id = ?", [photo_id])
+                    self.db.execute("DELETE FROM photo_tags WHERE photo_id = ?", [photo_id])
                 else:
                     self.db.execute("DELETE FROM embeddings WHERE photo_id = ? AND model_id = ?",
+                                    [photo_id, model_id])
+                    self.db.execute("DELETE FROM photo_tags WHERE photo_id = ? AND model_id = ?",
                                     [photo_id, model_id])
                 if vector is not None:
                     self.db.execute(
@@ -343,7 +348,7 @@ class Catalog:
                 "updated_at=? WHERE id = ?",
                 [*values, int(row[0])],
             )
-            self._write_words(int(row[0]), fact.path, fact.root_id)
+            self._write_words(int(row[0]), fact.path, fact.root_id, fact.user_words)
             return int(row[0]), row[1] != fact.content_hash
         cursor = self.db.execute(
             "INSERT INTO photos(root_id, size, mtime, content_hash, width, height, format, "
@@ -351,13 +356,16 @@ class Catalog:
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [*values, to_db(fact.path), now],
         )
-        self._write_words(int(cursor.lastrowid or 0), fact.path, fact.root_id)
+        self._write_words(int(cursor.lastrowid or 0), fact.path, fact.root_id, fact.user_words)
         return int(cursor.lastrowid or 0), False
 
-    def _write_words(self, photo_id: int, path: str, root_id: int) -> None:
+    def _write_words(self, photo_id: int, path: str, root_id: int,
+                     user_words: str | None = None) -> None:
         """Keep the photo's row in the full-text table in step (caller's transaction)."""
         row = self.db.execute("SELECT path FROM roots WHERE id = ?", [root_id]).fetchone()
         keywords.write_words(self.db, photo_id, path, None if row is None else from_db(row[0]))
+        if user_words is not None:
+            keywords.write_user_words(self.db, photo_id, user_words)
 
     def copy_embeddings(self, source_id: int, target_id: int) -> None:
         """Give ``target`` the vectors of ``source`` (same content, another path)."""
@@ -437,6 +445,73 @@ class Catalog:
             [photo_id, model_id],
         ).fetchone()
         return None if row is None else blob_to_vectors([row[0]], dim)[0]
+
+    def vectors_of(self, ids: Sequence[int], model_id: int, dim: int) -> dict[int, Vector]:
+        """The model's vectors of these photos (those that have one), keyed by id."""
+        out: dict[int, Vector] = {}
+        for start in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[start : start + 500]]
+            rows = self.db.execute(
+                "SELECT photo_id, vector FROM embeddings WHERE model_id = ? AND photo_id IN "
+                f"({','.join('?' * len(chunk))})", [model_id, *chunk]).fetchall()
+            if rows:
+                vectors = blob_to_vectors([r[1] for r in rows], dim)
+                out.update({int(r[0]): v for r, v in zip(rows, vectors, strict=True)})
+        return out
+
+    def sample_vectors(self, model_id: int, dim: int, n: int) -> Vector:
+        """Up to ``n`` of the model's vectors, picked at random (for calibration)."""
+        rows = self.db.execute(
+            "SELECT vector FROM embeddings WHERE model_id = ? ORDER BY random() LIMIT ?",
+            [model_id, n]).fetchall()
+        return blob_to_vectors([r[0] for r in rows], dim)
+
+    # -- automatic tags ----------------------------------------------------------------
+
+    def iter_untagged(self, model_id: int, dim: int, *,
+                      chunk: int = 2048) -> Iterator[tuple[np.ndarray, Vector]]:
+        """``(ids, vectors)`` of the model's photos that have no tags for it yet."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT e.photo_id, e.vector FROM embeddings e LEFT JOIN photo_tags t "
+                "ON t.photo_id = e.photo_id AND t.model_id = e.model_id "
+                "WHERE e.model_id = ? AND t.photo_id IS NULL AND e.photo_id > ? "
+                "ORDER BY e.photo_id LIMIT ?", [model_id, last, chunk]).fetchall()
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, blob_to_vectors([r[1] for r in rows], dim)
+
+    def write_tags(self, model_id: int, rows: Sequence[tuple[int, list[tuple[str, float]],
+                                                              str]]) -> None:
+        """Store ``(photo id, [(tag, score)...], words for the full-text table)`` rows in
+        one transaction; a photo deleted meanwhile is skipped."""
+        with self.db.conn:
+            for photo_id, tags, words in rows:
+                cursor = self.db.execute(
+                    "INSERT OR REPLACE INTO photo_tags(photo_id, model_id, tags) "
+                    "SELECT id, ?, ? FROM photos WHERE id = ?",
+                    [model_id, json.dumps(tags, ensure_ascii=False), photo_id])
+                if cursor.rowcount:
+                    keywords.write_tags(self.db, photo_id, words)
+
+    def clear_tags(self, model_id: int) -> None:
+        """Forget a model's tags (its tag vocabulary or calibration changed)."""
+        with self.db.conn:
+            self.db.execute("DELETE FROM photo_tags WHERE model_id = ?", [model_id])
+
+    def tags_of(self, photo_id: int, model_id: int) -> list[tuple[str, float]] | None:
+        """A photo's stored tags for the model, best first (None: not tagged yet)."""
+        row = self.db.execute("SELECT tags FROM photo_tags WHERE photo_id = ? AND model_id = ?",
+                              [photo_id, model_id]).fetchone()
+        return None if row is None else [(str(t), float(s)) for t, s in json.loads(row[0])]
+
+    def root_of(self, photo_id: int) -> str | None:
+        row = self.db.execute("SELECT r.path FROM photos p JOIN roots r ON r.id = p.root_id "
+                              "WHERE p.id = ?", [photo_id]).fetchone()
+        return None if row is None else from_db(str(row[0]))
 
     # -- queries -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 DATA_DIR_ENV = "PICTOR_DATA_DIR"
+CACHE_DIR_ENV = "PICTOR_CACHE_DIR"
 DATABASE_NAME = "library.db"
 VECTORS_DIR = "vectors"
 
@@ -22,6 +23,13 @@ def default_data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("pictor", appauthor=False))
+
+
+def cache_dir(data_dir: Path) -> Path:
+    """Where derived files that any library may share live (the caption corpora of each
+    model): ``$PICTOR_CACHE_DIR`` if set, else ``<data folder>/cache``."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    return Path(override).expanduser() if override else data_dir / "cache"
 
 
 def model_slug(model: str) -> str:

@@ -31,6 +31,7 @@ from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
 from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
+from core.user_words import read_user_texts
 from core.vector_index import VectorIndex
 
 SCAN_REPORT_EVERY = 2000
@@ -331,6 +332,8 @@ def _prepare(
     finally:
         if markers is not None:
             markers.end()
+    # Album names are in the full-text table's folders column already.
+    own = [t.text for t in read_user_texts(Path(entry.path), data=data) if t.source != "album"]
     facts = replace(
         base,
         width=info.width,
@@ -338,5 +341,6 @@ def _prepare(
         format=info.format,
         taken_at=info.taken_at.isoformat() if info.taken_at else None,
         camera=info.camera,
+        user_words=" ".join(own),
     )
     return _Prepared(entry, row, content_hash, pixels=pixels, facts=facts)

@@ -1,13 +1,15 @@
 """Words: the full-text side of search, and the dates a query may hold.
 
 Every photo has one row in the FTS5 table ``photo_words`` (rowid = the photo's id) with
-three columns: ``name`` (the file name), ``folders`` (the root folder's name and the
-folders below it) and ``words`` (the user's captions, keywords and tags; empty until
-those are extracted). Text is split here, in Python, before SQLite sees it, so indexing
-and querying agree: runs of letters and runs of digits are separate words
-(``IMG_2041`` -> ``img 2041``), and each CJK character is a word of its own (a query's
-CJK run becomes a phrase), so Chinese and Japanese match without a word list. SQLite's
-``unicode61`` tokenizer then folds case and removes diacritics.
+four columns: ``name`` (the file name), ``folders`` (the root folder's name and the
+folders below it), ``words`` (the user's own titles, captions and keywords, from the
+file's metadata and sidecars: core.user_words) and ``tags`` (the automatic tags of the
+current model, in English and Chinese: core.captions). Text is split here, in Python,
+before SQLite sees it, so indexing and querying agree: runs of letters and runs of
+digits are separate words (``IMG_2041`` -> ``img 2041``), and each CJK character is a
+word of its own (a query's CJK run becomes a phrase), so Chinese and Japanese match
+without a word list. SQLite's ``unicode61`` tokenizer then folds case and removes
+diacritics.
 
 A query's words are matched by quoting every one of them: FTS5 syntax (quotes, ``*``,
 ``-``, ``NEAR``, ``AND``/``OR``/``NOT``, brackets) is never interpreted.
@@ -26,9 +28,9 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 TABLE = "photo_words"
-COLUMNS = ("name", "folders", "words")
-# bm25 weights per column: a word in the file name counts most.
-BM25 = "bm25(photo_words, 4.0, 2.0, 1.0)"
+COLUMNS = ("name", "folders", "words", "tags")
+# bm25 weights per column: a word in the file name counts most, a model's tag least.
+BM25 = "bm25(photo_words, 4.0, 2.0, 2.0, 0.5)"
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[^\W\d_])+|\d+")
@@ -85,6 +87,16 @@ def write_words(db: sqlite_utils.Database, photo_id: int, path: str, root: str |
     if not cursor.rowcount:
         db.execute(f"INSERT INTO {TABLE}(rowid, name, folders, words) VALUES (?, ?, ?, '')",
                    [photo_id, name, folders])
+
+
+def write_user_words(db: sqlite_utils.Database, photo_id: int, texts: str) -> None:
+    """Set a photo's own words (its row exists: write_words ran; caller's transaction)."""
+    db.execute(f"UPDATE {TABLE} SET words = ? WHERE rowid = ?", [index_text(texts), photo_id])
+
+
+def write_tags(db: sqlite_utils.Database, photo_id: int, tags: str) -> None:
+    """Set a photo's automatic tags (caller's transaction)."""
+    db.execute(f"UPDATE {TABLE} SET tags = ? WHERE rowid = ?", [index_text(tags), photo_id])
 
 
 def match_expression(text: str) -> str | None:

@@ -20,19 +20,28 @@ from typing import Any
 
 import numpy as np
 
-from core import backup, keywords
+from core import backup, keywords, user_words
 from core import search as search_mod
+from core.calibration import (
+    DEFAULT_MIN_SCORE,
+    SAMPLE_PHOTOS,
+    Calibration,
+    Scale,
+    calibrate,
+)
+from core.captions import CAPTIONS_DIR, Caption, CaptionCorpus
 from core.catalog import Catalog
-from core.config import DATABASE_NAME, default_data_dir, vector_index_path
+from core.config import DATABASE_NAME, cache_dir, default_data_dir, vector_index_path
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
 from core.imaging import decode
 from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, is_online
-from core.types import LibraryStatus, Progress, Root, SearchHit, Vector
+from core.types import Hits, LibraryStatus, Progress, Root, Vector
 from core.vector_index import IndexDamagedError, VectorIndex
 
 MODEL_SETTING = "model"
+CALIBRATION_SETTING = "calibration:{model_id}"
 INDEX_SAVE_INTERVAL_S = 60.0
 INFLIGHT_DIR = "inflight"
 
@@ -54,9 +63,12 @@ class Library:
         device: str = "auto",
         on_download: DownloadCallback | None = None,
         verify: bool = False,
+        remember_model: bool = True,
     ) -> None:
         """``verify`` checks the whole database first (a second or so for a big library)
-        and restores the newest backup if it is damaged; writers (index, watch) do."""
+        and restores the newest backup if it is damaged; writers (index, watch) do.
+        ``remember_model=False`` never makes ``model`` the library's model (a re-embedding
+        run for :meth:`switch_model`)."""
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
         db_path = self.data_dir / DATABASE_NAME
         self.notices: list[str] = []
@@ -72,12 +84,14 @@ class Library:
         stored = self.catalog.get_setting(MODEL_SETTING)
         self.model_name = _model_name(model) if model else (stored or DEFAULT_MODEL)
         # Remembered only once the model has loaded: a typo must not switch the library.
-        self._model_saved = self.model_name == stored
+        self._model_saved = self.model_name == stored or not remember_model
         self.device_choice = device
         self._on_download = on_download
         self._embedder: Embedder | None = None
         self._index: VectorIndex | None = None
         self._index_writable = False
+        self._corpus: CaptionCorpus | None = None
+        self._calibration: Calibration | None = None
 
     def _restore(self, db_path: Path) -> bool:
         message = backup.restore_if_damaged(db_path)
@@ -125,6 +139,23 @@ class Library:
         self._embedder = None
         self._index = None
         self._index_writable = False
+        self._corpus = None
+        self._calibration = None
+
+    def switch_model(self, model: str, *, batch_size: int = 32) -> Iterator[Progress]:
+        """Move the library to another model without a gap: every photo is embedded (and
+        tagged) with ``model`` first, while this library keeps answering with the current
+        one between the steps; only a complete run switches. A model used before has its
+        vectors already, so switching back is a quick check. A generator of progress:
+        closing it early leaves the current model in place, and what was embedded is kept
+        for the next try."""
+        target = _model_name(model)
+        if target == self.model_name:
+            return
+        with Library(self.data_dir, model=target, device=self.device_choice,
+                     on_download=self._on_download, remember_model=False) as other:
+            yield from other.index(batch_size=batch_size)
+        self.use_model(target)
 
     def vector_index(self, *, writable: bool = False) -> VectorIndex:
         """The current model's index, synced with the catalog (rebuilt if damaged)."""
@@ -274,10 +305,105 @@ class Library:
                 yield from indexer.run(roots)
             else:
                 yield from indexer.run_files(roots, files)
+            yield from self.tag()
             # After a complete run, so the copy holds a whole, consistent library.
             backup.backup_if_due(self.catalog.path)
         finally:
             self._save_index()
+
+    # -- captions, tags and scores -----------------------------------------------------
+
+    def caption_corpus(self) -> CaptionCorpus:
+        """The built-in vocabulary embedded by the current model (built once, cached)."""
+        if self._corpus is None:
+            self._corpus = CaptionCorpus.for_model(self.embedder,
+                                                   cache_dir(self.data_dir) / CAPTIONS_DIR)
+        return self._corpus
+
+    def calibration(self, *, fresh: bool = False,
+                    fallback: Vector | None = None) -> Calibration:
+        """The current model's score calibration: the stored one while the library has
+        not changed much (core.calibration), else measured again (in memory; the tag pass
+        of an index run stores it). ``fresh`` checks it against the caption corpus too;
+        ``fallback`` (a photo's vector) stands in for the photos of an empty library."""
+        model_id, dim = self._model_key()
+        count = self.catalog.counts(model_id)[1]
+        digest = self.caption_corpus().digest if fresh or self._corpus else None
+        current = self._calibration or self._stored_calibration(model_id)
+        if current is not None and not current.is_stale(count, digest or current.corpus):
+            self._calibration = current
+            return current
+        sample = self.catalog.sample_vectors(model_id, dim, SAMPLE_PHOTOS)
+        if len(sample) == 0:
+            if fallback is None:  # nothing to search either: any stand-in will do
+                fallback = np.eye(1, dim, dtype=np.float32)
+            sample = fallback.reshape(-1, dim)
+        corpus = self.caption_corpus()
+        self._calibration = calibrate(sample, corpus.vectors, count=count, corpus=corpus.digest)
+        return self._calibration
+
+    def _stored_calibration(self, model_id: int) -> Calibration | None:
+        stored = self.catalog.get_setting(CALIBRATION_SETTING.format(model_id=model_id))
+        try:
+            return Calibration.from_json(json.loads(stored)) if stored else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def tag(self) -> Iterator[Progress]:
+        """Tag the photos that have no tags for the current model yet (all of them after
+        a recalibration); a generator of progress, part of every index run."""
+        model_id, dim = self._model_key()
+        stored = self._stored_calibration(model_id)
+        self._calibration = None
+        calibration = self.calibration(fresh=True)
+        if calibration != stored:
+            self.catalog.set_setting(CALIBRATION_SETTING.format(model_id=model_id),
+                                     json.dumps(calibration.to_json()))
+            self.catalog.clear_tags(model_id)
+        corpus = self.caption_corpus()
+        total = self.catalog.counts(model_id)[1]
+        done = 0
+        started = time.monotonic()
+        for ids, vectors in self.catalog.iter_untagged(model_id, dim):
+            tags = corpus.tags(vectors, calibration.text)
+            self.catalog.write_tags(model_id, [(int(i), t, corpus.words(t))
+                                               for i, t in zip(ids, tags, strict=True)])
+            done += len(ids)
+            yield Progress(phase="tag", done=done, total=max(total, done),
+                           elapsed_s=time.monotonic() - started)
+
+    def captions(self, photo: Path | str, *, n: int = 10,
+                 language: str = "en") -> list[Caption]:
+        """Texts that describe a photo (in the library or not), best first: its own words
+        (title, description, keywords, sidecar, album) first, then built-in terms; at
+        most ``n`` in all."""
+        if n < 1:
+            raise UsageError("the number of captions must be at least 1")
+        if language not in ("en", "zh"):
+            raise UsageError(f"unknown caption language {language!r} (use en or zh)")
+        path = _existing_file(photo)
+        vector = self.image_vector(path)
+        row = self.catalog.photo_by_path(str(path))
+        root = self.catalog.root_of(row.id) if row is not None else None
+        scale = self.calibration(fallback=vector).text
+        own = user_words.read_user_texts(path, root=Path(root) if root else None)
+        mine: list[Caption] = []
+        if own:
+            cosines = self.embedder.embed_texts([t.text for t in own]) @ vector
+            mine = sorted((Caption(t.text, scale.score_one(float(c)), "user", t.source)
+                           for t, c in zip(own, cosines, strict=True)),
+                          key=lambda c: -c.score)
+        if len(mine) >= n:
+            return mine[:n]
+        return mine + self.caption_corpus().captions(vector, scale, n=n - len(mine),
+                                                     language=language)
+
+    def tags(self, photo: Path | str) -> list[tuple[str, float]]:
+        """A library photo's stored tags for the current model ([] when none passed)."""
+        row = self.catalog.photo_by_path(str(_existing_file(photo)))
+        if row is None:
+            return []
+        return self.catalog.tags_of(row.id, self._model_key()[0]) or []
 
     # -- search ------------------------------------------------------------------------
 
@@ -293,13 +419,15 @@ class Library:
         before: str | None = None,
         weights: search_mod.Weights = search_mod.DEFAULT_WEIGHTS,
         words: bool = True,
-    ) -> list[SearchHit]:
+        min_score: float = DEFAULT_MIN_SCORE,
+    ) -> Hits:
         """Photos matching a description, an example image (any file), or both.
 
         Dates in the text ("2019", "june 2021", "2021-06") become a date filter unless
         ``after`` or ``before`` is given, and are not sent to the model; with ``words``
-        the text's words are also matched against file names and folders (see
-        :func:`core.search.nearest`).
+        the text's words are also matched against file names, folders, the photos' own
+        words and their tags (see :func:`core.search.nearest`). Photos found by meaning
+        alone that score under ``min_score`` (0-100) are hidden: see :class:`Hits`.
         """
         text = text.strip() if text else None
         if not text and image is None:
@@ -321,7 +449,10 @@ class Library:
         negative_vec = self.embedder.text_vector(negative) if negative else None
         query = search_mod.compose(text=text_vec, image=image_vec, negative=negative_vec,
                                    weights=weights)
-        return self._nearest(query, k=k, filters=filters, words=match)
+        scale = self.calibration().for_query(text=text_vec is not None,
+                                             image=image_vec is not None)
+        return self._nearest(query, k=k, filters=filters, words=match, scale=scale,
+                             min_score=min_score)
 
     def search_vector(
         self,
@@ -332,10 +463,13 @@ class Library:
         after: str | None = None,
         before: str | None = None,
         exclude: frozenset[int] = frozenset(),
-    ) -> list[SearchHit]:
-        """The photos nearest to a ready query vector (from :meth:`image_vector`, ...)."""
+        min_score: float = 0.0,
+    ) -> Hits:
+        """The photos nearest to a ready image vector (from :meth:`image_vector`), scored
+        as image queries are."""
         return self._nearest(query, k=k, filters=self._filters(folder, after, before),
-                             exclude=exclude)
+                             exclude=exclude, scale=self.calibration().image,
+                             min_score=min_score)
 
     @staticmethod
     def _filters(folder: Path | str | None, after: str | None,
@@ -348,11 +482,15 @@ class Library:
 
     def _nearest(self, query: Vector, *, k: int, filters: search_mod.Filters,
                  exclude: frozenset[int] = frozenset(),
-                 words: str | None = None) -> list[SearchHit]:
+                 words: str | None = None, scale: Scale | None = None,
+                 min_score: float = 0.0) -> Hits:
         if k < 1:
             raise UsageError("the number of results must be at least 1")
+        if not 0 <= min_score <= 100:
+            raise UsageError(f"the minimum score must be between 0 and 100, not {min_score}")
         return search_mod.nearest(self.catalog, self.vector_index(), self._model_key()[0],
-                                  query, k, filters=filters, exclude=exclude, words=words)
+                                  query, k, filters=filters, exclude=exclude, words=words,
+                                  scale=scale, min_score=min_score)
 
     def image_vector(self, image: Path | str) -> Vector:
         """The vector of any image file; the stored one when it is in the library."""
@@ -370,12 +508,14 @@ class Library:
         vector: Vector = self.embedder.embed_images([picture])[0]
         return vector
 
-    def similar(self, photo: Path | str, *, k: int = 20) -> list[SearchHit]:
+    def similar(self, photo: Path | str, *, k: int = 20,
+                min_score: float = DEFAULT_MIN_SCORE) -> Hits:
         """Photos like ``photo`` (the photo itself left out when it is in the library)."""
         path = _existing_file(photo)
         row = self.catalog.photo_by_path(str(path))
         exclude = frozenset({row.id}) if row is not None else frozenset()
-        return self.search_vector(self.image_vector(path), k=k, exclude=exclude)
+        return self.search_vector(self.image_vector(path), k=k, exclude=exclude,
+                                  min_score=min_score)
 
     # -- status ------------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
 
     # execute, not executescript: the table, the trigger and the rows commit together.
     db.execute(f"CREATE VIRTUAL TABLE {keywords.TABLE} USING fts5("
-               f"{', '.join(keywords.COLUMNS)}, tokenize = 'unicode61 remove_diacritics 2')")
+               "name, folders, words, tokenize = 'unicode61 remove_diacritics 2')")
     db.execute(f"CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
                f"DELETE FROM {keywords.TABLE} WHERE rowid = old.id; END")
     roots = {int(r[0]): from_db(str(r[1])) for r in db.execute("SELECT id, path FROM roots")}
@@ -91,7 +91,30 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
         keywords.write_words(db, int(photo_id), from_db(str(path)), roots.get(int(root_id)))
 
 
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """Automatic tags per photo and model (core.captions), and a ``tags`` column in the
+    full-text table so that typed words find tagged photos. FTS5 tables cannot gain a
+    column, so the table is copied into a new one."""
+    db.execute(
+        "CREATE TABLE photo_tags ("
+        " photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,"
+        " model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
+        " tags TEXT NOT NULL,"  # JSON [[term, score 0-100], ...], best first
+        " PRIMARY KEY (photo_id, model_id))"
+    )
+    db.execute("CREATE INDEX photo_tags_model ON photo_tags(model_id)")
+    db.execute("CREATE VIRTUAL TABLE photo_words_new USING fts5(name, folders, words, tags, "
+               "tokenize = 'unicode61 remove_diacritics 2')")
+    db.execute("INSERT INTO photo_words_new(rowid, name, folders, words, tags) "
+               "SELECT rowid, name, folders, words, '' FROM photo_words")
+    db.execute("DROP TRIGGER photos_words_delete")
+    db.execute("DROP TABLE photo_words")
+    db.execute("ALTER TABLE photo_words_new RENAME TO photo_words")
+    db.execute("CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
+               "DELETE FROM photo_words WHERE rowid = old.id; END")
+
+
 # Append-only (see the module docstring).
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2,
-                                                             _migrate_3]
+                                                             _migrate_3, _migrate_4]
 SCHEMA_VERSION = len(MIGRATIONS)

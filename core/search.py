@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from core.calibration import Scale
 from core.errors import UsageError
-from core.types import SearchHit, Vector
+from core.types import Hits, SearchHit, Vector
 
 if TYPE_CHECKING:
     from core.catalog import Catalog
@@ -112,12 +113,18 @@ def nearest(
     filters: Filters = Filters(),
     exclude: frozenset[int] = frozenset(),
     words: str | None = None,
-) -> list[SearchHit]:
+    scale: Scale | None = None,
+    min_score: float = 0.0,
+) -> Hits:
     """The ``k`` best photos for a query vector, with the catalog's details.
 
     With ``words`` (an FTS5 expression from :func:`core.keywords.match_expression`) the
     vector ranking and the photos' word ranking are fused by reciprocal-rank fusion:
     each list gives ``1 / (RRF_K + rank)``, summed; ties go to word matches.
+
+    ``scale`` turns cosines into 0-100 scores (without it the score is the cosine);
+    photos found by meaning alone that score under ``min_score`` are left out, while a
+    photo whose words match is kept whatever the model thinks of it.
     """
     if k <= 0:
         raise UsageError("the number of results must be at least 1")
@@ -126,7 +133,7 @@ def nearest(
         allowed = catalog.filtered_ids(model_id, folder=filters.folder, after=filters.after,
                                        before=filters.before)
         if len(allowed) == 0:
-            return []
+            return Hits()
     depth = k if words is None else max(k, FUSION_DEPTH)
     keys, scores = index.search(query, depth + len(exclude), allowed=allowed)
     ranked = [(int(key), float(score)) for key, score in zip(keys, scores, strict=True)
@@ -136,15 +143,23 @@ def nearest(
     else:
         wanted = _fuse(catalog, model_id, query, ranked, words, k=k, depth=depth,
                        filters=filters, exclude=exclude)
-    details = catalog.photo_details([key for key, _, _ in wanted])
-    hits = []
-    for key, score, match in wanted:
+    hits = Hits()
+    kept = []
+    for key, cosine, match in wanted:
+        score = scale.score_one(cosine) if scale is not None else round(cosine, 4)
+        if match == "meaning" and score < min_score:
+            hits.hidden += 1
+            hits.best_hidden = max(score, hits.best_hidden or score)
+            continue
+        kept.append((key, cosine, score, match))
+    details = catalog.photo_details([key for key, _, _, _ in kept])
+    for key, cosine, score, match in kept:
         row = details.get(key)
         if row is None:  # the index is a cache: a photo removed since it was saved
             continue
-        hits.append(SearchHit(photo_id=key, path=row["path"], score=round(score, 4),
-                              taken_at=row["taken_at"], width=row["width"],
-                              height=row["height"], match=match))
+        hits.append(SearchHit(photo_id=key, path=row["path"], score=score,
+                              similarity=round(cosine, 4), taken_at=row["taken_at"],
+                              width=row["width"], height=row["height"], match=match))
     return hits
 
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float32]
 """One L2-normalised embedding (shape ``(dim,)``) or a batch of them (``(n, dim)``)."""
 
-Phase = Literal["scan", "embed", "save", "done"]
+Phase = Literal["scan", "embed", "tag", "save", "done"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +55,19 @@ class FailedPhoto:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One result, best first in a list; ``score`` is the cosine similarity (-1..1).
+    """One result, best first in a list.
 
-    ``match`` says what found it: ``meaning`` (the vector search), ``words`` (its file
-    name, folders or words matched the query's words) or ``both``. The order of a fused
-    list is by reciprocal-rank fusion, so scores need not decrease down the list.
+    ``score`` is the calibrated relevance, 0-100 (core.calibration: 50 and up is a good
+    match); ``similarity`` the model's raw cosine similarity (-1..1). ``match`` says what
+    found it: ``meaning`` (the vector search), ``words`` (its file name, folders, own
+    words or tags matched the query's words) or ``both``. The order of a fused list is by
+    reciprocal-rank fusion, so scores need not decrease down the list.
     """
 
     photo_id: int
     path: str
     score: float
+    similarity: float = 0.0
     taken_at: str | None = None
     width: int | None = None
     height: int | None = None
@@ -72,6 +75,18 @@ class SearchHit:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Hits(list[SearchHit]):
+    """A search's results, best first, and what the relevance cut-off hid.
+
+    ``hidden`` counts the candidates that scored under the cut-off; ``best_hidden`` is the
+    best of their scores (None: nothing was hidden). An empty list with ``hidden`` set
+    means "no good match", not "no photos".
+    """
+
+    hidden: int = 0
+    best_hidden: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,8 @@ TOY_SHIFT = 0.03  # ... 3% of half the side; more slows the learning of shapes
 TOY_COPIES = 32  # photos per batch that also get a near-duplicate view
 TOY_COPY_WEIGHT = 0.5
 TOY_COPY_SCALE = 10.0  # fixed inverse temperature of the near-duplicate term
+TOY_DISTRACTORS = 48  # everyday captions per batch that describe none of the toy photos
+VOCABULARY = Path(__file__).resolve().parents[2] / "resources" / "vocabulary.tsv"
 
 
 @dataclass(frozen=True)
@@ -188,14 +190,35 @@ def _pixels(processor: CLIPProcessor, images: Sequence[Image.Image]) -> torch.Te
     return processor(images=list(images), return_tensors="pt")["pixel_values"]
 
 
+def distractor_terms() -> list[str]:
+    """The built-in vocabulary's English terms (resources/vocabulary.tsv, first column)."""
+    lines = VOCABULARY.read_text(encoding="utf-8").splitlines()[1:]
+    return [line.split("\t")[0] for line in lines if line.strip()]
+
+
+def _distractor_bank(processor: CLIPProcessor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Everyday captions ("a photo of birthday cake"), tokenised once.
+
+    A real CLIP has seen cakes and dogs and knows a red circle is neither; the toy model
+    learns it from these captions, used only as wrong answers for every toy photo. Without
+    them, words it never saw land anywhere, often close to some shape, and no relevance
+    cut-off could be tested honestly.
+    """
+    texts = [f"a photo of {term}" for term in distractor_terms()]
+    tokens = processor.tokenizer(texts, padding=True, truncation=True, max_length=32,
+                                 return_tensors="pt")
+    return tokens["input_ids"], tokens["attention_mask"]
+
+
 @dataclass(frozen=True)
 class _TrainingSet:
-    """Preprocessed toy photos with their attributes, and the prompt bank."""
+    """Preprocessed toy photos with their attributes, and the prompt banks."""
 
     pixels: torch.Tensor  # (n, 3, size, size)
     labels: torch.Tensor  # (n, 3) attribute indices
     scene_ids: np.ndarray  # (n,) index into toyworld.all_scenes()
     texts: _TextBank
+    distractors: tuple[torch.Tensor, torch.Tensor]  # input_ids, attention_mask
 
 
 def _training_set(processor: CLIPProcessor, *, seed: int, n: int) -> _TrainingSet:
@@ -208,24 +231,34 @@ def _training_set(processor: CLIPProcessor, *, seed: int, n: int) -> _TrainingSe
         labels=torch.tensor([_attributes(s) for s in scenes]),
         scene_ids=np.array([scene_index[s] for s in scenes]),
         texts=_text_bank(processor),
+        distractors=_distractor_bank(processor),
     )
 
 
 def _contrastive_loss(
-    image_embeds: torch.Tensor, text_embeds: torch.Tensor, scale: torch.Tensor, match: torch.Tensor
+    image_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    scale: torch.Tensor,
+    match: torch.Tensor,
+    negatives: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric InfoNCE where every text consistent with an image counts as its positive.
 
     Plain InfoNCE would punish "a red circle" for matching two red circles in one batch; the
-    targets spread over all matching pairs instead.
+    targets spread over all matching pairs instead. ``negatives`` are extra texts that match
+    no image: they join each image's choices, never as the answer.
     """
+    import torch
     import torch.nn.functional as F
 
-    logits = scale * F.normalize(image_embeds, dim=-1) @ F.normalize(text_embeds, dim=-1).T
-    targets_i = match / match.sum(dim=1, keepdim=True)
+    texts = text_embeds if negatives is None else torch.cat([text_embeds, negatives])
+    logits = scale * F.normalize(image_embeds, dim=-1) @ F.normalize(texts, dim=-1).T
+    wanted = F.pad(match, (0, len(texts) - len(text_embeds)))
+    targets_i = wanted / wanted.sum(dim=1, keepdim=True)
     targets_t = match.T / match.T.sum(dim=1, keepdim=True)
     loss_i = -(targets_i * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    loss_t = -(targets_t * F.log_softmax(logits.T, dim=1)).sum(dim=1).mean()
+    text_logits = logits[:, : len(text_embeds)].T
+    loss_t = -(targets_t * F.log_softmax(text_logits, dim=1)).sum(dim=1).mean()
     return (loss_i + loss_t) / 2
 
 
@@ -280,10 +313,15 @@ def _batch_loss(model: CLIPModel, data: _TrainingSet, rng: np.random.Generator) 
     text_embeds = model.get_text_features(
         input_ids=data.texts.input_ids[rows], attention_mask=data.texts.attention_mask[rows]
     ).pooler_output
+    picked = torch.from_numpy(rng.integers(0, len(data.distractors[0]), size=TOY_DISTRACTORS))
+    negatives = model.get_text_features(
+        input_ids=data.distractors[0][picked], attention_mask=data.distractors[1][picked]
+    ).pooler_output
     labels_i, labels_t = data.labels[idx], torch.from_numpy(data.texts.labels[rows])
     # a prompt matches a photo when every attribute it names (>= 0) is the photo's
     match = ((labels_t[None] == labels_i[:, None]) | (labels_t[None] < 0)).all(-1)
-    text_loss = _contrastive_loss(image_embeds, text_embeds, model.logit_scale.exp(), match.float())
+    text_loss = _contrastive_loss(image_embeds, text_embeds, model.logit_scale.exp(),
+                                  match.float(), negatives)
     same = torch.from_numpy(idx[:k, None] == idx[None, :k]).float()
     scale = torch.tensor(TOY_COPY_SCALE)
     copy_loss = _contrastive_loss(image_embeds[:k], copy_embeds, scale, same)
