@@ -1,4 +1,4 @@
-"""CLIP-family models: loading (local folder or hub id) and batched image/text vectors.
+"""Image-text models: loading (local folder or hub id) and batched image/text vectors.
 
 torch and transformers are imported inside functions: importing this module is cheap, so
 a front can show itself before the model loads (GUIDE: import torch lazily).
@@ -7,6 +7,20 @@ Vectors are L2-normalised float32. Images come in as uint8 pixels already resize
 cropped by :mod:`core.imaging` (decoding runs in a thread pool, the model in the caller's
 thread); the only work left here is normalising them, which is exactly what the model's
 own processor would do, so the vectors match the reference transformers path.
+
+Families, and what differs between them (:attr:`Embedder.family`):
+
+- ``clip`` (OpenAI and LAION checkpoints alike): shortest edge then centre crop; texts
+  padded to the longest in the batch with an attention mask, at most 77 tokens.
+- ``siglip`` and ``siglip2`` (fixed-resolution SigLIP 2: model_type "siglip" with a Gemma
+  tokenizer): a square resize without crop; every text padded to the length the model was
+  trained with (64), as its pooled vector is read at the last position, with only the
+  inputs its tokenizer names (google/siglip-*: no attention mask, as in training); SigLIP 2
+  texts are lower-cased as in its training. No projection: vectors are the towers' width.
+- ``chinese_clip``: a square resize; BERT WordPiece texts (each CJK character a token) of
+  at most 52 tokens, Chinese-CLIP's context length.
+- SigLIP 2 NaFlex (model_type "siglip2") is refused: its aspect-keeping variable patch
+  grids do not fit the fixed-size pixels that indexing decodes ahead of the model.
 """
 
 from __future__ import annotations
@@ -45,12 +59,31 @@ _MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 MIN_PRECISION_COSINE = 0.999
 TEXT_CACHE_SIZE = 512
 """Query texts whose vectors :meth:`Embedder.text_vector` keeps (2 KB each)."""
+CHINESE_CLIP_CONTEXT = 52
+"""Tokens Chinese-CLIP was trained on (its BERT tower has 512 positions)."""
+MULTILINGUAL_VOCAB = 200_000
+"""A text vocabulary this large is multilingual (SigLIP's i18n checkpoints: 250k)."""
+ENGLISH: frozenset[str] = frozenset({"en"})
+CHINESE: frozenset[str] = frozenset({"zh", "en"})
+MULTILINGUAL: frozenset[str] = frozenset(
+    {"en", "zh", "ja", "ko", "de", "fr", "es", "it", "pt", "nl", "ru", "pl", "tr", "ar", "hi",
+     "id", "th", "vi"})
+_TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass(frozen=True, slots=True)
 class _Normalisation:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class _TextSettings:
+    """How a family's texts are tokenised."""
+
+    max_length: int
+    pad_to_max: bool  # SigLIP: always the trained length, never the batch's longest
+    lowercase: bool  # SigLIP 2 was trained on lower-cased captions
 
 
 def resolve_model(name: str, *, on_download: DownloadCallback | None = None) -> Path:
@@ -164,7 +197,11 @@ def cpu_has_fast_bf16() -> bool:
 
 
 class Embedder:
-    """A loaded CLIP-family model that turns pixels and texts into unit vectors."""
+    """A loaded image-text model that turns pixels and texts into unit vectors.
+
+    ``family`` names how it is driven (see the module's docstring); ``languages`` holds the
+    ISO 639-1 codes of the languages its text tower was trained on, as far as is known.
+    """
 
     def __init__(self, model: Any, processor: Any, *, name: str, device: str) -> None:
         import torch
@@ -173,9 +210,12 @@ class Embedder:
         self.processor = processor
         self.name = name
         self.device = device
+        config = model.config
+        self.family = model_family(config, processor.tokenizer)
+        self.languages = model_languages(self.family, int(config.text_config.vocab_size))
         self.image_input, self._norm = _image_settings(processor)
-        self.dim = int(model.config.projection_dim)
-        self._text_max_length = int(model.config.text_config.max_position_embeddings)
+        self.dim = _dimension(config, name)
+        self._text = _text_settings(self.family, config, processor.tokenizer)
         self._mean = torch.tensor(self._norm.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(self._norm.std).view(1, 3, 1, 1)
         self.dtype: torch.dtype = torch.float32
@@ -197,6 +237,7 @@ class Embedder:
         """Load a model by folder or hub id; raises :class:`ModelUnavailableError`."""
         folder = resolve_model(name, on_download=on_download)
         check_model_folder(folder, name)
+        _refuse_unsupported(folder, name)
         chosen = pick_device(device)
         from transformers import AutoModel, AutoProcessor
         from transformers.utils import logging as hf_logging
@@ -208,13 +249,13 @@ class Embedder:
             processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
                 folder, trust_remote_code=False
             )
-        except (OSError, ValueError, KeyError) as error:
-            raise ModelUnavailableError(f"cannot load model {name} from {folder}: {error}") \
-                from error
-        if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")):
+        except (OSError, ValueError, KeyError, ImportError) as error:
+            raise ModelUnavailableError(_load_failure(name, folder, error)) from error
+        if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")
+                and getattr(processor, "tokenizer", None) is not None):
             raise ModelUnavailableError(
-                f"{name} is a {type(model).__name__}, not a CLIP-family model with image and "
-                "text towers"
+                f"{name} is a {type(model).__name__}, not an image-text model (CLIP, SigLIP, "
+                "Chinese-CLIP) with image and text towers"
             )
         model.eval().to(chosen)
         embedder = cls(model, processor, name=name, device=chosen)
@@ -233,7 +274,7 @@ class Embedder:
         if self.device != "cpu" or not cpu_has_fast_bf16():
             return
         pixels = _probe_pixels(self.image_input.size)
-        texts = ["a photo of a dog", "a red circle on grass", "sunset over the sea"]
+        texts = ["a photo of a dog", "a red circle on grass", "sunset over the sea", "海边日落"]
         reference = self.embed_pixels(pixels), self.embed_texts(texts)
         self.autocast = True
         fast = self.embed_pixels(pixels), self.embed_texts(texts)
@@ -291,14 +332,19 @@ class Embedder:
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        tokens = self.processor.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self._text_max_length,
-            return_tensors="pt",
-        )
-        tokens = {k: v.to(self.device) for k, v in tokens.items()}
         with torch.inference_mode(), self._autocast():
-            features = _features(self.model.get_text_features(**tokens))
+            features = _features(self.model.get_text_features(**self.tokens(texts)))
         return _normalise(features)
+
+    def tokens(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The text tower's inputs for ``texts``, tokenised the way the family was trained."""
+        settings = self._text
+        batch = [t.lower() for t in texts] if settings.lowercase else list(texts)
+        encoded = self.processor.tokenizer(
+            batch, padding="max_length" if settings.pad_to_max else True, truncation=True,
+            max_length=settings.max_length, return_tensors="pt",
+        )
+        return {k: v.to(self.device) for k, v in encoded.items() if k in _TEXT_INPUTS}
 
     def _autocast(self) -> Any:
         import contextlib
@@ -311,8 +357,9 @@ class Embedder:
 
 
 def _features(output: Any) -> torch.Tensor:
-    """transformers 5 returns a ModelOutput whose pooler_output holds the projected vector;
-    older releases returned the tensor itself."""
+    """transformers 5 returns a ModelOutput whose pooler_output is the final vector (CLIP,
+    Chinese-CLIP: projected; SigLIP: the text head at the last position, the image
+    attention-pooling head); older releases returned the tensor itself."""
     tensor: torch.Tensor = output if hasattr(output, "float") else output.pooler_output
     return tensor
 
@@ -324,26 +371,148 @@ def _normalise(features: torch.Tensor) -> Vector:
     return result
 
 
+# -- families --------------------------------------------------------------------------
+
+
+def model_family(config: Any, tokenizer: Any) -> str:
+    """``clip``, ``siglip``, ``siglip2``, ``chinese_clip``, or another model_type (driven
+    like CLIP). Fixed-resolution SigLIP 2 checkpoints say model_type "siglip"; their Gemma
+    tokenizer tells them apart."""
+    kind = str(config.model_type)
+    tokenizer_class = type(tokenizer).__name__.lower()
+    if kind == "siglip" and ("gemma" in tokenizer_class or "siglip2" in tokenizer_class):
+        return "siglip2"
+    return kind
+
+
+def model_languages(family: str, vocab_size: int) -> frozenset[str]:
+    """Languages the text tower reads: Chinese-CLIP Chinese (and some English); SigLIP 2
+    and any model with a vocabulary of 200k+ tokens many; the rest English."""
+    if family == "chinese_clip":
+        return CHINESE
+    if family == "siglip2" or vocab_size >= MULTILINGUAL_VOCAB:
+        return MULTILINGUAL
+    return ENGLISH
+
+
+def _refuse_unsupported(folder: Path, name: str) -> None:
+    """Refuse SigLIP 2 NaFlex before its weights load, naming what to use instead."""
+    try:
+        kind = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return  # check_model_folder has vouched for it; transformers will say what is wrong
+    if kind == "siglip2":
+        raise ModelUnavailableError(
+            f"{name} is a SigLIP 2 NaFlex model (variable resolution), which Pictor does not "
+            "support: use a fixed-resolution SigLIP 2 such as google/siglip2-base-patch16-224 "
+            "(or -256, -384, -512)"
+        )
+
+
+def _load_failure(name: str, folder: Path, error: Exception) -> str:
+    text = " ".join(str(error).split())
+    if "sentencepiece" in text.lower() or "protobuf" in text.lower():  # google/siglip-*
+        return (f"model {name} has a SentencePiece tokenizer, which needs the sentencepiece "
+                "and protobuf packages (pip install sentencepiece protobuf)")
+    return f"cannot load model {name} from {folder}: {text}"
+
+
+def _dimension(config: Any, name: str) -> int:
+    """The vector size: CLIP and Chinese-CLIP project both towers to ``projection_dim``;
+    SigLIP has no projection, its towers' heads end at their own widths (equal)."""
+    projection = getattr(config, "projection_dim", None)
+    if projection:
+        return int(projection)
+    text = config.text_config
+    text_dim = int(getattr(text, "projection_size", None) or text.hidden_size)
+    image_dim = int(config.vision_config.hidden_size)
+    if text_dim != image_dim:
+        raise ModelUnavailableError(
+            f"{name}: its text vectors ({text_dim}) and image vectors ({image_dim}) differ in "
+            "size, so they cannot be compared"
+        )
+    return text_dim
+
+
+def _text_settings(family: str, config: Any, tokenizer: Any) -> _TextSettings:
+    positions = int(config.text_config.max_position_embeddings)
+    if family in ("siglip", "siglip2"):  # pooled at the last position: pad to what it saw
+        return _TextSettings(positions, pad_to_max=True, lowercase=family == "siglip2")
+    limit = positions
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared < 100_000:  # unset means 1e30
+        limit = min(limit, declared)
+    if family == "chinese_clip":
+        limit = min(limit, CHINESE_CLIP_CONTEXT)
+    return _TextSettings(limit, pad_to_max=False, lowercase=False)
+
+
+# -- images ------------------------------------------------------------------------------
+
+
 def _image_settings(processor: Any) -> tuple[ModelInput, _Normalisation]:
-    """Read the size, crop and normalisation the model's own image processor applies."""
+    """Read the size, crop, filter and normalisation the model's image processor applies.
+
+    ``size`` as height x width (SigLIP, Chinese-CLIP) is a resize to that square whatever
+    the photo's shape, and a centre crop of the same size changes nothing; ``size`` as a
+    shortest edge (CLIP) keeps the aspect ratio and the crop takes the middle square.
+    """
     image_processor = getattr(processor, "image_processor", processor)
-    size = _as_dict(getattr(image_processor, "size", None))
+    size = _as_dict(getattr(image_processor, "size", None),
+                    square=bool(getattr(image_processor, "default_to_square", True)))
     crop_size = _as_dict(getattr(image_processor, "crop_size", None))
-    crop = bool(getattr(image_processor, "do_center_crop", False)) and bool(crop_size)
-    if crop:
-        side = int(crop_size.get("height") or crop_size.get("shortest_edge") or 224)
+    cropped = bool(getattr(image_processor, "do_center_crop", False)) and bool(crop_size)
+    crop_side = _side(crop_size) if cropped else None
+    resample = _resampling(getattr(image_processor, "resample", None))
+    if size.get("height") and size.get("width"):
+        side = _side(size)
+        if crop_side not in (None, side):
+            raise ModelUnavailableError(
+                f"the model's images are resized to {side}x{side} then cropped to "
+                f"{crop_side}: Pictor does not support that preprocessing")
+        spec = ModelInput(size=side, crop=False, resample=resample)
+    elif crop_side is not None:
+        if size.get("shortest_edge") not in (None, crop_side):
+            log.warning("model resizes to %s then crops %s; Pictor resizes to the crop",
+                        size.get("shortest_edge"), crop_side)
+        spec = ModelInput(size=crop_side, crop=True, resample=resample)
     else:
-        side = int(size.get("height") or size.get("shortest_edge") or 224)
+        spec = ModelInput(size=int(size.get("shortest_edge") or 224), crop=False,
+                          resample=resample)
+    if getattr(image_processor, "do_normalize", True) is False:
+        return spec, _Normalisation((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     mean = tuple(float(v) for v in getattr(image_processor, "image_mean", (0.5, 0.5, 0.5)))
     std = tuple(float(v) for v in getattr(image_processor, "image_std", (0.5, 0.5, 0.5)))
-    return ModelInput(size=side, crop=crop), _Normalisation(mean, std)  # type: ignore[arg-type]
+    return spec, _Normalisation(mean, std)  # type: ignore[arg-type]
 
 
-def _as_dict(value: Any) -> dict[str, Any]:
+def _side(size: dict[str, Any]) -> int:
+    """The side of a square size; a non-square one cannot be met."""
+    height = size.get("height") or size.get("shortest_edge") or 224
+    width = size.get("width") or height
+    if height != width:
+        raise ModelUnavailableError(f"the model wants {width}x{height} images; Pictor "
+                                    "supports square model inputs only")
+    return int(height)
+
+
+def _resampling(value: Any) -> Image.Resampling:
+    """Pillow's filter for a processor's ``resample`` (an int, or an enum with a name)."""
+    try:
+        return Image.Resampling(int(value))
+    except (TypeError, ValueError):
+        pass
+    try:
+        return Image.Resampling[str(getattr(value, "name", value)).upper()]
+    except KeyError:
+        return Image.Resampling.BICUBIC
+
+
+def _as_dict(value: Any, *, square: bool = True) -> dict[str, Any]:
     if value is None:
         return {}
-    if isinstance(value, int):
-        return {"height": value, "width": value}
+    if isinstance(value, int):  # transformers 5 turns these into SizeDicts; older objects
+        return {"height": value, "width": value} if square else {"shortest_edge": value}
     if isinstance(value, dict):
         return value
     return {k: getattr(value, k) for k in ("height", "width", "shortest_edge")

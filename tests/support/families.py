@@ -1,0 +1,183 @@
+"""Offline tiny checkpoints of the other model families: SigLIP, SigLIP 2 and Chinese-CLIP.
+
+Like :mod:`tests.support.models` for CLIP, each is a real transformers model with a real
+tokenizer class, written with ``save_pretrained`` so the code under test loads it through
+``AutoModel`` / ``AutoProcessor`` the way it loads a downloaded checkpoint. Weights are random:
+these are for plumbing and parity with the reference transformers path, never for ranking.
+
+The tokenizers are built from small vocabularies, with no sentencepiece model involved:
+
+- SigLIP: a T5 Unigram tokenizer (SigLIP's English vocabulary is T5's), ``</s>`` as both end
+  and padding token and ``input_ids`` as its only output, as google/siglip-* checkpoints
+  declare.
+- SigLIP 2 (fixed resolution, model_type "siglip"): a Gemma byte-fallback BPE tokenizer, as
+  google/siglip2-*-patch16-224 checkpoints carry (left padding, attention mask).
+- Chinese-CLIP: a BERT WordPiece vocabulary (``vocab.txt``) holding every CJK Unified
+  Ideograph (U+4E00..U+9FFF), ASCII, word pieces and some English words, as the
+  chinese-roberta-wwm-ext vocabulary of OFA-Sys/chinese-clip-* does.
+- SigLIP 2 NaFlex (model_type "siglip2"): only the model, which Pictor refuses.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any
+
+IMAGE_SIZE = 32
+PATCH = 8
+HIDDEN = 32
+LAYERS = 2
+SIGLIP_TEXT_LENGTH = 64  # what SigLIP and SigLIP 2 were trained with
+CJK_FIRST, CJK_LAST = 0x4E00, 0x9FFF  # CJK Unified Ideographs: 20,992 characters
+
+ENGLISH_WORDS = (
+    "a", "an", "the", "of", "on", "in", "at", "over", "by", "with", "and", "photo", "picture",
+    "dog", "cat", "sea", "beach", "sunset", "sun", "sky", "red", "green", "blue", "yellow",
+    "circle", "square", "star", "grass", "sand", "night", "tree", "mountain", "city", "snow",
+)
+
+
+def _tower(**extra: Any) -> dict[str, Any]:
+    """Settings both towers share: 2 layers of width 32 with 2 heads."""
+    return {"hidden_size": HIDDEN, "intermediate_size": HIDDEN * 2, "num_hidden_layers": LAYERS,
+            "num_attention_heads": 2, **extra}
+
+
+def _seeded(seed: int, make: Any) -> Any:
+    """``make()`` under a fixed torch seed, leaving the caller's random state alone."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
+
+
+def _save(model: Any, processor: Any, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(dest)
+    processor.save_pretrained(dest)
+    return dest
+
+
+# --- SigLIP ----------------------------------------------------------------------------------
+
+
+def t5_tokenizer() -> Any:
+    """A small T5 Unigram tokenizer shaped like SigLIP's: ``</s>`` ends and pads."""
+    from transformers import T5Tokenizer
+
+    pieces: list[tuple[str, float]] = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0),
+                                       ("▁", -2.0)]
+    pieces += [(c, -8.0) for c in string.ascii_lowercase + string.digits + ".,!?'-"]
+    pieces += [("▁" + word, -4.0) for word in ENGLISH_WORDS]
+    return T5Tokenizer(vocab=pieces, extra_ids=0, pad_token="</s>",
+                       model_input_names=["input_ids"], model_max_length=SIGLIP_TEXT_LENGTH)
+
+
+def gemma_tokenizer() -> Any:
+    """A small Gemma byte-fallback BPE tokenizer: words, single characters, raw bytes."""
+    from transformers import GemmaTokenizer
+
+    vocab: dict[str, int] = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4}
+    for byte in range(256):
+        vocab[f"<0x{byte:02X}>"] = len(vocab)
+    for char in "▁" + string.ascii_letters + string.digits + ".,!?'-" + "大海边的日落狗猫":
+        vocab.setdefault(char, len(vocab))
+    merges: list[tuple[str, str]] = []
+    for word in ENGLISH_WORDS:
+        token = "▁" + word
+        for end in range(2, len(token) + 1):
+            if token[:end] not in vocab:
+                vocab[token[:end]] = len(vocab)
+                merges.append((token[: end - 1], token[end - 1]))
+    return GemmaTokenizer(vocab=vocab, merges=merges, model_max_length=SIGLIP_TEXT_LENGTH)
+
+
+def _siglip(dest: Path, tokenizer: Any, *, seed: int, resample: int) -> Path:
+    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipProcessor
+
+    pad = tokenizer.pad_token_id
+    config = SiglipConfig(
+        text_config=_tower(vocab_size=len(tokenizer), max_position_embeddings=SIGLIP_TEXT_LENGTH,
+                           pad_token_id=pad, eos_token_id=tokenizer.eos_token_id,
+                           bos_token_id=None),
+        vision_config=_tower(image_size=IMAGE_SIZE, patch_size=PATCH),
+    )
+    model = _seeded(seed, lambda: SiglipModel(config))
+    image_processor = SiglipImageProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                           resample=resample)
+    return _save(model, SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer),
+                 dest)
+
+
+def build_tiny_siglip(dest: Path, *, seed: int = 0) -> Path:
+    """An untrained SigLIP: square resize (bicubic, no crop), mean = std = 0.5."""
+    return _siglip(dest, t5_tokenizer(), seed=seed, resample=3)
+
+
+def build_tiny_siglip2(dest: Path, *, seed: int = 1) -> Path:
+    """An untrained fixed-resolution SigLIP 2 (model_type "siglip", Gemma tokenizer);
+    bilinear resize like google/siglip2-base-patch16-224."""
+    return _siglip(dest, gemma_tokenizer(), seed=seed, resample=2)
+
+
+def build_tiny_siglip2_naflex(dest: Path, *, seed: int = 2) -> Path:
+    """An untrained SigLIP 2 NaFlex model (model_type "siglip2"): weights and config only."""
+    from transformers import Siglip2Config, Siglip2Model
+
+    config = Siglip2Config(
+        text_config=_tower(vocab_size=300, max_position_embeddings=SIGLIP_TEXT_LENGTH),
+        vision_config=_tower(patch_size=PATCH, num_patches=16),
+    )
+    model = _seeded(seed, lambda: Siglip2Model(config))
+    dest.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(dest)
+    return dest
+
+
+# --- Chinese-CLIP ----------------------------------------------------------------------------
+
+
+def chinese_vocab() -> list[str]:
+    """A WordPiece vocabulary: specials, ASCII, ``##`` pieces, English words, all of CJK."""
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokens += [chr(c) for c in range(0x21, 0x7F)]  # printable ASCII (BERT splits punctuation)
+    tokens += ["##" + c for c in string.ascii_lowercase + string.digits]
+    tokens += [w for w in ENGLISH_WORDS if len(w) > 1]
+    tokens += [chr(c) for c in (0xFF0C, 0x3002, 0x3001, 0xFF01, 0xFF1F)]  # CJK punctuation
+    tokens += [chr(c) for c in range(CJK_FIRST, CJK_LAST + 1)]
+    return list(dict.fromkeys(tokens))
+
+
+def build_tiny_chinese_clip(dest: Path, *, seed: int = 0) -> Path:
+    """An untrained Chinese-CLIP with a BERT text tower and a CJK WordPiece vocabulary.
+
+    The image processor is laid out like OFA-Sys/chinese-clip-vit-base-patch16's: a square
+    resize (no aspect kept) with a centre crop of the same size; the text tower has BERT's 512
+    positions while the model was trained on 52 tokens (Chinese-CLIP's context length).
+    """
+    from transformers import (
+        BertTokenizer,
+        ChineseCLIPConfig,
+        ChineseCLIPImageProcessor,
+        ChineseCLIPModel,
+        ChineseCLIPProcessor,
+    )
+
+    vocab = chinese_vocab()
+    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocab)})
+    config = ChineseCLIPConfig(
+        text_config=_tower(vocab_size=len(vocab), max_position_embeddings=512,
+                           type_vocab_size=2, pad_token_id=0),
+        vision_config=_tower(image_size=IMAGE_SIZE, patch_size=PATCH),
+        projection_dim=HIDDEN,
+    )
+    model = _seeded(seed, lambda: ChineseCLIPModel(config))
+    square = {"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    image_processor = ChineseCLIPImageProcessor(size=square, crop_size=square,
+                                                do_center_crop=True, resample=3)
+    _save(model, ChineseCLIPProcessor(image_processor=image_processor, tokenizer=tokenizer),
+          dest)
+    (dest / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    return dest
