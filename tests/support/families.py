@@ -10,8 +10,8 @@ The tokenizers are built from small vocabularies, with no sentencepiece model in
 - SigLIP: a T5 Unigram tokenizer (SigLIP's English vocabulary is T5's), ``</s>`` as both end
   and padding token and ``input_ids`` as its only output, as google/siglip-* checkpoints
   declare.
-- SigLIP 2 (fixed resolution, model_type "siglip"): a Gemma byte-fallback BPE tokenizer, as
-  google/siglip2-*-patch16-224 checkpoints carry (left padding, attention mask).
+- SigLIP 2 (fixed resolution, model_type "siglip"): a Gemma byte-fallback BPE tokenizer set
+  up as google/siglip2-base-patch16-224's (``<eos>`` appended, right padding, ids only).
 - Chinese-CLIP: a BERT WordPiece vocabulary (``vocab.txt``) holding every CJK Unified
   Ideograph (U+4E00..U+9FFF), ASCII, word pieces and some English words, as the
   chinese-roberta-wwm-ext vocabulary of OFA-Sys/chinese-clip-* does.
@@ -91,7 +91,10 @@ def gemma_tokenizer() -> Any:
             if token[:end] not in vocab:
                 vocab[token[:end]] = len(vocab)
                 merges.append((token[: end - 1], token[end - 1]))
-    return GemmaTokenizer(vocab=vocab, merges=merges, model_max_length=SIGLIP_TEXT_LENGTH)
+    # As google/siglip2-base-patch16-224's tokenizer_config.json: no <bos>, <eos> added,
+    # right padding, no attention mask.
+    return GemmaTokenizer(vocab=vocab, merges=merges, add_bos_token=False, add_eos_token=True,
+                          padding_side="right", model_input_names=["input_ids"])
 
 
 def _siglip(dest: Path, tokenizer: Any, *, seed: int, resample: int) -> Path:
