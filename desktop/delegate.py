@@ -66,7 +66,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
                      score: object) -> None:
         if not isinstance(score, float):
             return
-        text = f"{score:.3f}"
+        text = f"{score:.0f}"  # 0-100
         metrics = option.fontMetrics
         badge = QRect(box.x() + 4, box.y() + 4, metrics.horizontalAdvance(text) + 10,
                       metrics.height() + 4)

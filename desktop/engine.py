@@ -6,13 +6,15 @@ thread as queued Qt signals. A long index run is a generator that the writer adv
 batch per task and then re-queues, so a search typed meanwhile runs between two batches
 instead of waiting for the whole run, and pausing is simply not re-queuing.
 
-Searches and index requests made before the model is ready are kept here and run when it
-is (the latest search only; folders to index accumulate).
+Searches, caption requests and index requests made before the model is ready are kept
+here and run when it is (the latest search and caption request only; folders to index
+accumulate).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +29,7 @@ from core.errors import ModelUnavailableError, PictorError
 from desktop.query import Query
 
 if TYPE_CHECKING:
+    from core.captions import Caption
     from core.library import Library
     from core.types import Progress
 
@@ -36,6 +39,8 @@ RESULTS = 1000
 """How many results a search returns: the grid scrolls through them lazily."""
 INDEX_BATCH = 16
 """Smaller than the command line's batches, so a search waits less between two of them."""
+CAPTIONS = 8
+"""How many captions the preview shows for a photo."""
 
 
 class DownloadCancelled(Exception):
@@ -57,8 +62,10 @@ class Engine(QObject):
     modelReady = Signal(str, str)  # model name, device
     modelMissing = Signal(str)  # a sentence for the user
     downloadProgress = Signal(int, int)  # bytes done, bytes total
-    searched = Signal(int, object)  # generation, list[SearchHit]
+    searched = Signal(int, object)  # generation, core.types.Hits
     searchFailed = Signal(int, str)  # generation, message
+    captionsReady = Signal(str, object)  # photo path, list[Caption]
+    captionsFailed = Signal(str, str)  # photo path, message
     indexStarted = Signal()
     indexProgress = Signal(object)  # Progress
     indexFinished = Signal(object, bool)  # last Progress (or None), cancelled
@@ -72,7 +79,8 @@ class Engine(QObject):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictor-writer")
         self._library: Library | None = None  # touched on the writer thread only
         self._run: Iterator[Progress] | None = None  # the index run, writer thread only
-        self._last: Progress | None = None
+        self._last: Progress | None = None  # the run's report so far
+        self._indexed: Progress | None = None  # the last progress before the tag pass
         self._step_token = 0
         self._cancel_download = threading.Event()
         self._closing = False
@@ -83,6 +91,9 @@ class Engine(QObject):
         self.paused = False
         self._search_generation = 0
         self._pending_search: tuple[int, Query] | None = None
+        self._captions_for: str | None = None  # the photo whose captions are wanted
+        self._captions_language = "en"
+        self._pending_captions = False
         self._pending_index: list[str] | None = None  # [] means every library folder
         self._pending_files: list[str] = []  # changed files a watcher saw
         self.modelReady.connect(self._on_model_ready)
@@ -194,6 +205,9 @@ class Engine(QObject):
             self._pending_search = None
             if generation == self._search_generation:
                 self._submit(self._search, generation, query)
+        if self._pending_captions and self._captions_for is not None:
+            self._submit(self._captions, self._captions_for, self._captions_language)
+        self._pending_captions = False
         self._run_pending_index()
 
     def _on_model_missing(self, _message: str) -> None:
@@ -226,16 +240,47 @@ class Engine(QObject):
         library = self._lib()
         try:
             if query.similar_to:
-                hits = library.similar(query.similar_to, k=RESULTS)
+                hits = library.similar(query.similar_to, k=RESULTS, min_score=query.min_score)
             else:
                 hits = library.search(
                     query.text or None, image=query.image, negative=query.negative or None,
                     k=RESULTS, folder=query.folder, after=query.after or None,
-                    before=query.before or None)
+                    before=query.before or None, min_score=query.min_score)
         except PictorError as error:
             self.searchFailed.emit(generation, str(error))
             return
         self.searched.emit(generation, hits)
+
+    # -- captions ----------------------------------------------------------------------
+
+    def captions(self, path: str | None, *, language: str = "en") -> None:
+        """Describe a photo (now, or when the model is ready): ``captionsReady`` or
+        ``captionsFailed`` follow, unless another photo was asked for meanwhile. ``None``
+        forgets the request (nothing is selected any more)."""
+        self._captions_for, self._captions_language = path, language
+        self._pending_captions = False
+        if path is None:
+            return
+        if self.model_state == "missing":
+            self.captionsFailed.emit(path, "no model yet")
+        elif self.model_state != "ready":
+            self._pending_captions = True
+        else:
+            self._submit(self._captions, path, language)
+
+    def _captions(self, path: str, language: str) -> None:
+        if path != self._captions_for:
+            return  # the user moved on to another photo
+        try:
+            captions: list[Caption] = self._lib().captions(path, n=CAPTIONS, language=language)
+        except PictorError as error:
+            self.captionsFailed.emit(path, str(error))
+            return
+        except Exception as error:  # a bug: say so in the preview, keep the writer alive
+            log.exception("captions failed for %s", path)
+            self.captionsFailed.emit(path, f"unexpected error: {error}")
+            return
+        self.captionsReady.emit(path, captions)
 
     # -- folders -----------------------------------------------------------------------
 
@@ -328,7 +373,7 @@ class Engine(QObject):
     # -- indexing (writer thread) ------------------------------------------------------
 
     def _start_run(self, paths: list[str], files: list[str], token: int) -> None:
-        self._last = None
+        self._last = self._indexed = None
         library = self._lib()
         try:
             if files:
@@ -354,7 +399,9 @@ class Engine(QObject):
             self._run = None
             self.indexFinished.emit(self._last, True)
             raise
-        self._last = progress
+        if progress.phase != "tag":
+            self._indexed = progress
+        self._last = _report(self._indexed, progress)
         self.indexProgress.emit(progress)
         self._submit(self._step, token)  # behind whatever the GUI queued meanwhile
 
@@ -366,3 +413,11 @@ class Engine(QObject):
         if report:
             self.indexFinished.emit(self._last, True)
             self._emit_status()
+
+
+def _report(indexed: Progress | None, progress: Progress) -> Progress:
+    """The run's report so far. The tag pass that ends a run counts only the photos it
+    tags, so while it runs the report keeps the indexing totals and adds its time."""
+    if progress.phase != "tag" or indexed is None:
+        return progress
+    return dataclasses.replace(indexed, elapsed_s=indexed.elapsed_s + progress.elapsed_s)

@@ -6,11 +6,18 @@ import re
 from dataclasses import dataclass
 
 _NOT = re.compile(r"(?:^|\s)not:\s*", re.IGNORECASE)
+DEFAULT_MIN_SCORE = 50.0
+"""core.calibration.DEFAULT_MIN_SCORE, repeated so the window paints before numpy loads
+(a test checks that the two agree)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A search: text (minus ``negative``), an example image, or "photos like this one"."""
+    """A search: text (minus ``negative``), an example image, or "photos like this one".
+
+    ``min_score`` (0-100) hides photos found by meaning alone that score under it; 0 shows
+    every photo by rank.
+    """
 
     text: str = ""
     negative: str = ""
@@ -19,6 +26,7 @@ class Query:
     folder: str | None = None
     after: str = ""
     before: str = ""
+    min_score: float = DEFAULT_MIN_SCORE
 
     @property
     def empty(self) -> bool:

@@ -27,6 +27,7 @@ ScoreRole = Qt.ItemDataRole.UserRole + 3
 BrokenRole = Qt.ItemDataRole.UserRole + 4
 
 Index = QModelIndex | QPersistentModelIndex
+MATCHED = {"words": "its words", "both": "meaning and words"}
 
 
 class ResultsModel(QAbstractListModel):
@@ -70,7 +71,8 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnails.get(hit.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{hit.path}\nscore {hit.score:.3f}" + (
+            return f"{hit.path}\nscore {hit.score:.0f} of 100" + (
+                f"\nfound by {MATCHED[hit.match]}" if hit.match in MATCHED else "") + (
                 f"\ntaken {hit.taken_at[:10]}" if hit.taken_at else "")
         if role == HitRole:
             return hit

@@ -1,4 +1,5 @@
-"""The search bar: text (searched as you type), an example-image chip, and filters."""
+"""The search bar: text (searched as you type), an example-image chip, the minimum score,
+and filters."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop.query import Query, split_negative
+from desktop.query import DEFAULT_MIN_SCORE, Query, split_negative
 
 DEBOUNCE_MS = 300
+SCORE_STEP = 5
 
 
 class ImageChip(QFrame):
@@ -59,11 +62,70 @@ class ImageChip(QFrame):
         self.show()
 
 
+class ScoreSlider(QWidget):
+    """The minimum score, 0-100 in steps of 5, with its value shown next to it."""
+
+    valueChanged = Signal(int)  # after snapping to a step
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("minScore")
+        self.title = QLabel("Min. score")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setSingleStep(SCORE_STEP)
+        self.slider.setPageStep(2 * SCORE_STEP)
+        self.slider.setFixedWidth(120)
+        self.value_label = QLabel()
+        self.value_label.setMinimumWidth(self.value_label.fontMetrics().horizontalAdvance("100")
+                                         + 4)
+        self.value_label.setAlignment(Qt.AlignmentFlag.AlignRight
+                                      | Qt.AlignmentFlag.AlignVCenter)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.title)
+        layout.addWidget(self.slider)
+        layout.addWidget(self.value_label)
+        self.slider.valueChanged.connect(self._on_slider)
+        self.set_value(int(DEFAULT_MIN_SCORE))
+
+    def value(self) -> int:
+        return self.slider.value()
+
+    def set_value(self, value: float) -> None:
+        """Show ``value`` (snapped to a step) without reporting a change."""
+        self.slider.blockSignals(True)
+        self.slider.setValue(_snap(value))
+        self.slider.blockSignals(False)
+        self._show(self.slider.value())
+
+    def _on_slider(self, value: int) -> None:
+        snapped = _snap(value)
+        if snapped != value:  # dragged between two steps: setValue reports the step
+            self.slider.setValue(snapped)
+            return
+        self._show(value)
+        self.valueChanged.emit(value)
+
+    def _show(self, value: int) -> None:
+        self.value_label.setText(str(value))
+        tip = (f"Hide photos scoring under {value} (scores run 0-100; 50 and up is a good "
+               "match). 0 shows every photo by rank.")
+        for widget in (self.title, self.slider, self.value_label):
+            widget.setToolTip(tip)
+
+
+def _snap(value: float) -> int:
+    return min(max(round(value / SCORE_STEP) * SCORE_STEP, 0), 100)
+
+
 class SearchBar(QWidget):
     """Emits ``queryChanged`` with the whole query whenever any part of it changes."""
 
     queryChanged = Signal(object)  # Query
     chooseImage = Signal()
+    minScoreChanged = Signal(int)  # the user moved the slider (the query follows, debounced)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +146,7 @@ class SearchBar(QWidget):
         self.filter_button = QToolButton()
         self.filter_button.setText("Filters")
         self.filter_button.setCheckable(True)
+        self.min_score = ScoreSlider()
         self.folder = QComboBox()
         self.folder.setMinimumContentsLength(18)
         self.folder.setSizeAdjustPolicy(
@@ -107,6 +170,7 @@ class SearchBar(QWidget):
         top.addWidget(self.chip)
         top.addWidget(self.image_button)
         top.addWidget(self.filter_button)
+        top.addWidget(self.min_score)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -116,6 +180,7 @@ class SearchBar(QWidget):
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self._emit)
         self.edit.textEdited.connect(lambda _text: self._debounce.start())
+        self.min_score.valueChanged.connect(self._on_min_score)
         self.edit.returnPressed.connect(self._emit)
         self.edit.textChanged.connect(self._on_text_changed)
         self.folder.currentIndexChanged.connect(lambda _i: self._emit())
@@ -136,6 +201,7 @@ class SearchBar(QWidget):
             folder=self.folder.currentData() or None,
             after=self.after.text().strip() if self.filter_button.isChecked() else "",
             before=self.before.text().strip() if self.filter_button.isChecked() else "",
+            min_score=float(self.min_score.value()),
         )
 
     def set_image(self, path: str, *, similar: bool = False) -> None:
@@ -165,6 +231,20 @@ class SearchBar(QWidget):
         if current and found < 0:
             self._emit()
 
+    def search_text(self, text: str) -> None:
+        """Search for ``text`` alone (a clicked caption): any query image is removed."""
+        self._image, self._similar = None, False
+        self.chip.hide()
+        self.edit.setText(text)
+        self._emit()
+
+    def set_min_score(self, value: float, *, search: bool = False) -> None:
+        """Move the slider; with ``search`` the query runs again at once."""
+        self.min_score.set_value(value)
+        if search:
+            self.minScoreChanged.emit(self.min_score.value())
+            self._emit()
+
     def focus_search(self) -> None:
         self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.edit.selectAll()
@@ -177,6 +257,10 @@ class SearchBar(QWidget):
     def _emit_if_changed(self) -> None:
         if self.query() != self._last:
             self._emit()
+
+    def _on_min_score(self, value: int) -> None:
+        self.minScoreChanged.emit(value)
+        self._debounce.start()  # like typing: dragging the slider runs one search
 
     def _on_text_changed(self, text: str) -> None:
         if not text:  # the clear button: show that immediately

@@ -1,4 +1,5 @@
-"""What the window remembers between runs (QSettings): model, device, data folder, layout."""
+"""What the window remembers between runs (QSettings): model, device, data folder, the
+minimum score, layout."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from desktop.engine import EngineConfig
+from desktop.query import DEFAULT_MIN_SCORE
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -50,6 +52,19 @@ class Settings:
     @device.setter
     def device(self, value: str) -> None:
         self.store.setValue("library/device", value)
+
+    @property
+    def min_score(self) -> float:
+        """The search's minimum score, 0-100 (the default when unset or unreadable)."""
+        try:
+            value = float(self._text("search/min_score", str(DEFAULT_MIN_SCORE)))
+        except ValueError:
+            return DEFAULT_MIN_SCORE
+        return min(max(value, 0.0), 100.0) if value == value else DEFAULT_MIN_SCORE
+
+    @min_score.setter
+    def min_score(self, value: float) -> None:
+        self.store.setValue("search/min_score", float(value))
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(Path(self.data_dir).expanduser() if self.data_dir else None,

@@ -33,18 +33,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import wording
 from desktop.dialogs import ModelDialog, SettingsDialog
 from desktop.engine import Engine, EngineConfig
 from desktop.folders import FoldersPanel
 from desktop.index_status import IndexStatus
 from desktop.preview import PreviewPane
 from desktop.query import Query
-from desktop.results import PathRole, ResultsModel, ScoreRole
+from desktop.results import HitRole, PathRole, ResultsModel
 from desktop.results_view import ResultsGrid
-from desktop.search_bar import SearchBar
+from desktop.search_bar import SCORE_STEP, SearchBar
 from desktop.settings import Settings
 from desktop.thumbnails import preview_cache, thumbnail_cache
 from desktop.watching import FolderWatcher
+from desktop.wording import WELCOME, caption_language
 
 if TYPE_CHECKING:
     from core.types import LibraryStatus, Progress, SearchHit
@@ -72,7 +74,10 @@ class MainWindow(QMainWindow):
         self._generation = 0
         self._query = Query()
         self._last_refresh = 0.0
+        self._lower_to = 0  # the minimum score the "no good match" link sets
         self._build()
+        self.search_bar.set_min_score(settings.min_score)
+        self.search_bar.minScoreChanged.connect(self._remember_min_score)
         self.watcher = watcher or FolderWatcher(parent=self)
         self.watcher.changed.connect(lambda: self.engine.index())
         self.watcher.filesChanged.connect(self.engine.index_files)
@@ -99,15 +104,19 @@ class MainWindow(QMainWindow):
         self.message.setObjectName("resultsMessage")
         self.message.setWordWrap(True)
         self.message.setContentsMargins(6, 2, 6, 2)
+        self.message.linkActivated.connect(self._lower_min_score)
         self.folders = FoldersPanel()
         self.folders.addRequested.connect(self.choose_folder)
         self.folders.removeRequested.connect(self.remove_folder)
         self.folders.reindexRequested.connect(lambda: self.engine.index())
         self.preview = PreviewPane(self.previews)
+        self.preview.captions.captionClicked.connect(self.search_bar.search_text)
+        self.preview.captionsWanted.connect(
+            lambda path: self.engine.captions(path, language=caption_language()))
         self._build_layout()
         self._build_status_bar()
         self.resize(1400, 860)
-        self._show_message("Type what you are looking for, or drop a photo on the window.")
+        self._show_message(WELCOME)
 
     def _build_layout(self) -> None:
         """Search bar above; folders | message and grid | preview below."""
@@ -131,10 +140,13 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         self.model_label = QLabel("Starting…")
+        self.results_label = QLabel()
+        self.results_label.setObjectName("resultsCount")
         self.index_status = IndexStatus()
         self.index_status.pauseToggled.connect(self.engine.pause_index)
         self.index_status.cancelRequested.connect(self.engine.cancel_index)
         self.statusBar().addWidget(self.model_label)
+        self.statusBar().addWidget(self.results_label)
         self.statusBar().addPermanentWidget(self.index_status)
 
     def _build_actions(self) -> None:
@@ -185,6 +197,8 @@ class MainWindow(QMainWindow):
         engine.modelMissing.connect(self._on_model_missing)
         engine.searched.connect(self._on_searched)
         engine.searchFailed.connect(self._on_search_failed)
+        engine.captionsReady.connect(self.preview.on_captions)
+        engine.captionsFailed.connect(self.preview.on_captions_failed)
         engine.indexStarted.connect(self.index_status.on_started)
         engine.indexProgress.connect(self._on_index_progress)
         engine.indexPaused.connect(self.index_status.on_paused)
@@ -225,7 +239,8 @@ class MainWindow(QMainWindow):
             self.model_dialog.accept()
             self.model_dialog = None
         if self._query.empty:
-            self._show_message("Type what you are looking for, or drop a photo on the window.")
+            self._show_message(WELCOME)
+        self.preview.retry_captions()  # "captions need a model": there is one now
 
     def _on_model_missing(self, message: str) -> None:
         self.model_label.setText("No model")
@@ -255,12 +270,17 @@ class MainWindow(QMainWindow):
             return
         keep = self.preview.path
         self.results.set_hits(hits)
+        hidden: int = getattr(hits, "hidden", 0)
         if self._query.empty:
-            self._show_message("Type what you are looking for, or drop a photo on the window.")
+            self._show_message(WELCOME)
+        elif not hits and hidden:
+            self._show_no_good_match(getattr(hits, "best_hidden", None))
         elif not hits:
-            self._show_message("No photos match (is the library indexed? see the folders).")
+            self._show_message(wording.NO_PHOTOS)
         else:
             self._show_message("")
+        self.results_label.setText(
+            wording.result_count(len(hits), hidden, self._query.min_score))
         row = self.results.row_of(keep) if keep else None
         if row is not None:
             self.grid.setCurrentIndex(self.results.index(row))
@@ -268,6 +288,18 @@ class MainWindow(QMainWindow):
     def _on_search_failed(self, generation: int, message: str) -> None:
         if generation == self._generation:
             self._show_message(message, error=True)
+            self.results_label.clear()
+
+    def _show_no_good_match(self, best: float | None) -> None:
+        """The results area says so, instead of an empty grid or the closest random photos."""
+        self._lower_to = wording.lower_minimum(best, SCORE_STEP)
+        self._show_message(wording.no_good_match(self._query, best, self._lower_to), rich=True)
+
+    def _lower_min_score(self, _link: str = "") -> None:
+        self.search_bar.set_min_score(self._lower_to, search=True)
+
+    def _remember_min_score(self, value: int) -> None:
+        self.settings.min_score = value
 
     def _on_index_progress(self, progress: Progress) -> None:
         self.index_status.on_progress(progress)
@@ -292,14 +324,16 @@ class MainWindow(QMainWindow):
         self._generation = self.engine.search(query)
         if query.empty:
             self.results.set_hits([])
-            self._show_message("Type what you are looking for, or drop a photo on the window.")
+            self.results_label.clear()
+            self._show_message(WELCOME)
         if not query.empty and self.engine.search_pending:
             if self.engine.model_state == "missing":
                 self._show_message("Searching needs a model (File → Settings…).", error=True)
             else:
                 self._show_message("Loading the model… your search runs as soon as it is ready.")
 
-    def _show_message(self, text: str, *, error: bool = False) -> None:
+    def _show_message(self, text: str, *, error: bool = False, rich: bool = False) -> None:
+        self.message.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
         self.message.setText(text)
         self.message.setStyleSheet("color: #c62828;" if error else "")
         self.message.setVisible(bool(text))
@@ -416,7 +450,7 @@ class MainWindow(QMainWindow):
     def _preview_current(self) -> None:
         index = self.grid.currentIndex()
         if index.isValid():
-            self.preview.show_photo(index.data(PathRole), index.data(ScoreRole))
+            self.preview.show_photo(index.data(PathRole), index.data(HitRole))
 
     def toggle_preview_of_current(self) -> None:
         shown = not self.preview.isVisible()
@@ -455,6 +489,7 @@ class MainWindow(QMainWindow):
 
         self.data_dir = config.data_dir or default_data_dir()  # thumbnails follow it
         self.results.set_hits([])
+        self.preview.show_photo(None)
         self.engine.reconfigure(config)
 
     def _restore_layout(self) -> None:

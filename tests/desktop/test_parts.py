@@ -62,3 +62,50 @@ def test_progress_reads_like_a_sentence() -> None:
     assert summary(finished, False) == "2 photos indexed, 1 failed in 1:05"
     assert summary(None, False) == "Library up to date"
     assert summary(finished, True).startswith("Indexing stopped")
+
+
+def test_the_tag_pass_reads_like_a_sentence_and_keeps_the_runs_report() -> None:
+    from desktop.engine import _report
+
+    tagging = Progress(phase="tag", done=40, total=120, elapsed_s=2)
+    assert describe(tagging) == "Tagging photos 40 / 120"
+    indexed = Progress(phase="done", done=3, total=3, indexed=3, elapsed_s=10)
+    report = _report(indexed, tagging)
+    assert (report.indexed, report.elapsed_s) == (3, 12)
+    assert _report(None, tagging) is tagging
+
+
+def test_the_windows_default_minimum_score_is_the_engines() -> None:
+    from core.calibration import DEFAULT_MIN_SCORE
+    from desktop.query import DEFAULT_MIN_SCORE as WINDOW_DEFAULT
+    from desktop.query import Query
+
+    assert WINDOW_DEFAULT == DEFAULT_MIN_SCORE == Query().min_score
+
+
+def test_a_bad_stored_minimum_score_falls_back(tmp_path: Path, qapp: Any) -> None:
+    from desktop.settings import Settings
+
+    settings = Settings.at(tmp_path / "s.ini")
+    assert settings.min_score == 50
+    settings.min_score = 35
+    assert settings.min_score == 35
+    for stored, read in (("nonsense", 50), ("250", 100), ("-3", 0), ("nan", 50)):
+        settings.store.setValue("search/min_score", stored)
+        assert settings.min_score == read
+
+
+def test_result_sentences() -> None:
+    from desktop.query import Query
+    from desktop.wording import describe, lower_minimum, no_good_match, result_count
+
+    assert describe(Query(text="a <b>dog</b>")) == "“a <b>dog</b>”"
+    assert describe(Query(similar_to="/p/IMG_1.jpg")) == "photos like IMG_1.jpg"
+    assert describe(Query(text="sea", image="/q/x.png")) == "“sea” with x.png"
+    assert lower_minimum(23.4, 5) == 20 and lower_minimum(None, 5) == 0
+    text = no_good_match(Query(text="a <b>dog</b>"), 23.4, 20)
+    assert "“a &lt;b&gt;dog&lt;/b&gt;”: the best photo scores 23" in text
+    assert "<a href='#lower'>Show photos scoring 20 and up</a>" in text
+    assert result_count(0, 5, 50) == ""
+    assert result_count(1, 0, 50) == "1 photo"
+    assert result_count(12, 1, 50) == "12 photos · 1 weaker match hidden (under 50)"

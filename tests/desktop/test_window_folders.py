@@ -108,6 +108,7 @@ def test_a_photo_copied_into_a_watched_folder_appears(qtbot: Any, make_window: A
     wait_idle(qtbot, window)
     with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
         window.add_folders([str(folder)])
+    window.search_bar.set_min_score(0)  # every photo, ranked: no red circle among them yet
     window.search_bar.edit.setText("a red circle")
     window.search_bar.edit.returnPressed.emit()
     qtbot.waitUntil(lambda: window.results.rowCount() == 30, timeout=10_000)

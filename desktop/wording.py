@@ -1,0 +1,52 @@
+"""Sentences the window shows about a search's results (pure functions, no widgets)."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+from PySide6.QtCore import QLocale
+
+from desktop.query import Query
+
+WELCOME = "Type what you are looking for, or drop a photo on the window."
+NO_PHOTOS = "No photos match (is the library indexed? see the folders)."
+
+
+def describe(query: Query) -> str:
+    """What was searched, for a sentence: “a red circle”, photos like IMG_1.jpg, ..."""
+    if query.similar_to:
+        return f"photos like {Path(query.similar_to).name}"
+    words = f"“{query.text}”" if query.text else ""
+    image = Path(query.image).name if query.image else ""
+    return f"{words} with {image}" if words and image else words or image
+
+
+def lower_minimum(best: float | None, step: int) -> int:
+    """The slider step at or under ``best``: the minimum score that shows that photo."""
+    return max(math.floor(best / step) * step, 0) if best is not None else 0
+
+
+def no_good_match(query: Query, best: float | None, lower: int) -> str:
+    """Rich text: nothing scored the minimum; a link (``#lower``) lowers it to ``lower``."""
+    best_text = f": the best photo scores {best:.0f}" if best is not None else ""
+    return (f"No good match for {html.escape(describe(query))}{best_text}, under the minimum "
+            f"score of {query.min_score:.0f}. <a href='#lower'>Show photos scoring {lower} and "
+            "up</a> to see the closest ones anyway.")
+
+
+def result_count(shown: int, hidden: int, min_score: float) -> str:
+    """ "48 photos · 12 weaker matches hidden (under 50)" for the status bar."""
+    if not shown:
+        return ""
+    text = f"{shown} photo{'' if shown == 1 else 's'}"
+    if hidden:
+        text += (f" · {hidden} weaker match{'' if hidden == 1 else 'es'} hidden "
+                 f"(under {min_score:.0f})")
+    return text
+
+
+def caption_language() -> str:
+    """Captions in Chinese on a Chinese desktop, else in English."""
+    return "zh" if QLocale().language() == QLocale.Language.Chinese else "en"
