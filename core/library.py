@@ -300,12 +300,17 @@ class Library:
                               batch_size=batch_size, workers=workers,
                               on_batch=save_now_and_then,
                               markers=InflightMarkers(self.data_dir / INFLIGHT_DIR))
+        run = indexer.run(roots) if files is None else indexer.run_files(roots, files)
         try:
-            if files is None:
-                yield from indexer.run(roots)
-            else:
-                yield from indexer.run_files(roots, files)
+            report = None
+            for progress in run:
+                if progress.phase == "done":
+                    report = progress  # the run's report stays the last thing yielded
+                    continue
+                yield progress
             yield from self.tag()
+            if report is not None:
+                yield report
             # After a complete run, so the copy holds a whole, consistent library.
             backup.backup_if_due(self.catalog.path)
         finally:
