@@ -101,7 +101,7 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
         "model at once (its vectors are kept).")
     tune.add_argument("albums", nargs="*", metavar="ALBUM",
                       help="album folders (a path, or a folder name of the library)")
-    tune.add_argument("--epochs", type=int, default=30, metavar="N")
+    tune.add_argument("--epochs", type=int, default=60, metavar="N")
     tune.add_argument("--seed", type=int, default=0, metavar="S")
     tune.add_argument("--rollback", action="store_true",
                       help="switch back to the model the current version was trained from")

@@ -63,7 +63,7 @@ Phase = Literal["prepare", "features", "train", "save", "done"]
 
 @dataclass(frozen=True, slots=True)
 class FinetuneSettings:
-    epochs: int = 30
+    epochs: int = 60
     seed: int = 0
     held_out: float = 0.25
     """Share of each album's photos kept out of training to measure the gain."""
@@ -72,7 +72,7 @@ class FinetuneSettings:
     """Pull toward the base weights (L2-SP), against forgetting everything else."""
     keep_anchors: float = 10.0
     """Pull general phrases' vectors toward the base model's, against forgetting."""
-    patience: int = 8
+    patience: int = 15
     """Epochs without a better held-out recall before stopping."""
     batch_size: int = 64
     train_vision: bool = False

@@ -23,7 +23,7 @@ ALBUMS = {
     "our boat Esperanza": toyworld.Scene("triangle", "green", "sky"),
 }
 PER_ALBUM = 12
-SETTINGS = ftmod.FinetuneSettings(epochs=30, seed=0)
+SETTINGS = ftmod.FinetuneSettings(seed=0)
 
 
 def make_photos(base: Path) -> Path:
@@ -67,7 +67,8 @@ def test_album_names_learn_their_held_out_photos(tuned) -> None:
     _, steps, _, _ = tuned
     result = steps[-1].result
     assert result is not None and steps[-1].phase == "done"
-    assert result.after.recall_at_1 - result.before.recall_at_1 >= 0.3
+    gain = result.after.recall_at_1 - result.before.recall_at_1
+    assert gain >= 0.3, (result.before, result.after)
     assert result.after.recall_at_5 >= result.before.recall_at_5
     assert result.after.retention >= 0.5  # general queries keep most of their rankings
     epochs = [s for s in steps if s.phase == "train"]
@@ -92,9 +93,9 @@ def test_new_version_is_saved_and_used(tuned) -> None:
 def test_album_name_searches_find_the_album_first(tuned) -> None:
     library, _, photos, _ = tuned
     for name in ALBUMS:
-        hits = library.search(name, k=3)
+        hits = library.search(name, k=3, min_score=0)
         assert Path(hits[0].path).parent == photos / name, (name, hits)
-    top = library.search("a red circle", k=1)[0]
+    top = library.search("a red circle", k=1, min_score=0)[0]
     assert "red-circle" in Path(top.path).name  # what the model knew is still there
 
 
@@ -106,7 +107,7 @@ def test_rollback_restores_the_base_model_without_re_embedding(tuned) -> None:
         assert again.model_name == str(base_model)
         status = again.status()
         assert status.pending == 0 and status.indexed == status.photos
-        assert "red-circle" in Path(again.search("a red circle", k=1)[0].path).name
+        assert "red-circle" in Path(again.search("a red circle", k=1, min_score=0)[0].path).name
     with pytest.raises(UsageError, match="not a fine-tuned version"):
         ftmod.rollback(library)
     library.use_model(tuned_model)  # leave the module's library as the other tests expect

@@ -179,11 +179,11 @@ def test_folder_and_date_filters(library: Library, tmp_path: Path) -> None:
     for path in b:
         os.utime(path, (1577836800, 1577836800))  # 2020-01-01
     _run(library, tmp_path / "p")
-    in_a = library.search("a red circle", folder=tmp_path / "p" / "a", k=10)
+    in_a = library.search("a red circle", folder=tmp_path / "p" / "a", k=10, min_score=0)
     assert sorted(Path(h.path).name for h in in_a) == sorted(p.name for p in a)
-    recent = library.search("a red circle", after="2015", k=10)
+    recent = library.search("a red circle", after="2015", k=10, min_score=0)
     assert {Path(h.path).parent.name for h in recent} == {"b"}
-    old = library.search("a red circle", before="2015", k=10)
+    old = library.search("a red circle", before="2015", k=10, min_score=0)
     assert {Path(h.path).parent.name for h in old} == {"a"}
     assert library.search("x", after="2030") == []
 
@@ -191,14 +191,14 @@ def test_folder_and_date_filters(library: Library, tmp_path: Path) -> None:
 def test_vector_index_file_is_a_cache(library: Library, tmp_path: Path) -> None:
     _photos(tmp_path / "photos", 6)
     _run(library, tmp_path / "photos")
-    expected = [h.path for h in library.search("a red circle", k=6)]
+    expected = [h.path for h in library.search("a red circle", k=6, min_score=0)]
     path = vector_index_path(library.data_dir, library.model_name)
     library.close()
 
     for damage in (lambda: path.unlink(), lambda: path.write_bytes(b"garbage" * 10)):
         damage()
         with Library(library.data_dir) as again:
-            assert [h.path for h in again.search("a red circle", k=6)] == expected
+            assert [h.path for h in again.search("a red circle", k=6, min_score=0)] == expected
             assert path.exists()
 
 
@@ -236,7 +236,7 @@ def test_library_remembers_and_switches_models(tmp_path: Path, tiny_clip_dir: Pa
     with Library(data, model=str(tiny_clip_dir), device="cpu") as lib:  # switching back
         assert lib.status().pending == 0
         assert _run(lib).indexed == 0
-        assert len(lib.search("a red circle", k=4)) == 4
+        assert len(lib.search("a red circle", k=4, min_score=0)) == 4
 
 
 def test_search_needs_a_query(library: Library) -> None:
@@ -251,7 +251,7 @@ def test_query_image_outside_the_library_works_and_bad_image_is_usage_error(
     _run(library, tmp_path / "photos")
     outside = tmp_path / "query.png"
     toyworld.render(toyworld.Scene("circle", "red", "grass"), seed=3).save(outside)
-    assert len(library.search(image=outside, k=3)) == 3
+    assert len(library.search(image=outside, k=3, min_score=0)) == 3
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")
     with pytest.raises(UsageError, match=r"bad\.jpg"):
@@ -297,7 +297,7 @@ def test_file_names_that_are_not_utf8_or_are_nfd_are_kept_exactly(
     os.rename(source[1], nfd)
     report = _run(library, folder)
     assert (report.indexed, report.failed) == (2, 0)
-    stored = {os.fsencode(h.path) for h in library.search("a red circle", k=5)}
+    stored = {os.fsencode(h.path) for h in library.search("a red circle", k=5, min_score=0)}
     assert stored == {latin1, os.fsencode(nfd)}
     # Unchanged on a second run: the stored names match the disk byte for byte.
     assert _run(library).skipped == 2

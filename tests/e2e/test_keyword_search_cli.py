@@ -26,14 +26,14 @@ def test_a_rare_word_in_a_name_finds_the_photo_the_model_ranks_last(
     toyworld.write_photos(photos, toyworld.random_scenes(12, seed=5), seed=1)
     with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as library:
         _index(library, photos)
-        by_meaning = library.search("lighthouse", k=12, words=False)
+        by_meaning = library.search("lighthouse", k=12, words=False, min_score=0)
         last = Path(by_meaning[-1].path)
         assert all(hit.match == "meaning" for hit in by_meaning)
         (photos / "Lighthouse trip").mkdir()
         moved = photos / "Lighthouse trip" / last.name
         last.rename(moved)
         _index(library, photos)  # a move: same vector, new folder words
-        assert library.search("lighthouse", k=12, words=False)[-1].path == str(moved)
+        assert library.search("lighthouse", k=12, words=False, min_score=0)[-1].path == str(moved)
         best = library.search("lighthouse", k=3)[0]
         assert (best.path, best.match) == (str(moved), "both")
         assert library.search("a lighthouse", k=1)[0].path == str(moved)
@@ -57,7 +57,7 @@ def test_descriptions_keep_their_recall_when_names_say_nothing(
         queries = [(c, s) for c in toyworld.COLOURS for s in toyworld.SHAPES]
         correct = 0
         for colour, shape in queries:
-            best = library.search(f"a {colour} {shape}", k=1)[0]
+            best = library.search(f"a {colour} {shape}", k=1, min_score=0)[0]
             assert best.match == "meaning"
             correct += f"-{colour}-{shape}-" in slugs[Path(best.path).name]
     assert correct / len(queries) >= 0.8
@@ -73,12 +73,13 @@ def test_dates_typed_in_the_query_filter_and_explicit_dates_win(
         os.utime(path, (stamp, stamp))
     with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as library:
         _index(library, photos)
-        in_2019 = {h.path for h in library.search("a red circle 2019", k=10)}
+        in_2019 = {h.path for h in library.search("a red circle 2019", k=10, min_score=0)}
         assert in_2019 == {str(p) for p in paths[:3]}
-        assert {h.path for h in library.search("june 2021", k=10)} == {
+        assert {h.path for h in library.search("june 2021", k=10, min_score=0)} == {
             str(p) for p in paths[3:]}
         assert library.search("summer 2020", k=10) == []
-        explicit = {h.path for h in library.search("a red circle 2019", k=10, after="2021")}
+        explicit = {h.path for h in library.search("a red circle 2019", k=10, after="2021",
+                                                   min_score=0)}
         assert explicit == {str(p) for p in paths[3:]}
 
 
@@ -88,14 +89,14 @@ def test_cli_reports_how_each_hit_matched(tmp_path: Path, tiny_clip_dir: Path) -
     toyworld.write_photos(photos / "other", toyworld.random_scenes(4, seed=4), seed=4)
     data = tmp_path / "data"
     assert pictor("index", str(photos), "--model", str(tiny_clip_dir), data=data).returncode == 0
-    result = pictor("search", "harbour", "-n", "6", "--json", data=data)
+    result = pictor("search", "harbour", "-n", "6", "--json", "--min-score", "0", data=data)
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert [Path(h["path"]).parent.name for h in hits[:2]] == ["harbour", "harbour"]
     assert {h["match"] for h in hits[:2]} <= {"words", "both"}
-    plain = json.loads(pictor("search", "harbour", "-n", "6", "--json", "--no-words",
-                              data=data).stdout)
+    plain = json.loads(pictor("search", "harbour", "-n", "6", "--json", "--min-score", "0",
+                              "--no-words", data=data).stdout)
     assert {h["match"] for h in plain} == {"meaning"}
     for query in ['"', "-x"]:  # the rest: tests/core/test_keywords.py
-        result = pictor("search", "--json", "--", query, data=data)
+        result = pictor("search", "--json", "--min-score", "0", "--", query, data=data)
         assert result.returncode == 0, (query, result.stderr)

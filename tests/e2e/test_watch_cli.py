@@ -91,7 +91,8 @@ def test_watch_indexes_a_copied_photo_and_stops_cleanly_on_ctrl_c(
 
         env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
         search = subprocess.run(
-            [sys.executable, str(ROOT / "main.py"), "search", "a photo", "-n", "10", "--json"],
+            [sys.executable, str(ROOT / "main.py"), "search", "a photo", "-n", "10", "--json",
+             "--min-score", "0"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT)
         assert search.returncode == 0, search.stderr
         assert str(target) in [hit["path"] for hit in json.loads(search.stdout)]
