@@ -103,15 +103,30 @@ def match_expression(text: str) -> str | None:
     """A safe FTS5 query: every meaningful word of ``text`` must match (None: no words).
 
     Each word is a quoted string, so nothing in ``text`` is FTS5 syntax; a CJK run is a
-    quoted phrase of its characters.
+    quoted phrase of its characters, or for a longer run any of its character pairs.
     """
     parts: list[str] = []
     for run in _TOKEN.findall(text):
         if _CJK_RUN.match(run):
-            parts.append('"' + " ".join(run) + '"')
+            parts.append(_cjk_expression(run))
         elif run.lower() not in STOPWORDS:
             parts.append('"' + run.lower().replace('"', '""') + '"')
     return " AND ".join(parts) if parts else None
+
+
+# Chinese function characters: a pair holding one says nothing ("的日" in "海边的日落").
+_CJK_FUNCTION = frozenset("的了是在和与及或也都就把被着过吗呢吧啊之其")
+
+
+def _cjk_expression(run: str) -> str:
+    """A CJK run of one or two characters is a phrase; a longer one (a whole sentence
+    typed without spaces, "大海边的日落") matches any of its character pairs, so the
+    photo named 海边日落 is found; pairs with a function character are left out."""
+    if len(run) <= 2:
+        return '"' + " ".join(run) + '"'
+    pairs = [run[i : i + 2] for i in range(len(run) - 1)]
+    useful = list(dict.fromkeys(p for p in pairs if not set(p) & _CJK_FUNCTION)) or pairs
+    return "(" + " OR ".join('"' + " ".join(pair) + '"' for pair in useful) + ")"
 
 
 # -- dates in a query ----------------------------------------------------------------------

@@ -64,7 +64,9 @@ def test_names_folders_diacritics_and_cjk_match(catalog: Catalog) -> None:
     assert _find(catalog, "harbour") == [ids[0]]
     assert _find(catalog, "ete cafe") == [ids[1]]
     assert _find(catalog, "海边") == [ids[2]]
-    assert _find(catalog, "边海") == []  # a CJK run is a phrase
+    assert _find(catalog, "边海") == []  # a short CJK run is a phrase
+    assert _find(catalog, "大海边的日落") == [ids[2]]  # a sentence: any of its pairs
+    assert _find(catalog, "山上的雪") == []
     assert sorted(_find(catalog, "holidays")) == sorted(ids)  # the root's own name counts
     assert _find(catalog, "home") == []  # folders above the root do not
 

@@ -91,7 +91,8 @@ def test_a_chinese_query_searches_the_library(library_dirs: tuple[Path, Path],
         assert pieces == ["[CLS]", *QUERY, "[SEP]"]  # one real token per character, no [UNK]
         hits = lib.search(QUERY, k=10, **_every_hit())
         assert len({hit.path for hit in hits}) == len(hits) == 7
-        for words in ("海边日落", "日落"):  # the file name's own words, and a part of them
+        # the file name's own words, a part of them, and a sentence sharing some of them
+        for words in ("海边日落", "日落", QUERY):
             best = lib.search(words, k=3, **_every_hit())[0]
             assert best.path == str(photos / NAMED) and best.match in {"words", "both"}
 
@@ -102,7 +103,7 @@ def test_a_chinese_query_on_the_command_line(library_dirs: tuple[Path, Path],
     env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": "1"}  # see _one_thread
     found = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "search", "海边日落", "--model",
+        [sys.executable, str(ROOT / "main.py"), "search", QUERY, "--model",
          str(tiny_chinese_clip_dir), "--device", "cpu", "-n", "3", *_every_hit_options()],
         cwd=ROOT, env=env, capture_output=True, timeout=300, check=False)
     assert found.returncode == 0, found.stderr.decode("utf-8", "replace")
