@@ -134,6 +134,31 @@ class Engine(QObject):
         self.config = config
         self._open(config)
 
+    def switch_model(self, model: str) -> None:
+        """Move the open library to another model without a gap: its photos are embedded
+        with ``model`` as an index run (progress, pause and stop as usual) while searches
+        keep using the current model; the library switches when the run completes."""
+        if self.model_state != "ready":
+            self.reconfigure(dataclasses.replace(self.config, model=model))
+            return
+        self.cancel_index()
+        self.config = dataclasses.replace(self.config, model=model)
+        self.indexing = True
+        self.paused = False
+        self._step_token += 1
+        self.indexStarted.emit()
+        self._submit(self._start_switch, model, self._step_token)
+
+    def _start_switch(self, model: str, token: int) -> None:
+        self._last = self._indexed = None
+        self._run = self._switch_run(model)
+        self._step(token)
+
+    def _switch_run(self, model: str) -> Iterator[Progress]:
+        library = self._lib()
+        yield from library.switch_model(model, batch_size=INDEX_BATCH)
+        self.modelReady.emit(library.model_name, library.embedder.device)
+
     def download_default_model(self) -> None:
         from core.embedder import DEFAULT_MODEL
 

@@ -480,9 +480,15 @@ class MainWindow(QMainWindow):
                                 data_dir=self.settings.data_dir, parent=self)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             model, device, data_dir = dialog.values()
+            only_the_model = (device, data_dir) == (self.settings.device,
+                                                    self.settings.data_dir)
+            changed = model != self.settings.model
             self.settings.model, self.settings.device = model, device
             self.settings.data_dir = data_dir
-            self.apply_config(self.settings.engine_config())
+            if only_the_model and changed and model and self.engine.model_state == "ready":
+                self.engine.switch_model(model)  # the current model answers meanwhile
+            else:
+                self.apply_config(self.settings.engine_config())
 
     def apply_config(self, config: EngineConfig) -> None:
         from core.config import default_data_dir

@@ -171,3 +171,21 @@ def test_dropping_a_folder_adds_it_to_the_library(qtbot: Any, make_window: Any,
         drop(window, mime)
     assert finished.args[0].indexed == 5
     assert window.search_bar.image is None  # a folder is not a query image
+
+
+def test_switching_model_keeps_searching_with_the_old_one_until_done(
+        qtbot: Any, make_window: Any, library_copy: Any, tiny_clip_dir: Path,
+        toy_clip_dir: Path) -> None:
+    window = make_window(library_copy.data)
+    wait_idle(qtbot, window)
+    engine = window.engine
+    names: list[str] = []
+    engine.modelReady.connect(lambda name, _device: names.append(name))
+    engine.switch_model(str(tiny_clip_dir))
+    assert engine.indexing
+    type_query(qtbot, window, "a red circle")  # answered between two batches of the run
+    qtbot.waitUntil(lambda: window.results.rowCount() > 0, timeout=20_000)
+    assert all("-red-circle-" in name for name in result_names(window)[:3])
+    assert engine.model_name == str(toy_clip_dir)  # still the old model
+    qtbot.waitUntil(lambda: not engine.indexing, timeout=120_000)
+    assert names == [str(tiny_clip_dir)] and engine.model_name == str(tiny_clip_dir)
