@@ -358,6 +358,8 @@ class Library:
         """Tag the photos that have no tags for the current model yet (all of them after
         a recalibration); a generator of progress, part of every index run."""
         model_id, dim = self._model_key()
+        if self._corpus is None:  # the first run with a model embeds its vocabulary first
+            yield Progress(phase="tag", done=0, total=self.catalog.counts(model_id)[1])
         stored = self._stored_calibration(model_id)
         self._calibration = None
         calibration = self.calibration(fresh=True)
