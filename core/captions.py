@@ -73,6 +73,7 @@ class CaptionCorpus:
         self.terms = tuple(terms)
         self.vectors = vectors
         self.digest = digest
+        self._by_text = {t.text: t for t in self.terms}
 
     @classmethod
     def for_model(cls, embedder: Embedder, cache_dir: Path,
@@ -118,15 +119,11 @@ class CaptionCorpus:
 
     def words(self, tags: Sequence[tuple[str, float]]) -> str:
         """The full-text words of some tags: each term in English and in Chinese."""
-        by_text = self._by_text()
         parts = []
         for text, _ in tags:
-            term = by_text.get(text)
+            term = self._by_text.get(text)
             parts.append(text if term is None else f"{term.text} {term.zh}")
         return " ".join(parts)
-
-    def _by_text(self) -> dict[str, vocabulary.Term]:
-        return {t.text: t for t in self.terms}
 
 
 def _languages(embedder: Embedder) -> tuple[str, ...]:
@@ -184,6 +181,7 @@ def _read_cache(path: Path, digest: str, count: int, dim: int) -> Vector | None:
 
 def _write_cache(path: Path, corpus: CaptionCorpus) -> None:
     """Atomically: a reader never sees half a file. Failing to cache is not an error."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".corpus-", suffix=".npz")
@@ -191,4 +189,5 @@ def _write_cache(path: Path, corpus: CaptionCorpus) -> None:
             np.savez(out, digest=np.array(corpus.digest), vectors=corpus.vectors)
         os.replace(tmp, path)
     except OSError:
-        return
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

@@ -484,6 +484,13 @@ class Catalog:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             yield ids, blob_to_vectors([r[1] for r in rows], dim)
 
+    def count_untagged(self, model_id: int) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM embeddings e LEFT JOIN photo_tags t "
+            "ON t.photo_id = e.photo_id AND t.model_id = e.model_id "
+            "WHERE e.model_id = ? AND t.photo_id IS NULL", [model_id]).fetchone()
+        return int(row[0])
+
     def write_tags(self, model_id: int, rows: Sequence[tuple[int, list[tuple[str, float]],
                                                               str]]) -> None:
         """Store ``(photo id, [(tag, score)...], words for the full-text table)`` rows in

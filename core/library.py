@@ -92,6 +92,7 @@ class Library:
         self._index_writable = False
         self._corpus: CaptionCorpus | None = None
         self._calibration: Calibration | None = None
+        self._calibration_seq = -1  # the model's change counter it was checked at
 
     def _restore(self, db_path: Path) -> bool:
         message = backup.restore_if_damaged(db_path)
@@ -302,15 +303,19 @@ class Library:
                               markers=InflightMarkers(self.data_dir / INFLIGHT_DIR))
         run = indexer.run(roots) if files is None else indexer.run_files(roots, files)
         try:
-            report = None
+            report = Progress(phase="done", done=0, total=0)
             for progress in run:
                 if progress.phase == "done":
                     report = progress  # the run's report stays the last thing yielded
                     continue
                 yield progress
-            yield from self.tag()
-            if report is not None:
-                yield report
+            tagged = 0.0
+            for step in self.tag():  # the run's totals, with the tag pass's own count
+                tagged = step.elapsed_s
+                yield dataclasses.replace(report, phase="tag", done=step.done,
+                                          total=step.total, current=None,
+                                          elapsed_s=report.elapsed_s + tagged)
+            yield dataclasses.replace(report, elapsed_s=report.elapsed_s + tagged)
             # After a complete run, so the copy holds a whole, consistent library.
             backup.backup_if_due(self.catalog.path)
         finally:
@@ -325,27 +330,32 @@ class Library:
                                                    cache_dir(self.data_dir) / CAPTIONS_DIR)
         return self._corpus
 
-    def calibration(self, *, fresh: bool = False,
-                    fallback: Vector | None = None) -> Calibration:
-        """The current model's score calibration: the stored one while the library has
-        not changed much (core.calibration), else measured again (in memory; the tag pass
-        of an index run stores it). ``fresh`` checks it against the caption corpus too;
-        ``fallback`` (a photo's vector) stands in for the photos of an empty library."""
+    def calibration(self, *, fallback: Vector | None = None) -> Calibration:
+        """The current model's score calibration (core.calibration): the stored one while
+        the library has not halved or doubled, else measured again in memory (the tag pass
+        of an index run stores it). Kept until the model's vectors change, so a search
+        costs no query for it. ``fallback`` (a photo's vector) stands in for the photos
+        of an empty library."""
         model_id, dim = self._model_key()
+        seq = self.catalog.max_seq(model_id)
+        if self._calibration is not None and self._calibration_seq == seq:
+            return self._calibration
         count = self.catalog.counts(model_id)[1]
-        digest = self.caption_corpus().digest if fresh or self._corpus else None
         current = self._calibration or self._stored_calibration(model_id)
-        if current is not None and not current.is_stale(count, digest or current.corpus):
-            self._calibration = current
-            return current
+        if current is None or current.is_stale(count, current.corpus):
+            current = self._measure(model_id, dim, count, fallback)
+        self._calibration, self._calibration_seq = current, seq
+        return current
+
+    def _measure(self, model_id: int, dim: int, count: int,
+                 fallback: Vector | None = None) -> Calibration:
         sample = self.catalog.sample_vectors(model_id, dim, SAMPLE_PHOTOS)
         if len(sample) == 0:
             if fallback is None:  # nothing to search either: any stand-in will do
                 fallback = np.eye(1, dim, dtype=np.float32)
             sample = fallback.reshape(-1, dim)
         corpus = self.caption_corpus()
-        self._calibration = calibrate(sample, corpus.vectors, count=count, corpus=corpus.digest)
-        return self._calibration
+        return calibrate(sample, corpus.vectors, count=count, corpus=corpus.digest)
 
     def _stored_calibration(self, model_id: int) -> Calibration | None:
         stored = self.catalog.get_setting(CALIBRATION_SETTING.format(model_id=model_id))
@@ -356,19 +366,21 @@ class Library:
 
     def tag(self) -> Iterator[Progress]:
         """Tag the photos that have no tags for the current model yet (all of them after
-        a recalibration); a generator of progress, part of every index run."""
+        a new vocabulary or a recalibration); a generator of progress, part of every
+        index run (which reports its own totals with it)."""
         model_id, dim = self._model_key()
         if self._corpus is None:  # the first run with a model embeds its vocabulary first
-            yield Progress(phase="tag", done=0, total=self.catalog.counts(model_id)[1])
-        stored = self._stored_calibration(model_id)
-        self._calibration = None
-        calibration = self.calibration(fresh=True)
-        if calibration != stored:
+            yield Progress(phase="tag", done=0, total=self.catalog.count_untagged(model_id))
+        corpus = self.caption_corpus()
+        count = self.catalog.counts(model_id)[1]
+        calibration = self._stored_calibration(model_id)
+        if calibration is None or calibration.is_stale(count, corpus.digest):
+            calibration = self._measure(model_id, dim, count)
             self.catalog.set_setting(CALIBRATION_SETTING.format(model_id=model_id),
                                      json.dumps(calibration.to_json()))
             self.catalog.clear_tags(model_id)
-        corpus = self.caption_corpus()
-        total = self.catalog.counts(model_id)[1]
+        self._calibration, self._calibration_seq = calibration, self.catalog.max_seq(model_id)
+        total = self.catalog.count_untagged(model_id)
         done = 0
         started = time.monotonic()
         for ids, vectors in self.catalog.iter_untagged(model_id, dim):

@@ -145,8 +145,9 @@ def nearest(
                        filters=filters, exclude=exclude)
     hits = Hits()
     kept = []
-    for key, cosine, match in wanted:
-        score = scale.score_one(cosine) if scale is not None else round(cosine, 4)
+    cosines = [cosine for _, cosine, _ in wanted]
+    scores = np.round(scale.score(cosines), 1) if scale is not None else np.round(cosines, 4)
+    for (key, cosine, match), score in zip(wanted, scores.tolist(), strict=True):
         if match == "meaning" and score < min_score:
             hits.hidden += 1
             hits.best_hidden = max(score, hits.best_hidden or score)
@@ -192,9 +193,12 @@ def _fuse(
     fused = {key: 1.0 / (RRF_K + rank) for rank, (key, _) in enumerate(ranked, 1)}
     for rank, key in enumerate(matched, 1):
         fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
-        if key not in cosine:  # found by words only: its cosine still tells how close
-            vector = catalog.vector_of(key, model_id, int(query.shape[-1]))
-            cosine[key] = float(np.dot(vector, query)) if vector is not None else 0.0
+    # Found by words only: their cosine still tells how close they are (one query).
+    by_words_only = [key for key in matched if key not in cosine]
+    vectors = catalog.vectors_of(by_words_only, model_id, int(query.shape[-1]))
+    for key in by_words_only:
+        vector = vectors.get(key)
+        cosine[key] = float(np.dot(vector, query)) if vector is not None else 0.0
     by_words = set(matched)
     by_meaning = {key for key, _ in ranked}
     best = sorted(fused, key=lambda key: (-fused[key], key not in by_words, -cosine[key]))

@@ -80,7 +80,6 @@ class Engine(QObject):
         self._library: Library | None = None  # touched on the writer thread only
         self._run: Iterator[Progress] | None = None  # the index run, writer thread only
         self._last: Progress | None = None  # the run's report so far
-        self._indexed: Progress | None = None  # the last progress before the tag pass
         self._step_token = 0
         self._cancel_download = threading.Event()
         self._closing = False
@@ -150,7 +149,7 @@ class Engine(QObject):
         self._submit(self._start_switch, model, self._step_token)
 
     def _start_switch(self, model: str, token: int) -> None:
-        self._last = self._indexed = None
+        self._last = None
         self._run = self._switch_run(model)
         self._step(token)
 
@@ -398,7 +397,7 @@ class Engine(QObject):
     # -- indexing (writer thread) ------------------------------------------------------
 
     def _start_run(self, paths: list[str], files: list[str], token: int) -> None:
-        self._last = self._indexed = None
+        self._last = None
         library = self._lib()
         try:
             if files:
@@ -424,9 +423,7 @@ class Engine(QObject):
             self._run = None
             self.indexFinished.emit(self._last, True)
             raise
-        if progress.phase != "tag":
-            self._indexed = progress
-        self._last = _report(self._indexed, progress)
+        self._last = progress  # the tag pass's progress carries the run's totals too
         self.indexProgress.emit(progress)
         self._submit(self._step, token)  # behind whatever the GUI queued meanwhile
 
@@ -439,10 +436,3 @@ class Engine(QObject):
             self.indexFinished.emit(self._last, True)
             self._emit_status()
 
-
-def _report(indexed: Progress | None, progress: Progress) -> Progress:
-    """The run's report so far. The tag pass that ends a run counts only the photos it
-    tags, so while it runs the report keeps the indexing totals and adds its time."""
-    if progress.phase != "tag" or indexed is None:
-        return progress
-    return dataclasses.replace(indexed, elapsed_s=indexed.elapsed_s + progress.elapsed_s)

@@ -301,3 +301,16 @@ def test_file_names_that_are_not_utf8_or_are_nfd_are_kept_exactly(
     assert stored == {latin1, os.fsencode(nfd)}
     # Unchanged on a second run: the stored names match the disk byte for byte.
     assert _run(library).skipped == 2
+
+
+def test_the_tag_pass_ends_a_run_and_keeps_its_totals(library: Library,
+                                                      tmp_path: Path) -> None:
+    _photos(tmp_path / "photos", 6)
+    steps = list(library.index([tmp_path / "photos"], batch_size=4))
+    tagging = [s for s in steps if s.phase == "tag"]
+    assert tagging and steps[-1].phase == "done" and steps[-1].indexed == 6
+    assert all(s.indexed == 6 for s in tagging)  # the run's report, while tags are counted
+    assert tagging[-1].done == tagging[-1].total == 6
+    assert steps[-1].elapsed_s >= tagging[-1].elapsed_s
+    again = list(library.index(batch_size=4))  # nothing new: nothing to tag
+    assert [s.total for s in again if s.phase == "tag"] in ([], [0])

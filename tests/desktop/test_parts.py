@@ -64,15 +64,9 @@ def test_progress_reads_like_a_sentence() -> None:
     assert summary(finished, True).startswith("Indexing stopped")
 
 
-def test_the_tag_pass_reads_like_a_sentence_and_keeps_the_runs_report() -> None:
-    from desktop.engine import _report
-
+def test_the_tag_pass_reads_like_a_sentence() -> None:
     tagging = Progress(phase="tag", done=40, total=120, elapsed_s=2)
     assert describe(tagging) == "Tagging photos 40 / 120"
-    indexed = Progress(phase="done", done=3, total=3, indexed=3, elapsed_s=10)
-    report = _report(indexed, tagging)
-    assert (report.indexed, report.elapsed_s) == (3, 12)
-    assert _report(None, tagging) is tagging
 
 
 def test_the_windows_default_minimum_score_is_the_engines() -> None:

@@ -48,6 +48,16 @@ def _open(base: Path, toy_clip_dir: Path) -> Library:
     return Library(base / "data", model=str(toy_clip_dir), device="cpu")
 
 
+def _indexed_library(tmp_path: Path, model: Path, *, photos: int) -> Library:
+    """A library of ``photos`` random toy photos, indexed with ``model``."""
+    folder = tmp_path / "photos"
+    toyworld.write_photos(folder, toyworld.random_scenes(photos, seed=photos), seed=photos)
+    library = Library(tmp_path / "data", model=str(model), device="cpu")
+    for _ in library.index([folder]):
+        pass
+    return library
+
+
 def test_the_cut_off_keeps_the_described_photos_and_hides_the_tail(shapes, toy_clip_dir):
     base, _, _ = shapes
     with _open(base, toy_clip_dir) as library:
@@ -140,11 +150,7 @@ def test_the_caption_corpus_is_built_once_per_model(shapes, toy_clip_dir, monkey
 
 def test_switching_model_keeps_the_old_one_answering_until_done(
         tmp_path: Path, toy_clip_dir: Path, tiny_clip_dir: Path):
-    photos = tmp_path / "photos"
-    toyworld.write_photos(photos, toyworld.random_scenes(40, seed=9), seed=9)
-    with Library(tmp_path / "data", model=str(toy_clip_dir), device="cpu") as library:
-        for _ in library.index([photos]):
-            pass
+    with _indexed_library(tmp_path, toy_clip_dir, photos=40) as library:
         run = library.switch_model(str(tiny_clip_dir), batch_size=8)
         steps = 0
         for progress in run:
@@ -166,11 +172,7 @@ def test_switching_model_keeps_the_old_one_answering_until_done(
 
 def test_an_interrupted_switch_changes_nothing(tmp_path: Path, toy_clip_dir: Path,
                                                 tiny_clip_dir: Path):
-    photos = tmp_path / "photos"
-    toyworld.write_photos(photos, toyworld.random_scenes(24, seed=3), seed=3)
-    with Library(tmp_path / "data", model=str(toy_clip_dir), device="cpu") as library:
-        for _ in library.index([photos]):
-            pass
+    with _indexed_library(tmp_path, toy_clip_dir, photos=24) as library:
         run = library.switch_model(str(tiny_clip_dir), batch_size=4)
         for progress in run:
             if progress.phase == "embed" and progress.done:
