@@ -16,7 +16,8 @@ Families, and what differs between them (:attr:`Embedder.family`):
   tokenizer): a square resize without crop; every text padded to the length the model was
   trained with (64), as its pooled vector is read at the last position, with only the
   inputs its tokenizer names (google/siglip-*: no attention mask, as in training); SigLIP 2
-  texts are lower-cased as in its training. No projection: vectors are the towers' width.
+  texts are lower-cased as in its training (SigLIP's own SentencePiece tokenizer lower-cases
+  and drops punctuation itself). No projection: vectors are the towers' width.
 - ``chinese_clip``: a square resize; BERT WordPiece texts (each CJK character a token) of
   at most 52 tokens, Chinese-CLIP's context length.
 - SigLIP 2 NaFlex (model_type "siglip2") is refused: its aspect-keeping variable patch
@@ -412,8 +413,10 @@ def _refuse_unsupported(folder: Path, name: str) -> None:
 def _load_failure(name: str, folder: Path, error: Exception) -> str:
     text = " ".join(str(error).split())
     if "sentencepiece" in text.lower() or "protobuf" in text.lower():  # google/siglip-*
+        # Both are Pictor's dependencies: only a damaged or hand-made environment lacks them.
         return (f"model {name} has a SentencePiece tokenizer, which needs the sentencepiece "
-                "and protobuf packages (pip install sentencepiece protobuf)")
+                "and protobuf packages: they come with Pictor, so reinstall it (or pip install "
+                "sentencepiece protobuf)")
     return f"cannot load model {name} from {folder}: {text}"
 
 

@@ -8,7 +8,6 @@ tiny and random (tests/support/families.py): vectors mean nothing, shapes and pa
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from collections.abc import Iterator
@@ -53,6 +52,11 @@ def tiny_siglip_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_siglip_spm_dir() -> Path:
+    return cached_model("tiny-siglip-spm", families.build_tiny_siglip_sentencepiece)
+
+
+@pytest.fixture(scope="session")
 def tiny_siglip2_dir() -> Path:
     return cached_model("tiny-siglip2", families.build_tiny_siglip2)
 
@@ -65,6 +69,7 @@ def tiny_chinese_clip_dir() -> Path:
 FAMILIES = [  # (fixture, family, languages it reads)
     ("tiny_clip_dir", "clip", ENGLISH),
     ("tiny_siglip_dir", "siglip", ENGLISH),
+    ("tiny_siglip_spm_dir", "siglip", ENGLISH),  # google/siglip-*'s own SentencePiece
     ("tiny_siglip2_dir", "siglip2", MULTILINGUAL),
     ("tiny_chinese_clip_dir", "chinese_clip", frozenset({"zh", "en"})),
 ]
@@ -106,8 +111,10 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
-@pytest.mark.parametrize(("fixture", "family", "languages"), FAMILIES,
-                         ids=[f for _, f, _ in FAMILIES])
+IDS = [fixture.removeprefix("tiny_").removesuffix("_dir") for fixture, _, _ in FAMILIES]
+
+
+@pytest.mark.parametrize(("fixture", "family", "languages"), FAMILIES, ids=IDS)
 def test_each_family_matches_the_reference_transformers_path(
         fixture: str, family: str, languages: frozenset[str],
         request: pytest.FixtureRequest) -> None:
@@ -125,7 +132,7 @@ def test_each_family_matches_the_reference_transformers_path(
     assert np.allclose(embedder.embed_pixels(pixels), ours_images, atol=1e-6)
 
 
-@pytest.mark.parametrize("fixture", ["tiny_siglip_dir", "tiny_siglip2_dir"])
+@pytest.mark.parametrize("fixture", ["tiny_siglip_dir", "tiny_siglip_spm_dir", "tiny_siglip2_dir"])
 def test_siglip_texts_are_padded_to_the_trained_length(
         fixture: str, request: pytest.FixtureRequest) -> None:
     """SigLIP reads its vector at the last position: a text padded only to the batch's
@@ -161,8 +168,7 @@ def test_chinese_clip_reads_52_tokens_and_real_cjk_tokens(tiny_chinese_clip_dir:
     assert _cosines(embedder.embed_texts([long_text, query]), ref).min() >= 0.999
 
 
-@pytest.mark.parametrize(("fixture", "family", "languages"), FAMILIES[1:],
-                         ids=[f for _, f, _ in FAMILIES[1:]])
+@pytest.mark.parametrize(("fixture", "family", "languages"), FAMILIES[1:], ids=IDS[1:])
 def test_mixed_precision_stays_close_to_fp32(
         fixture: str, family: str, languages: frozenset[str],
         request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,18 +232,33 @@ def test_siglip2_naflex_is_refused_naming_the_fixed_resolution_model(tmp_path: P
         Embedder.load(str(folder), device="cpu")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sentencepiece") is not None,
-                    reason="sentencepiece is installed: SigLIP's own tokenizer can load")
+def test_published_siglip_reads_its_sentencepiece_model_as_the_reference_does(
+        tiny_siglip_spm_dir: Path) -> None:
+    """google/siglip-* ship only spiece.model: SiglipTokenizer lower-cases, drops
+    punctuation and appends </s> (also the padding), even to a text cut at 64 tokens."""
+    assert not (tiny_siglip_spm_dir / "tokenizer.json").exists()
+    embedder = Embedder.load(str(tiny_siglip_spm_dir), device="cpu", precision="fp32")
+    tokenizer = embedder.processor.tokenizer
+    assert type(tokenizer).__name__ == "SiglipTokenizer"
+    long_text = "a dog on the beach " * 20  # 100 words
+    tokens = embedder.tokens(["A Red Circle!", "a red circle", long_text])
+    assert list(tokens) == ["input_ids"]  # no attention mask, as the checkpoint declares
+    ids = tokens["input_ids"]
+    assert list(ids.shape) == [3, families.SIGLIP_TEXT_LENGTH]
+    assert ids[0].tolist() == ids[1].tolist()
+    assert tokenizer.unk_token_id not in ids[1].tolist()
+    assert ids[2, -1].item() == tokenizer.eos_token_id != ids[2, -2].item()
+    _, ref = _reference(tiny_siglip_spm_dir, "siglip", _images()[:1], [long_text, "A Red Circle!"])
+    assert _cosines(embedder.embed_texts([long_text, "A Red Circle!"]), ref).min() >= 0.999
+
+
 def test_a_sentencepiece_tokenizer_without_sentencepiece_says_what_to_install(
-        tmp_path: Path, tiny_siglip_dir: Path) -> None:
-    """google/siglip-* checkpoints carry only spiece.model, read by SiglipTokenizer."""
-    folder = tmp_path / "siglip"
-    shutil.copytree(tiny_siglip_dir, folder)
-    (folder / "tokenizer.json").unlink()
-    (folder / "spiece.model").write_bytes(b"not read")
-    config = json.loads((folder / "tokenizer_config.json").read_text())
-    config.pop("backend", None)
-    (folder / "tokenizer_config.json").write_text(json.dumps(
-        {**config, "tokenizer_class": "SiglipTokenizer"}))
-    with pytest.raises(ModelUnavailableError, match="sentencepiece"):
-        Embedder.load(str(folder), device="cpu")
+        tiny_siglip_spm_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python where sentencepiece went missing: transformers' own check fails, and the
+    user reads which packages the model needs instead of an ImportError."""
+    from transformers.utils import import_utils
+
+    _, message = import_utils.BACKENDS_MAPPING["sentencepiece"]
+    monkeypatch.setitem(import_utils.BACKENDS_MAPPING, "sentencepiece", (lambda: False, message))
+    with pytest.raises(ModelUnavailableError, match=r"sentencepiece and protobuf.*reinstall"):
+        Embedder.load(str(tiny_siglip_spm_dir), device="cpu")

@@ -5,11 +5,14 @@ tokenizer class, written with ``save_pretrained`` so the code under test loads i
 ``AutoModel`` / ``AutoProcessor`` the way it loads a downloaded checkpoint. Weights are random:
 these are for plumbing and parity with the reference transformers path, never for ranking.
 
-The tokenizers are built from small vocabularies, with no sentencepiece model involved:
+The tokenizers are built from small vocabularies:
 
 - SigLIP: a T5 Unigram tokenizer (SigLIP's English vocabulary is T5's), ``</s>`` as both end
   and padding token and ``input_ids`` as its only output, as google/siglip-* checkpoints
   declare.
+- SigLIP as published (google/siglip-*): the same, but as a real SentencePiece model
+  (``spiece.model``) trained here on generated captions and read by ``SiglipTokenizer``, in
+  the hub's layout (no processor_config.json, no tokenizer.json).
 - SigLIP 2 (fixed resolution, model_type "siglip"): a Gemma byte-fallback BPE tokenizer set
   up as google/siglip2-base-patch16-224's (``<eos>`` appended, right padding, ids only).
 - Chinese-CLIP: a BERT WordPiece vocabulary (``vocab.txt``) holding every CJK Unified
@@ -97,19 +100,25 @@ def gemma_tokenizer() -> Any:
                           padding_side="right", model_input_names=["input_ids"])
 
 
-def _siglip(dest: Path, tokenizer: Any, *, seed: int, resample: int) -> Path:
-    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipProcessor
+def _siglip_parts(tokenizer: Any, *, seed: int, resample: int) -> tuple[Any, Any]:
+    """A random SigLIP sized for ``tokenizer``, and its image processor."""
+    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
 
-    pad = tokenizer.pad_token_id
     config = SiglipConfig(
         text_config=_tower(vocab_size=len(tokenizer), max_position_embeddings=SIGLIP_TEXT_LENGTH,
-                           pad_token_id=pad, eos_token_id=tokenizer.eos_token_id,
-                           bos_token_id=None),
+                           pad_token_id=tokenizer.pad_token_id,
+                           eos_token_id=tokenizer.eos_token_id, bos_token_id=None),
         vision_config=_tower(image_size=IMAGE_SIZE, patch_size=PATCH),
     )
     model = _seeded(seed, lambda: SiglipModel(config))
-    image_processor = SiglipImageProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-                                           resample=resample)
+    return model, SiglipImageProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                       resample=resample)
+
+
+def _siglip(dest: Path, tokenizer: Any, *, seed: int, resample: int) -> Path:
+    from transformers import SiglipProcessor
+
+    model, image_processor = _siglip_parts(tokenizer, seed=seed, resample=resample)
     return _save(model, SiglipProcessor(image_processor=image_processor, tokenizer=tokenizer),
                  dest)
 
@@ -117,6 +126,52 @@ def _siglip(dest: Path, tokenizer: Any, *, seed: int, resample: int) -> Path:
 def build_tiny_siglip(dest: Path, *, seed: int = 0) -> Path:
     """An untrained SigLIP: square resize (bicubic, no crop), mean = std = 0.5."""
     return _siglip(dest, t5_tokenizer(), seed=seed, resample=3)
+
+
+def train_spiece_model(dest: Path, *, vocab_size: int = 200) -> Path:
+    """A SentencePiece Unigram model trained on generated captions, with T5's (and so
+    SigLIP's) special ids: ``<pad>`` 0, ``</s>`` 1, ``<unk>`` 2, no ``<s>``."""
+    import random
+
+    import sentencepiece as spm
+
+    rng = random.Random(0)
+    templates = ("a photo of {}", "a picture of the {}", "{} at night", "{} by the sea", "{}")
+    lines = [rng.choice(templates).format(" ".join(rng.choices(ENGLISH_WORDS, k=rng.randint(1, 6))))
+             for _ in range(3000)]
+    lines += [" ".join(string.ascii_lowercase), " ".join(string.digits)]  # every character
+    with dest.open("wb") as model_file:
+        # hard_vocab_limit off: a few dozen words hold fewer pieces than vocab_size.
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(lines), model_writer=model_file, vocab_size=vocab_size,
+            hard_vocab_limit=False, model_type="unigram", character_coverage=1.0,
+            pad_id=0, eos_id=1, unk_id=2, bos_id=-1, num_threads=1, minloglevel=2)
+    return dest
+
+
+def build_tiny_siglip_sentencepiece(dest: Path, *, seed: int = 3) -> Path:
+    """An untrained SigLIP laid out like google/siglip-base-patch16-224: config.json,
+    model.safetensors, preprocessor_config.json, spiece.model and tokenizer_config.json
+    (SiglipTokenizer: lower-cases, drops punctuation, appends ``</s>``, pads with it)."""
+    import json
+
+    from transformers import SiglipTokenizer
+
+    dest.mkdir(parents=True, exist_ok=True)
+    tokenizer = SiglipTokenizer(vocab_file=str(train_spiece_model(dest / "spiece.model")),
+                                model_input_names=["input_ids"],
+                                model_max_length=SIGLIP_TEXT_LENGTH)
+    model, image_processor = _siglip_parts(tokenizer, seed=seed, resample=3)
+    model.save_pretrained(dest)
+    image_processor.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    # As the hub's files, written by transformers 4: both name the processor; no "backend".
+    for name in ("tokenizer_config.json", "preprocessor_config.json"):
+        config = json.loads((dest / name).read_text(encoding="utf-8"))
+        config.pop("backend", None)
+        config["processor_class"] = "SiglipProcessor"
+        (dest / name).write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return dest
 
 
 def build_tiny_siglip2(dest: Path, *, seed: int = 1) -> Path:
