@@ -69,6 +69,7 @@ class PhotoRow:
     mtime: float
     content_hash: str | None
     status: str
+    sidecars: str = ""  # core.sidecars.signature when the photo's words were last read
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class PhotoFacts:
     camera: str | None = None
     error: str | None = None  # set: the file failed to decode and has no vector
     user_words: str | None = None  # the file's own titles/captions/keywords (None: keep)
+    sidecars: str | None = None  # the signature of the sidecars read for them (None: keep)
 
 
 def vector_to_blob(vector: Vector) -> bytes:
@@ -99,10 +101,13 @@ def blob_to_vectors(blobs: Sequence[bytes], dim: int) -> Vector:
     return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float32)
 
 
+_ROW = "SELECT id, root_id, path, size, mtime, content_hash, status, sidecars FROM photos"
+
+
 def _photo_row(r: Sequence[Any]) -> PhotoRow:
-    """A PhotoRow from ``SELECT id, root_id, path, size, mtime, content_hash, status``."""
+    """A PhotoRow from a :data:`_ROW` query."""
     return PhotoRow(int(r[0]), int(r[1]), from_db(str(r[2])), int(r[3]), float(r[4]), r[5],
-                    str(r[6]))
+                    str(r[6]), str(r[7]))
 
 
 class Catalog:
@@ -232,29 +237,20 @@ class Catalog:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(
-            "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
-            f"WHERE root_id IN ({marks})",
-            ids,
-        ).fetchall()
+        rows = self.db.execute(f"{_ROW} WHERE root_id IN ({marks})", ids).fetchall()
         return {row.path: row for row in map(_photo_row, rows)}
 
     def photos_at_or_under(self, path: str) -> dict[str, PhotoRow]:
         """Rows for the file ``path`` or for every photo in the folder ``path``."""
         prefix = path.rstrip("/\\") + "/"
         rows = self.db.execute(
-            "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
-            "WHERE path = ? OR (path >= ? AND path < ?)",
+            f"{_ROW} WHERE path = ? OR (path >= ? AND path < ?)",
             [to_db(path), to_db(prefix), to_db(prefix[:-1] + chr(ord("/") + 1))],
         ).fetchall()
         return {row.path: row for row in map(_photo_row, rows)}
 
     def photo_by_path(self, path: str) -> PhotoRow | None:
-        row = self.db.execute(
-            "SELECT id, root_id, path, size, mtime, content_hash, status FROM photos "
-            "WHERE path = ?",
-            [to_db(path)],
-        ).fetchone()
+        row = self.db.execute(f"{_ROW} WHERE path = ?", [to_db(path)]).fetchone()
         return None if row is None else _photo_row(row)
 
     def photo_details(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -348,7 +344,8 @@ class Catalog:
                 "updated_at=? WHERE id = ?",
                 [*values, int(row[0])],
             )
-            self._write_words(int(row[0]), fact.path, fact.root_id, fact.user_words)
+            self._write_words(int(row[0]), fact.path, fact.root_id, fact.user_words,
+                              fact.sidecars)
             return int(row[0]), row[1] != fact.content_hash
         cursor = self.db.execute(
             "INSERT INTO photos(root_id, size, mtime, content_hash, width, height, format, "
@@ -356,16 +353,28 @@ class Catalog:
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [*values, to_db(fact.path), now],
         )
-        self._write_words(int(cursor.lastrowid or 0), fact.path, fact.root_id, fact.user_words)
+        self._write_words(int(cursor.lastrowid or 0), fact.path, fact.root_id, fact.user_words,
+                          fact.sidecars)
         return int(cursor.lastrowid or 0), False
 
     def _write_words(self, photo_id: int, path: str, root_id: int,
-                     user_words: str | None = None) -> None:
+                     user_words: str | None = None, sidecars: str | None = None) -> None:
         """Keep the photo's row in the full-text table in step (caller's transaction)."""
         row = self.db.execute("SELECT path FROM roots WHERE id = ?", [root_id]).fetchone()
         keywords.write_words(self.db, photo_id, path, None if row is None else from_db(row[0]))
         if user_words is not None:
             keywords.write_user_words(self.db, photo_id, user_words)
+        if sidecars is not None:
+            self.db.execute("UPDATE photos SET sidecars = ? WHERE id = ?", [sidecars, photo_id])
+
+    def set_user_words(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        """Store ``(photo id, own words, sidecar signature)`` rows re-read after a sidecar
+        changed, in one transaction; the photos' vectors and tags stay."""
+        with self.db.conn:
+            for photo_id, words, sidecars in rows:
+                keywords.write_user_words(self.db, photo_id, words)
+                self.db.execute("UPDATE photos SET sidecars = ? WHERE id = ?",
+                                [sidecars, photo_id])
 
     def copy_embeddings(self, source_id: int, target_id: int) -> None:
         """Give ``target`` the vectors of ``source`` (same content, another path)."""
@@ -380,14 +389,16 @@ class Catalog:
                 )
 
     def move_photo(self, photo_id: int, *, path: str, root_id: int, size: int,
-                   mtime: float) -> None:
-        """A file that moved keeps its row and its vectors."""
+                   mtime: float, user_words: str | None = None,
+                   sidecars: str | None = None) -> None:
+        """A file that moved keeps its row and its vectors (its words are those read at
+        the new place, next to the sidecars found there, when given)."""
         with self.db.conn:
             self.db.execute(
                 "UPDATE photos SET path=?, root_id=?, size=?, mtime=?, updated_at=? WHERE id=?",
                 [to_db(path), root_id, size, mtime, _now(), photo_id],
             )
-            self._write_words(photo_id, path, root_id)
+            self._write_words(photo_id, path, root_id, user_words, sidecars)
 
     def remove_photos(self, ids: Iterable[int]) -> None:
         """Forget photos whose files are really gone (never called for an offline root)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from core import sidecars
 from core.catalog import Catalog, PhotoFacts, PhotoRow
 from core.embedder import Embedder
 from core.errors import ImageError
@@ -104,13 +105,14 @@ class Indexer:
 
         A path that exists is (re)indexed, recursively for a folder; a path that no longer
         exists drops its photos (all photos under it, for a folder) unless its root is
-        offline. Paths outside every root are ignored.
+        offline. A sidecar (``IMG_1.xmp``, written, added or deleted) stands for its photos.
+        Paths outside every root are ignored.
         """
         started = time.monotonic()
         online = [(rid, root) for rid, root in roots if is_online(root)]
         entries: list[tuple[int, FileEntry]] = []
         known: dict[str, PhotoRow] = {}
-        for path in paths:
+        for path in map(Path, sidecars.photo_paths(str(p) for p in paths)):
             root_id = _root_of(path, online)
             if root_id is None:
                 continue
@@ -122,8 +124,10 @@ class Indexer:
                     stat = path.stat()
                 except OSError:
                     continue  # gone again already: the rows in `known` will be dropped
-                entries.append((root_id, FileEntry(str(path), stat.st_size, stat.st_mtime)))
-        yield from self._process(entries, known, started)
+                entries.append((root_id, FileEntry(str(path), stat.st_size, stat.st_mtime,
+                                                   sidecars.signature(str(path)))))
+        unique = {entry.path: (rid, entry) for rid, entry in entries}  # a photo listed twice
+        yield from self._process(list(unique.values()), known, started)
 
     def _process(self, entries: list[tuple[int, FileEntry]], known: dict[str, PhotoRow],
                  started: float) -> Iterator[Progress]:
@@ -150,6 +154,8 @@ class Indexer:
                                elapsed_s=time.monotonic() - started)
             yield progress
 
+        for path in self._reread_words(plan.reread):
+            yield replace(progress, current=path, elapsed_s=time.monotonic() - started)
         # Only now, with every new file seen, is a missing file known not to have moved.
         gone = [row.id for row in plan.gone if row.id not in moved_ids]
         if gone:
@@ -243,7 +249,9 @@ class Indexer:
             if item.moved_from is not None:
                 self.catalog.move_photo(item.moved_from.id, path=item.entry.path,
                                         root_id=item.facts.root_id, size=item.entry.size,
-                                        mtime=item.entry.mtime)
+                                        mtime=item.entry.mtime,
+                                        user_words=item.facts.user_words,
+                                        sidecars=item.facts.sidecars)
                 moved_ids.add(item.moved_from.id)
                 moved += 1
                 continue
@@ -270,6 +278,16 @@ class Indexer:
                        indexed=progress.indexed + len(keys),
                        failed=progress.failed + sum(1 for f in facts if f.error),
                        moved=progress.moved + moved)
+
+    def _reread_words(self, work: list[tuple[FileEntry, PhotoRow]]) -> Iterator[str]:
+        """Re-read the own words of photos whose sidecars changed (the photo did not: its
+        vector stays): headers and sidecars only, one transaction and one yield (the last
+        path) per batch, so that a long run can be stopped."""
+        for start in range(0, len(work), self.batch_size):
+            chunk = work[start:start + self.batch_size]
+            self.catalog.set_user_words([(row.id, _own_words(Path(entry.path)), entry.sidecars)
+                                         for entry, row in chunk])
+            yield chunk[-1][0].path
 
     def _known_vector(self, item: _Prepared) -> npt.NDArray[np.float32] | None:
         """The vector of an identical file already in the library (a copy): no model run."""
@@ -309,7 +327,7 @@ def _prepare(
 ) -> _Prepared:
     """Read, hash and decode one file (runs in the pool; touches no shared state)."""
     base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
-                      content_hash=None)
+                      content_hash=None, sidecars=entry.sidecars)
     try:
         data = Path(entry.path).read_bytes()
     except OSError as error:
@@ -318,7 +336,8 @@ def _prepare(
     content_hash = _hash(data)
     base = replace(base, content_hash=content_hash)
     moved_from = gone_by_hash.get(content_hash) if row is None else None
-    if moved_from is not None:
+    if moved_from is not None:  # its words are those next to it now (sidecars may differ)
+        base = replace(base, user_words=_own_words(Path(entry.path), data))
         return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
     if markers is not None:
         markers.begin(entry.path)
@@ -332,8 +351,6 @@ def _prepare(
     finally:
         if markers is not None:
             markers.end()
-    # Album names are in the full-text table's folders column already.
-    own = [t.text for t in read_user_texts(Path(entry.path), data=data) if t.source != "album"]
     facts = replace(
         base,
         width=info.width,
@@ -341,6 +358,12 @@ def _prepare(
         format=info.format,
         taken_at=info.taken_at.isoformat() if info.taken_at else None,
         camera=info.camera,
-        user_words=" ".join(own),
+        user_words=_own_words(Path(entry.path), data),
     )
     return _Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
+
+
+def _own_words(path: Path, data: bytes | None = None) -> str:
+    """The photo's own words, for the full-text table: album names are in its folders
+    column already."""
+    return " ".join(t.text for t in read_user_texts(path, data=data) if t.source != "album")

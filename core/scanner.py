@@ -2,7 +2,8 @@
 
 The scan only reads directory entries and ``stat`` results: it never opens a photo. The
 diff decides what the indexer must do; it never decides that a photo is gone when its
-root is offline (an unplugged drive must not empty the library).
+root is offline (an unplugged drive must not empty the library). A photo whose sidecars
+changed while it did not (core.sidecars) only has its words re-read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import sidecars
 from core.catalog import STATUS_FAILED, PhotoRow
 from core.imaging import PHOTO_EXTENSIONS
 
@@ -21,6 +23,7 @@ class FileEntry:
     path: str
     size: int
     mtime: float
+    sidecars: str = ""  # core.sidecars.signature of the photo's sidecar files
 
 
 @dataclass(slots=True)
@@ -31,6 +34,8 @@ class ScanDiff:
     unchanged: int = 0
     failed_unchanged: int = 0
     gone: list[PhotoRow] = field(default_factory=list)
+    reread: list[tuple[FileEntry, PhotoRow]] = field(default_factory=list)
+    """Unchanged photos (counted in ``unchanged``) whose sidecars changed: words only."""
 
 
 SCAN_PROBLEMS_SETTING = "scan_problems"
@@ -61,24 +66,31 @@ def walk(root: Path, *, on_error: Callable[[str], None] | None = None) -> Iterat
     stack = [str(root)]
     while stack:
         folder = stack.pop()
+        photos: list[tuple[str, int, float]] = []
+        listed: set[str] = set()  # the folder's sidecar names, case-folded
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.name.startswith("."):
                         continue
                     try:
+                        extension = os.path.splitext(entry.name)[1].lower()
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(entry.path)
-                        elif os.path.splitext(entry.name)[1].lower() in PHOTO_EXTENSIONS:
+                        elif extension in PHOTO_EXTENSIONS:
                             stat = entry.stat()
-                            yield FileEntry(entry.path, stat.st_size, stat.st_mtime)
+                            photos.append((entry.path, stat.st_size, stat.st_mtime))
+                        elif extension in sidecars.SUFFIXES:
+                            listed.add(entry.name.casefold())
                     except OSError as error:  # broken symlink, or vanished mid-scan
                         if entry.is_symlink():
                             report(f"broken link: {entry.path} ({_reason(error)})")
                         continue
         except OSError as error:
             report(f"unreadable folder: {folder} ({_reason(error)})")
-            continue
+        # Yielded once the folder is listed: a photo's sidecars may come after it.
+        for path, size, mtime in photos:
+            yield FileEntry(path, size, mtime, sidecars.signature(path, listed))
 
 
 def _reason(error: OSError) -> str:
@@ -94,7 +106,8 @@ def diff(
     """Sort files into work to do; ``known`` holds the catalog rows of the scanned roots.
 
     A file is embedded when it is new, changed (size or mtime), or has no vector for the
-    current model; a failed file is retried only when it changed.
+    current model; a failed file is retried only when it changed. An unchanged photo
+    whose sidecars changed is listed in ``reread``.
     """
     result = ScanDiff()
     seen: set[str] = set()
@@ -109,6 +122,8 @@ def diff(
             result.failed_unchanged += 1
         elif row.id in embedded:
             result.unchanged += 1
+            if row.sidecars != entry.sidecars:
+                result.reread.append((entry, row))
         else:
             result.to_embed.append((entry, row))
     result.gone = [row for path, row in known.items() if path not in seen]

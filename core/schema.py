@@ -114,7 +114,15 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
                "DELETE FROM photo_words WHERE rowid = old.id; END")
 
 
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """A signature of each photo's sidecar files (core.sidecars), so that a scan notices a
+    sidecar edited while the photo did not change. Photos indexed before have ''; those
+    with sidecars now get their words read once more by the next scan."""
+    db.execute("ALTER TABLE photos ADD COLUMN sidecars TEXT NOT NULL DEFAULT ''")
+
+
 # Append-only (see the module docstring).
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2,
-                                                             _migrate_3, _migrate_4]
+                                                             _migrate_3, _migrate_4,
+                                                             _migrate_5]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,7 +29,7 @@ import re
 import stat
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -38,6 +38,7 @@ from typing import IO, BinaryIO, Final, Literal, get_args
 from PIL import ExifTags, Image, ImageFile, IptcImagePlugin
 
 from core.imaging import ALLOWED_FORMATS
+from core.sidecars import sidecar_names
 
 log = logging.getLogger(__name__)
 
@@ -510,16 +511,6 @@ def _xmp_values(element: ET.Element) -> list[str]:
 # --- sidecars ---------------------------------------------------------------------------
 
 
-def _sidecar_paths(path: Path, suffix: str) -> Iterator[Path]:
-    """``IMG_1.jpg.xmp`` (darktable) then ``IMG_1.xmp`` (Lightroom), without repeats."""
-    first = path.with_name(path.name + suffix)
-    yield first
-    if path.suffix:
-        second = path.with_suffix(suffix)
-        if second != first and second != path:
-            yield second
-
-
 def _read_start(path: Path, limit: int) -> bytes | None:
     """Up to ``limit + 1`` bytes of ``path``; None when it is absent or unreadable."""
     handle = _open_file(path)
@@ -530,11 +521,12 @@ def _read_start(path: Path, limit: int) -> bytes | None:
 
 
 def _sidecars(path: Path, add: Add) -> None:
-    for candidate in _sidecar_paths(path, ".xmp"):
+    # The names core.sidecars signs: an edit of one of them gets its photo's words re-read.
+    for candidate in (path.with_name(n) for n in sidecar_names(path.name, ".xmp")):
         packet = _read_start(candidate, MAX_XMP_BYTES)
         if packet is not None:
             _guarded("sidecar XMP", candidate, partial(_xmp, packet, add))
-    for candidate in _sidecar_paths(path, ".txt"):
+    for candidate in (path.with_name(n) for n in sidecar_names(path.name, ".txt")):
         raw = _read_start(candidate, MAX_TXT_BYTES)
         if raw is not None:
             text = raw[:MAX_TXT_BYTES].decode("utf-8", errors="replace")

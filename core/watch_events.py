@@ -29,6 +29,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
+from core import sidecars
 from core.imaging import PHOTO_EXTENSIONS
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,9 @@ class RootEventHandler(FileSystemEventHandler):
             return False
         if not parts or any(part.startswith(".") for part in parts):
             return False  # the root itself, or hidden (the scanner skips those too)
-        return is_dir or os.path.splitext(path)[1].lower() in PHOTO_EXTENSIONS
+        # A sidecar (IMG_1.xmp) holds a photo's words: the indexer re-reads that photo's.
+        return (is_dir or os.path.splitext(path)[1].lower() in PHOTO_EXTENSIONS
+                or sidecars.is_sidecar(path))
 
 
 def filesystem_type(path: str) -> str | None:

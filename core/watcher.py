@@ -32,6 +32,7 @@ from watchdog.observers.polling import PollingObserver
 from core.catalog import STATUS_FAILED, PhotoRow
 from core.errors import CatalogError, ModelUnavailableError
 from core.scanner import is_online
+from core.sidecars import photo_paths
 from core.types import Progress
 from core.watch_events import (
     NETWORK_FILESYSTEMS,
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 ALL_ROOTS = ""  # a reconciliation request for every watched root
 Mode = Literal["events", "polling", "scans", "offline"]
-ChangeKind = Literal["indexed", "moved", "removed", "failed", "reconciled"]
+ChangeKind = Literal["indexed", "moved", "removed", "failed", "words", "reconciled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,9 @@ class WatchSettings:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What the watcher did: one file (``indexed``/``moved``/``removed``/``failed``) or a
-    root's reconciliation (``reconciled``, with the run's final progress)."""
+    """What the watcher did: one file (``indexed``/``moved``/``removed``/``failed``, or
+    ``words``: its own words re-read after a sidecar changed) or a root's reconciliation
+    (``reconciled``, with the run's final progress)."""
 
     kind: ChangeKind
     path: str | None
@@ -288,7 +290,9 @@ class Watcher:
         for start in range(0, len(ready), s.max_batch):
             if self._stop.is_set():
                 return
-            chunk = ready[start:start + s.max_batch]
+            chunk = photo_paths(ready[start:start + s.max_batch])  # sidecars: their photos
+            if not chunk:
+                continue
             before = self._rows(chunk)
             self._drain(self.library.index_files(chunk, batch_size=s.batch_size))
             for change in _changes(before, self._rows(chunk)):
@@ -377,6 +381,8 @@ def _changes(before: dict[int, PhotoRow], after: dict[int, PhotoRow]) -> list[Ch
             changes.append(Change("moved", row.path, old_path=old.path))
         elif (old.size, old.mtime, old.status) != (row.size, row.mtime, row.status):
             changes.append(Change(kind, row.path))
+        elif old.sidecars != row.sidecars:
+            changes.append(Change("words", row.path))
     return changes
 
 

@@ -114,6 +114,7 @@ def test_migration_builds_words_for_existing_photos(tmp_path: Path) -> None:
     conn.execute(f"DROP TABLE {keywords.TABLE}")
     conn.execute("DROP TRIGGER photos_words_delete")
     conn.execute("DROP TABLE photo_tags")  # schema 4's
+    conn.execute("ALTER TABLE photos DROP COLUMN sidecars")  # schema 5's
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()

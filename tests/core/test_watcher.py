@@ -22,6 +22,7 @@ from core import watcher as watcher_mod
 from core.catalog import STATUS_OK, Catalog
 from core.config import DATABASE_NAME
 from core.embedder import Embedder
+from core.keywords import match_expression
 from core.library import Library
 from core.watch_events import RootEventHandler
 from core.watcher import Change, Watcher, WatchSettings
@@ -196,6 +197,29 @@ def test_moves_keep_the_record_and_vector(
         assert row_id(probe, moved) == album_id
     assert embedded == []
     assert probe.counts(None)[0] == 6
+
+
+def test_a_sidecar_written_or_deleted_has_its_photo_words_read_again(
+    library: Library, root: Path, probe: Catalog, embedded: list[int]
+) -> None:
+    """A tool writes only IMG_1.jpg.txt / IMG_1.xmp: the photo's words follow, unembedded."""
+    photo = sorted(root.iterdir())[0]
+    note = photo.with_name(photo.name + ".txt")
+
+    def found(word: str) -> list[int]:
+        model, match = probe.known_model(library.model_name), match_expression(word)
+        assert model is not None and match is not None
+        return probe.word_matches(match, model[0], limit=5)
+
+    with Running(library, [root], FAST) as run:
+        embedded.clear()
+        note.write_text("zanzibar ferry", encoding="utf-8")
+        wait_for(lambda: run.kinds(photo) == ["words"])
+        assert found("zanzibar") == [row_id(probe, photo)]
+        note.unlink()
+        wait_for(lambda: run.kinds(photo) == ["words", "words"])
+        assert found("zanzibar") == []
+    assert embedded == []
 
 
 def test_unplugged_root_keeps_its_photos_and_comes_back_without_work(
