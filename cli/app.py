@@ -206,8 +206,9 @@ def _index(library: Any, args: argparse.Namespace) -> int:
                             desc="scanning") as bar:
         for progress in run:
             last = progress
-            if progress.phase in ("embed", "tag"):
-                bar.set_description("indexing" if progress.phase == "embed" else "tagging")
+            if progress.phase in ("optimise", "embed", "tag"):
+                bar.set_description({"optimise": "preparing the model for this CPU (once)",
+                                     "embed": "indexing", "tag": "tagging"}[progress.phase])
             bar.total = progress.total
             bar.n = progress.done
             bar.set_postfix(failed=progress.failed, refresh=False)

@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from core import fast_images
 from core.errors import ModelUnavailableError
 from core.imaging import ModelInput, to_model_pixels
 from core.types import Vector
@@ -223,6 +224,9 @@ class Embedder:
         self.autocast = False
         self._text_cache: OrderedDict[tuple[str, bool], Vector] = OrderedDict()
         self._text_cache_lock = threading.Lock()
+        self.folder: Path | None = None
+        """Where the model's files are (set by :meth:`load`): the fast tower's cache key."""
+        self._fast_images: fast_images.ImageTower | None = None
 
     # -- loading -----------------------------------------------------------------------
 
@@ -260,6 +264,7 @@ class Embedder:
             )
         model.eval().to(chosen)
         embedder = cls(model, processor, name=name, device=chosen)
+        embedder.folder = folder
         if precision == "auto":
             embedder._choose_precision()
         return embedder
@@ -284,8 +289,48 @@ class Embedder:
         self.autocast = worst >= MIN_PRECISION_COSINE
         log.info("bf16 autocast %s (worst cosine %.5f)", self.autocast, worst)
 
+    def has_fast_images(self, cache: Path) -> bool | None:
+        """Whether :meth:`use_fast_images` has nothing to build (True: a tower, or a refusal
+        of one, is in ``cache``), would build one (False), or cannot run one here (None:
+        not a CPU, or ONNX Runtime missing)."""
+        if self._fast_images is not None:
+            return True
+        if self.device != "cpu" or self.folder is None or not fast_images.available():
+            return None
+        return fast_images.is_built(name=self.name, folder=self.folder, cache=cache)
+
+    def use_fast_images(self, cache: Path, *, build: bool) -> bool:
+        """From now on, run images through the int8 ONNX Runtime tower kept in ``cache``
+        (:mod:`core.fast_images`), building it first if ``build``. True when it is on."""
+        if self._fast_images is not None:
+            return True
+        if self.has_fast_images(cache) is None:
+            return False
+        import torch
+
+        assert self.folder is not None
+
+        def reference(pixels: fast_images.Features) -> fast_images.Features:
+            with torch.inference_mode():
+                output = self.model.get_image_features(pixel_values=torch.from_numpy(pixels))
+            return _features(output).float().numpy()
+
+        def current(pixels: fast_images.Features) -> fast_images.Features:
+            with torch.inference_mode(), self._autocast():
+                output = self.model.get_image_features(pixel_values=torch.from_numpy(pixels))
+            return _features(output).float().numpy()
+
+        self._fast_images = fast_images.load_or_build(
+            self.model, name=self.name, folder=self.folder, cache=cache,
+            image_size=self.image_input.size, reference=reference, current=current,
+            probe=self._normalised(_probe_pixels(self.image_input.size)).numpy(),
+            min_cosine=MIN_PRECISION_COSINE, threads=torch.get_num_threads(), build=build)
+        return self._fast_images is not None
+
     @property
     def precision(self) -> str:
+        if self._fast_images is not None:
+            return "int8"
         if self.autocast:
             return "bf16"
         return "fp16" if str(self.dtype) == "torch.float16" else "fp32"
@@ -298,12 +343,20 @@ class Embedder:
 
         if len(pixels) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        batch = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2)
-        batch = (batch.float() / 255.0 - self._mean) / self._std
+        batch = self._normalised(pixels)
+        if self._fast_images is not None:
+            return _normalise(torch.from_numpy(self._fast_images(batch.numpy())))
         batch = batch.to(self.device, dtype=self.dtype, non_blocking=True)
         with torch.inference_mode(), self._autocast():
             features = _features(self.model.get_image_features(pixel_values=batch))
         return _normalise(features)
+
+    def _normalised(self, pixels: npt.NDArray[np.uint8]) -> torch.Tensor:
+        """uint8 ``(n, size, size, 3)`` to the model's float32 ``(n, 3, size, size)``."""
+        import torch
+
+        batch = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2)
+        return ((batch.float() / 255.0 - self._mean) / self._std).contiguous()
 
     def embed_images(self, images: Sequence[Image.Image]) -> Vector:
         """Vectors for RGB PIL images (a dropped file, a query image)."""

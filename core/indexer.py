@@ -72,6 +72,7 @@ class Indexer:
         workers: int | None = None,
         on_batch: Callable[[], None] | None = None,
         markers: InflightMarkers | None = None,
+        before_embedding: Callable[[int], Iterator[Progress]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.markers = markers
@@ -82,6 +83,8 @@ class Indexer:
         self.batch_size = batch_size
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.on_batch = on_batch
+        self.before_embedding = before_embedding
+        """Given the number of photos to embed, readies the model (may report progress)."""
 
     def run(self, roots: Sequence[tuple[int, Path]]) -> Iterator[Progress]:
         started = time.monotonic()
@@ -138,6 +141,9 @@ class Indexer:
         progress = Progress(phase="embed", done=0, total=len(plan.to_embed),
                             skipped=plan.unchanged + plan.failed_unchanged)
         yield replace(progress, elapsed_s=time.monotonic() - started)
+        if self.before_embedding is not None and plan.to_embed:
+            for step in self.before_embedding(len(plan.to_embed)):
+                yield replace(step, elapsed_s=time.monotonic() - started)
 
         gone_by_hash = {row.content_hash: row for row in plan.gone if row.content_hash}
         moved_ids: set[int] = set()

@@ -44,6 +44,12 @@ MODEL_SETTING = "model"
 CALIBRATION_SETTING = "calibration:{model_id}"
 INDEX_SAVE_INTERVAL_S = 60.0
 INFLIGHT_DIR = "inflight"
+FAST_IMAGES_DIR = "fast-images"
+FAST_IMAGES_MIN_PHOTOS = 500
+"""An index run with this many photos to embed builds the model's int8 ONNX image tower
+(once per model, ~10-20 s for ViT-B/32 on two cores; it then runs ~1.5x as fast as bf16)."""
+FAST_IMAGES_ENV = "PICTOR_FAST_IMAGES"
+"""Set to 0 to keep every image on PyTorch."""
 
 
 def _model_name(model: str) -> str:
@@ -300,7 +306,8 @@ class Library:
         indexer = indexer_cls(self.catalog, index, self.embedder, model_id,
                               batch_size=batch_size, workers=workers,
                               on_batch=save_now_and_then,
-                              markers=InflightMarkers(self.data_dir / INFLIGHT_DIR))
+                              markers=InflightMarkers(self.data_dir / INFLIGHT_DIR),
+                              before_embedding=self._ready_fast_images)
         run = indexer.run(roots) if files is None else indexer.run_files(roots, files)
         try:
             report = Progress(phase="done", done=0, total=0)
@@ -320,6 +327,19 @@ class Library:
             backup.backup_if_due(self.catalog.path)
         finally:
             self._save_index()
+
+    def _ready_fast_images(self, count: int) -> Iterator[Progress]:
+        """Put images through the int8 ONNX tower (core.fast_images) when one is cached for
+        this model, or build it first when ``count`` photos make that worth its cost."""
+        if os.environ.get(FAST_IMAGES_ENV, "1") == "0":
+            return
+        cache = cache_dir(self.data_dir) / FAST_IMAGES_DIR
+        built = self.embedder.has_fast_images(cache)
+        if built is None or (built is False and count < FAST_IMAGES_MIN_PHOTOS):
+            return
+        if built is False:
+            yield Progress(phase="optimise", done=0, total=count)
+        self.embedder.use_fast_images(cache, build=True)
 
     # -- captions, tags and scores -----------------------------------------------------
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float32]
 """One L2-normalised embedding (shape ``(dim,)``) or a batch of them (``(n, dim)``)."""
 
-Phase = Literal["scan", "embed", "tag", "save", "done"]
+Phase = Literal["scan", "optimise", "embed", "tag", "save", "done"]
 
 
 @dataclass(frozen=True, slots=True)
