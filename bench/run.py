@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="ingest: decode threads")
     parser.add_argument("--max-vectors", type=int, default=None,
                         help="query: skip the sizes above this (1M takes long to build)")
+    parser.add_argument("--min-vectors", type=int, default=None,
+                        help="query: skip the sizes below this")
+    parser.add_argument("--connectivity", type=int, default=None,
+                        help="query: HNSW links per vector (default: the library's)")
+    parser.add_argument("--expansion-add", type=int, default=None,
+                        help="query: HNSW build breadth (default: the library's)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if args.benchmark == "ingest":
@@ -54,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.benchmark == "query":
         import _query
 
-        report = _query.run(args.size, max_vectors=args.max_vectors)
+        graph = {k: v for k, v in (("connectivity", args.connectivity),
+                                   ("expansion_add", args.expansion_add)) if v is not None}
+        report = _query.run(args.size, max_vectors=args.max_vectors,
+                            min_vectors=args.min_vectors, graph=graph)
     else:
         import _startup
 
