@@ -6,7 +6,8 @@
 
 ``ingest``: generated photo-like JPEGs through ``Library.index`` against (a) the naive
 pipeline (Pillow full decode, transformers processor, fp32, one photo at a time) and (b) the
-model alone on ready tensors at its best batch size. ``query``: vector search alone at 10k,
+model alone on ready tensors at its best batch size, each with the int8 ONNX Runtime image
+tower (prepared beforehand, as a large first run does) and with PyTorch alone. ``query``: vector search alone at 10k,
 100k and 1M clustered synthetic vectors (recall@10 against exact, bytes per vector), and text
 and image queries end to end. ``startup``: bench/startup.py (first paint) and process start to
 the first search answered by the command line.
