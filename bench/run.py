@@ -1,16 +1,17 @@
 """Pictor's benchmarks, each a ratio against a baseline measured in the same run.
 
     python bench/run.py ingest  [--size smoke|full] [--json] [--batch-size N] [--workers N]
-    python bench/run.py query   [--size smoke|full] [--json] [--max-vectors N]
+    python bench/run.py query   [--size smoke|full] [--json] [--min-vectors N] [--max-vectors N]
     python bench/run.py startup [--size smoke|full] [--json]
 
 ``ingest``: generated photo-like JPEGs through ``Library.index`` against (a) the naive
 pipeline (Pillow full decode, transformers processor, fp32, one photo at a time) and (b) the
 model alone on ready tensors at its best batch size, each with the int8 ONNX Runtime image
-tower (prepared beforehand, as a large first run does) and with PyTorch alone. ``query``: vector search alone at 10k,
-100k and 1M clustered synthetic vectors (recall@10 against exact, bytes per vector), and text
-and image queries end to end. ``startup``: bench/startup.py (first paint) and process start to
-the first search answered by the command line.
+tower (prepared beforehand, as a large first run does) and with PyTorch alone.
+``query``: vector search alone at 10k, 100k and 1M clustered synthetic vectors (recall@10
+against exact, bytes per vector; --connectivity/--expansion-add try other graphs), and text
+and image queries end to end. ``startup``: bench/startup.py (first paint) and process start
+to the first search answered by the command line.
 
 ``smoke`` is tiny (CI, well under a minute); ``full`` is run by hand for the README. Inputs
 and models are built offline and cached in ``.cache/bench``. Absolute times on shared
