@@ -127,3 +127,19 @@ def toy_photos(tmp_path: Path) -> PhotoFactory:
         )
 
     return make
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many images the model embedded, call by call."""
+    from core.embedder import Embedder
+
+    calls: list[int] = []
+    original = Embedder.embed_pixels
+
+    def counting(self: Embedder, pixels):  # type: ignore[no-untyped-def]
+        calls.append(len(pixels))
+        return original(self, pixels)
+
+    monkeypatch.setattr(Embedder, "embed_pixels", counting)
+    return calls

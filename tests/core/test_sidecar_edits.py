@@ -16,7 +16,6 @@ import pytest
 from core import indexer as indexer_mod
 from core import sidecars
 from core.config import DATABASE_NAME
-from core.embedder import Embedder
 from core.library import Library
 from core.types import Progress
 from tests.support import toyworld
@@ -37,20 +36,6 @@ def folder(tmp_path: Path) -> Path:
 def library(tmp_path: Path, tiny_clip_dir: Path) -> Iterator[Library]:
     with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as lib:
         yield lib
-
-
-@pytest.fixture
-def embedded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many images the model embedded, call by call."""
-    calls: list[int] = []
-    original = Embedder.embed_pixels
-
-    def counting(self: Embedder, pixels):  # type: ignore[no-untyped-def]
-        calls.append(len(pixels))
-        return original(self, pixels)
-
-    monkeypatch.setattr(Embedder, "embed_pixels", counting)
-    return calls
 
 
 def index(library: Library, folder: Path) -> Progress:

@@ -21,7 +21,6 @@ import pytest
 from core import watcher as watcher_mod
 from core.catalog import STATUS_OK, Catalog
 from core.config import DATABASE_NAME
-from core.embedder import Embedder
 from core.keywords import match_expression
 from core.library import Library
 from core.watch_events import RootEventHandler
@@ -96,20 +95,6 @@ def probe(library: Library, data: Path) -> Iterator[Catalog]:
     """A second connection for the test thread: the library belongs to the watcher's."""
     with Catalog(data / DATABASE_NAME) as catalog:
         yield catalog
-
-
-@pytest.fixture
-def embedded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many images the model embedded, call by call."""
-    calls: list[int] = []
-    original = Embedder.embed_pixels
-
-    def counting(self: Embedder, pixels):  # type: ignore[no-untyped-def]
-        calls.append(len(pixels))
-        return original(self, pixels)
-
-    monkeypatch.setattr(Embedder, "embed_pixels", counting)
-    return calls
 
 
 @pytest.fixture
