@@ -84,8 +84,8 @@ class IndexStatus(QWidget):
         self._running(True)
 
     def on_progress(self, progress: Progress) -> None:
-        if progress.phase == "scan" or not progress.total:
-            self.bar.setRange(0, 0)  # busy: the total is not known yet
+        if progress.phase in ("scan", "optimise") or not progress.total:
+            self.bar.setRange(0, 0)  # busy: no count to show (yet)
         else:
             self.bar.setRange(0, progress.total)
             self.bar.setValue(progress.done)

@@ -69,6 +69,17 @@ def test_the_tag_pass_reads_like_a_sentence() -> None:
     assert describe(tagging) == "Tagging photos 40 / 120"
 
 
+def test_preparing_the_model_says_it_happens_once(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from desktop.index_status import IndexStatus
+
+    preparing = Progress(phase="optimise", done=0, total=5000)
+    assert describe(preparing) == "Preparing the model for this computer (once per model)…"
+    status = IndexStatus()
+    qtbot.addWidget(status)
+    status.on_progress(preparing)
+    assert (status.bar.minimum(), status.bar.maximum()) == (0, 0)  # busy, not "0 of 5000"
+
+
 def test_the_windows_default_minimum_score_is_the_engines() -> None:
     from core.calibration import DEFAULT_MIN_SCORE
     from desktop.query import DEFAULT_MIN_SCORE as WINDOW_DEFAULT
