@@ -295,20 +295,21 @@ class Embedder:
         not a CPU, or ONNX Runtime missing)."""
         if self._fast_images is not None:
             return True
-        if self.device != "cpu" or self.folder is None or not fast_images.available():
+        if self.folder is None or not self._can_run_fast_images():
             return None
         return fast_images.is_built(name=self.name, folder=self.folder, cache=cache)
+
+    def _can_run_fast_images(self) -> bool:
+        return self.device == "cpu" and fast_images.available()
 
     def use_fast_images(self, cache: Path, *, build: bool) -> bool:
         """From now on, run images through the int8 ONNX Runtime tower kept in ``cache``
         (:mod:`core.fast_images`), building it first if ``build``. True when it is on."""
         if self._fast_images is not None:
             return True
-        if self.has_fast_images(cache) is None:
+        if self.folder is None or not self._can_run_fast_images():
             return False
         import torch
-
-        assert self.folder is not None
 
         def reference(pixels: fast_images.Features) -> fast_images.Features:
             with torch.inference_mode():
@@ -323,7 +324,8 @@ class Embedder:
         self._fast_images = fast_images.load_or_build(
             self.model, name=self.name, folder=self.folder, cache=cache,
             image_size=self.image_input.size, reference=reference, current=current,
-            probe=self._normalised(_probe_pixels(self.image_input.size)).numpy(),
+            probe=np.ascontiguousarray(
+                self._normalised(_probe_pixels(self.image_input.size)).numpy()),
             min_cosine=MIN_PRECISION_COSINE, threads=torch.get_num_threads(), build=build)
         return self._fast_images is not None
 
@@ -345,7 +347,8 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         batch = self._normalised(pixels)
         if self._fast_images is not None:
-            return _normalise(torch.from_numpy(self._fast_images(batch.numpy())))
+            pixels_in = np.ascontiguousarray(batch.numpy())  # ONNX Runtime wants C order
+            return _normalise(torch.from_numpy(self._fast_images(pixels_in)))
         batch = batch.to(self.device, dtype=self.dtype, non_blocking=True)
         with torch.inference_mode(), self._autocast():
             features = _features(self.model.get_image_features(pixel_values=batch))
@@ -356,7 +359,7 @@ class Embedder:
         import torch
 
         batch = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2)
-        return ((batch.float() / 255.0 - self._mean) / self._std).contiguous()
+        return (batch.float() / 255.0 - self._mean) / self._std
 
     def embed_images(self, images: Sequence[Image.Image]) -> Vector:
         """Vectors for RGB PIL images (a dropped file, a query image)."""
