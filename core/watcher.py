@@ -14,9 +14,7 @@ Usage: ``Watcher(library, on_change=...).run()`` in the thread that owns the lib
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 import queue
 import threading
 import time
@@ -25,21 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
-
 from core.catalog import STATUS_FAILED, PhotoRow
 from core.errors import CatalogError, ModelUnavailableError
-from core.scanner import is_online
 from core.sidecars import photo_paths
 from core.types import Progress
-from core.watch_events import (
-    NETWORK_FILESYSTEMS,
-    PendingPaths,
-    RootEventHandler,
-    filesystem_type,
-)
+from core.watch_events import PendingPaths
+from core.watch_roots import Mode, Root, RootObservers
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -47,7 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ALL_ROOTS = ""  # a reconciliation request for every watched root
-Mode = Literal["events", "polling", "scans", "offline"]
 ChangeKind = Literal["indexed", "moved", "removed", "failed", "words", "reconciled"]
 
 
@@ -89,16 +77,6 @@ class Change:
         return data
 
 
-@dataclass(slots=True)
-class _Root:
-    path: str
-    mode: Mode = "offline"
-    observer: BaseObserver | None = None
-    identity: tuple[int, int] | None = None
-    scanned_at: float = 0.0
-    seen: bool = False  # known to the watcher already (else: new, reconciled on start)
-
-
 class _OverflowLog(logging.Handler):
     """watchdog reports a kernel queue overflow only in its log: listen there."""
 
@@ -135,15 +113,19 @@ class Watcher:
         self.started = threading.Event()  # set once the start-up reconciliation is done
         self._jobs: queue.SimpleQueue[Callable[[Library], object]] = queue.SimpleQueue()
         self.pending = PendingPaths(max_pending=self.settings.max_pending)
-        self._roots: dict[str, _Root] = {}
+        self.observers = RootObservers(
+            self.pending, say=self._say, poll_interval_s=self.settings.poll_interval_s,
+            scans_message="cannot be watched; rescanning it every "
+                          f"{self.settings.scan_interval_s / 60:.0f} min instead")
         self._modes: dict[str, Mode] = {}
         self._due: set[str] = set()
         self._due_since = 0.0
         self._next_check = self._next_full = self._retry_at = 0.0
         self._backoff = self.settings.error_backoff_s
-        self.native_observer: Callable[[], BaseObserver] = Observer
-        self.polling_observer: Callable[[], BaseObserver] = (
-            lambda: PollingObserver(timeout=self.settings.poll_interval_s))
+
+    @property
+    def _roots(self) -> dict[str, Root]:
+        return self.observers.roots
 
     # -- from any thread ---------------------------------------------------------------
 
@@ -188,8 +170,7 @@ class Watcher:
                 self._guarded(self._tick)
         finally:
             logging.getLogger("watchdog.observers").removeHandler(overflow_log)
-            for root in self._roots.values():
-                _stop_observer(root)
+            self.observers.stop()
 
     def _tick(self, now: float) -> None:
         self._run_jobs()
@@ -227,59 +208,8 @@ class Watcher:
 
     def _check_roots(self, now: float) -> None:
         """Follow roots going offline and coming back; restart dead observers."""
-        wanted = self._wanted_roots()
-        for path in set(self._roots) - set(wanted):
-            _stop_observer(self._roots.pop(path))
-        for path in wanted:
-            root = self._roots.setdefault(path, _Root(path))
-            identity = _identity(path)
-            if not is_online(Path(path)):
-                if root.mode != "offline" or not root.seen:
-                    _stop_observer(root)
-                    root.mode = "offline"
-                    self._say(f"{path} is offline (missing or empty); its photos are kept "
-                              "and it will be watched when it comes back", logging.WARNING)
-            elif root.mode == "offline" or identity != root.identity:
-                if root.seen:
-                    self._say(f"{path} is back online; checking it")
-                _stop_observer(root)
-                self._watch(root)
-                root.identity = identity
-                self._due.add(path)
-            elif root.observer is not None and not _alive(root.observer):
-                self._say(f"the watcher of {path} stopped; restarting it and rescanning",
-                          logging.WARNING)
-                _stop_observer(root)
-                self._watch(root)
-                self._due.add(path)
-            root.seen = True
-        self._modes = {p: r.mode for p, r in self._roots.items()}
-
-    def _watch(self, root: _Root) -> None:
-        """Start the best observer that works for this root; else fall back to scans."""
-        kinds: list[tuple[Mode, Callable[[], BaseObserver]]] = [
-            ("events", self.native_observer), ("polling", self.polling_observer)]
-        fs_type = filesystem_type(root.path)
-        if fs_type in NETWORK_FILESYSTEMS:
-            self._say(f"{root.path} is on a network file system ({fs_type}) that may not "
-                      f"report changes; polling it every {self.settings.poll_interval_s:.0f} s")
-            kinds = kinds[1:]
-        for mode, make in kinds:
-            observer = make()
-            try:
-                observer.start()
-                observer.schedule(RootEventHandler(root.path, self.pending), root.path,
-                                  recursive=True)
-            except OSError as error:
-                _stop_observer(_Root(root.path, observer=observer))
-                self._say(_watch_failure(root.path, error, mode), logging.WARNING)
-                continue
-            root.observer, root.mode = observer, mode
-            logger.info("watching %s (%s)", root.path, mode)
-            return
-        root.observer, root.mode = None, "scans"
-        self._say(f"{root.path} cannot be watched; rescanning it every "
-                  f"{self.settings.scan_interval_s / 60:.0f} min instead", logging.WARNING)
+        self._due |= self.observers.check(self._wanted_roots())
+        self._modes = self.observers.modes()
 
     # -- handing over settled changes --------------------------------------------------
 
@@ -384,39 +314,3 @@ def _changes(before: dict[int, PhotoRow], after: dict[int, PhotoRow]) -> list[Ch
         elif old.sidecars != row.sidecars:
             changes.append(Change("words", row.path))
     return changes
-
-
-def _alive(observer: BaseObserver) -> bool:
-    return observer.is_alive() and all(e.is_alive() for e in list(observer.emitters))
-
-
-def _stop_observer(root: _Root) -> None:
-    observer, root.observer = root.observer, None
-    if observer is None:
-        return
-    try:
-        observer.stop()
-        if observer.is_alive():
-            observer.join(timeout=5)
-    except Exception:  # a broken observer must not stop the others
-        logger.debug("stopping the observer of %s failed", root.path, exc_info=True)
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
-def _watch_failure(path: str, error: OSError, mode: Mode) -> str:
-    fallback = "polling it instead" if mode == "events" else "rescanning it periodically"
-    if error.errno == errno.ENOSPC:
-        return (f"cannot watch {path}: the system's limit on watched folders is reached "
-                "(Linux: raise it with `sudo sysctl fs.inotify.max_user_watches=524288`); "
-                f"{fallback}")
-    if error.errno == errno.EMFILE:
-        return (f"cannot watch {path}: too many watchers open (Linux: "
-                f"fs.inotify.max_user_instances); {fallback}")
-    return f"cannot watch {path}: {error.strerror or error}; {fallback}"

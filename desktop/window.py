@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.search_bar.minScoreChanged.connect(self._remember_min_score)
         self.watcher = watcher or FolderWatcher(parent=self)
         self.watcher.changed.connect(lambda: self.engine.index())
+        self.watcher.foldersChanged.connect(self.engine.index)
         self.watcher.filesChanged.connect(self.engine.index_files)
         self.watcher.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self._connect_engine()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core import watcher as watcher_mod
+from core import watch_roots
 from core.catalog import STATUS_OK, Catalog
 from core.config import DATABASE_NAME
 from core.keywords import match_expression
@@ -268,7 +268,7 @@ def test_watch_limit_reached_falls_back_to_polling(
     def no_more_watches(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
-    monkeypatch.setattr(watcher_mod.Observer, "schedule", no_more_watches)
+    monkeypatch.setattr(watch_roots.Observer, "schedule", no_more_watches)
     added = photos(tmp_path / "staging", 1, seed=8)[0]
     with Running(library, [root], FAST) as run:
         assert run.watcher.modes() == {str(root): "polling"}
@@ -280,7 +280,7 @@ def test_watch_limit_reached_falls_back_to_polling(
 def test_network_share_is_polled(
     library: Library, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(watcher_mod, "filesystem_type", lambda path: "nfs4")
+    monkeypatch.setattr(watch_roots, "filesystem_type", lambda path: "nfs4")
     with Running(library, [root], FAST) as run:
         assert run.watcher.modes() == {str(root): "polling"}
         assert any("network file system" in m for m in run.messages)

@@ -84,7 +84,8 @@ def make_window(qtbot: Any, tmp_path: Path, toy_clip_dir: Path,
              watch_interval_s: float = 60.0, settings_file: Path | None = None) -> Any:
         settings = Settings.at(settings_file or tmp_path / "settings.ini")
         engine = Engine(EngineConfig(data_dir, model or str(toy_clip_dir), "cpu"))
-        watcher = FolderWatcher(interval_s=watch_interval_s, settle_s=0.3, tick_ms=100)
+        watcher = FolderWatcher(interval_s=watch_interval_s, settle_s=0.3, tick_ms=100,
+                                check_ms=200)
         window = MainWindow(engine, settings, data_dir=data_dir, watcher=watcher)
         window.opened_urls = []
         window.open_url = lambda url: window.opened_urls.append(url.toLocalFile())

@@ -14,11 +14,12 @@ from tests.support import toyworld
 
 
 def _watch_and_copy(qtbot: Any, folder: Path, source: Path) -> tuple[list[str], list[list]]:
-    watcher = FolderWatcher(settle_s=0.2, tick_ms=50)
+    watcher = FolderWatcher(settle_s=0.2, tick_ms=50, poll_interval_s=0.5)
     messages: list[str] = []
     handed: list[list] = []
     watcher.message.connect(messages.append)
     watcher.filesChanged.connect(handed.append)
+    shutil.copy(source, folder / "old.jpg")  # an empty folder counts as an unplugged drive
     watcher.set_folders([str(folder)])
     try:
         shutil.copy(source, folder / "new.jpg")
@@ -48,12 +49,41 @@ def test_out_of_watches_falls_back_to_polling_and_says_so(
 
 def test_network_shares_are_polled(qtbot: Any, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.watch_events
+    import core.watch_roots
 
-    monkeypatch.setattr(core.watch_events, "filesystem_type", lambda path: "nfs4")
+    monkeypatch.setattr(core.watch_roots, "filesystem_type", lambda path: "nfs4")
     folder = tmp_path / "share"
     folder.mkdir()
     source = toyworld.write_photos(tmp_path / "staging", toyworld.random_scenes(1, seed=2),
                                    seed=2)[0]
     messages, _ = _watch_and_copy(qtbot, folder, source)
     assert any("network share (nfs4)" in m for m in messages)
+
+
+def test_a_dead_observer_is_restarted_and_its_folder_rescanned(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos"
+    toyworld.write_photos(folder, toyworld.random_scenes(1, seed=3), seed=3)
+    source = toyworld.write_photos(tmp_path / "staging", toyworld.random_scenes(1, seed=4),
+                                   seed=4)[0]
+    watcher = FolderWatcher(settle_s=0.2, tick_ms=50, check_ms=100)
+    messages: list[str] = []
+    rescans: list[list[str]] = []
+    handed: list[list] = []
+    watcher.message.connect(messages.append)
+    watcher.foldersChanged.connect(rescans.append)
+    watcher.filesChanged.connect(handed.append)
+    watcher.set_folders([str(folder)])
+    try:
+        observer = watcher._observers.roots[str(folder)].observer
+        observer.stop()  # the observer's thread dies
+        observer.join()
+        qtbot.waitUntil(lambda: rescans == [[str(folder)]], timeout=10_000)
+        assert any("restarting" in m for m in messages)
+        shutil.copy(source, folder / "after.jpg")  # the new observer sees it
+        qtbot.waitUntil(lambda: any(str(folder / "after.jpg") in b for b in handed),
+                        timeout=15_000)
+    finally:
+        watcher.stop()
+

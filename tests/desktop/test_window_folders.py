@@ -139,3 +139,58 @@ def test_switching_the_data_folder_reopens_the_library(qtbot: Any, make_window: 
     assert window.folders.roots.topLevelItemCount() == 0
     assert window.data_dir == tmp_path / "other"
     wait_idle(qtbot, window)
+
+
+def test_a_drive_unplugged_and_back_keeps_its_photos_and_catches_up(
+    qtbot: Any, make_window: Any, tmp_path: Path
+) -> None:
+    """The folder vanishes (a USB drive pulled) while the window is open: its photos stay
+    searchable; a photo added elsewhere meanwhile is found as soon as the drive is back,
+    without waiting for the periodic rescan, and the folder is watched again."""
+    folder = tmp_path / "usb"
+    scenes = [s for s in toyworld.all_scenes() if s.colour != "red"][:20]
+    toyworld.write_photos(folder, scenes, seed=14)
+    window = make_window(tmp_path / "data", watch_interval_s=600)  # no periodic rescan
+    wait_idle(qtbot, window)
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
+        window.add_folders([str(folder)])
+    root = str(folder.resolve())
+    qtbot.waitUntil(lambda: window.watcher.modes().get(root) == "events", timeout=10_000)
+    away = tmp_path / "usb-elsewhere"
+    folder.rename(away)  # unplugged
+    qtbot.waitUntil(lambda: window.watcher.modes()[root] == "offline", timeout=10_000)
+    assert "offline" in window.statusBar().currentMessage()
+    window.search_bar.set_min_score(0)
+    window.search_bar.edit.setText("a red circle")
+    window.search_bar.edit.returnPressed.emit()
+    qtbot.waitUntil(lambda: window.results.rowCount() == 20, timeout=10_000)  # kept
+    new = toyworld.write_photos(tmp_path / "staging",
+                                [toyworld.Scene("circle", "red", "sand")], seed=15)[0]
+    shutil.copy(new, away / "added-on-another-computer-red-circle.jpg")
+    rescans: list[list[str]] = []
+    window.watcher.foldersChanged.connect(rescans.append)
+    away.rename(folder)  # plugged back in
+    qtbot.waitUntil(lambda: rescans == [[root]], timeout=10_000)
+    window.search_bar.edit.returnPressed.emit()
+    qtbot.waitUntil(lambda: result_names(window)[:1]
+                    == ["added-on-another-computer-red-circle.jpg"], timeout=30_000)
+    assert window.watcher.modes()[root] == "events"
+    shutil.copy(new, folder / "copied-after-red-circle.jpg")  # watched again: events flow
+    qtbot.waitUntil(lambda: "copied-after-red-circle.jpg" in result_names(window),
+                    timeout=20_000)
+
+
+def test_a_sidecar_written_next_to_a_photo_makes_its_words_searchable(
+    qtbot: Any, make_window: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "album"
+    photos = toyworld.write_photos(folder, toyworld.random_scenes(6, seed=16), seed=16)
+    window = make_window(tmp_path / "data", watch_interval_s=600)  # events, not rescans
+    wait_idle(qtbot, window)
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
+        window.add_folders([str(folder)])
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=20_000):  # the watcher's run
+        photos[2].with_suffix(".txt").write_text("Rosalind's garden party", encoding="utf-8")
+    window.search_bar.edit.setText("rosalind")
+    window.search_bar.edit.returnPressed.emit()
+    qtbot.waitUntil(lambda: result_names(window)[:1] == [photos[2].name], timeout=10_000)
