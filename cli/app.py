@@ -95,12 +95,14 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
     tune = commands.add_parser(
         "finetune", parents=[common], help="teach the model your album names",
         description="Fine-tune the library's model on albums: folders of the library whose "
-        "names are what to learn (\"Grandma Rosa\"). Some photos of each album are held out "
-        "to measure the gain; the new model version is saved in the data folder, used from "
-        "then on, and the library is re-embedded with it. --rollback goes back to the base "
-        "model at once (its vectors are kept).")
+        "names are what to learn (\"Grandma Rosa\"), or a tag your photos carry in their own "
+        "words (keywords, titles, captions) when no folder has that name. Some photos of "
+        "each album are held out to measure the gain; the new model version is saved in the "
+        "data folder, used from then on, and the library is re-embedded with it. --rollback "
+        "goes back to the base model at once (its vectors are kept).")
     tune.add_argument("albums", nargs="*", metavar="ALBUM",
-                      help="album folders (a path, or a folder name of the library)")
+                      help="album folders (a path, or a folder name of the library), or "
+                      "tags of your photos")
     tune.add_argument("--epochs", type=int, default=60, metavar="N")
     tune.add_argument("--seed", type=int, default=0, metavar="S")
     tune.add_argument("--rollback", action="store_true",
@@ -369,6 +371,13 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
     if args.json:
         _print_json({**result.to_json(), "reindexed": indexed})
         return EXIT_OK
+    for album in result.albums:
+        where = _printable(album["folder"]) if album["folder"] else "photos tagged so"
+        left = [f"{album[k]} {what}" for k, what in (("unreadable", "unreadable"),
+                ("shared", "also in another album")) if album[k]]
+        print(f"album {album['name']!r} ({where}): {album['photos']} photos, "
+              f"{album['train']} to learn from, {album['held_out']} held out"
+              + (f"; left out: {', '.join(left)}" if left else ""))
     print(f"{'':<12}{'recall@1':>10}{'recall@5':>10}{'retention':>11}")
     for label, m in (("before", result.before), ("after", result.after)):
         print(f"{label:<12}{m.recall_at_1:>10.2f}{m.recall_at_5:>10.2f}{m.retention:>11.2f}")

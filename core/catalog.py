@@ -572,6 +572,20 @@ class Catalog:
         ).fetchall()
         return [int(r[0]) for r in rows]
 
+    def photos_with_words(self, phrase: str) -> list[str]:
+        """Paths of readable photos whose own words (keywords, titles, captions, sidecars)
+        hold ``phrase`` as a phrase (case, accents and punctuation ignored)."""
+        words = keywords.tokens(phrase)
+        if not words:
+            return []
+        match = 'words : "' + " ".join(w.replace('"', '""') for w in words) + '"'
+        rows = self.db.execute(
+            f"SELECT p.path FROM {keywords.TABLE} w JOIN photos p ON p.id = w.rowid "
+            f"WHERE {keywords.TABLE} MATCH ? AND p.status = ? ORDER BY p.path",
+            [match, STATUS_OK],
+        ).fetchall()
+        return [from_db(r[0]) for r in rows]
+
     @staticmethod
     def _filter_where(model_id: int, *, folder: str | None, after: str | None,
                       before: str | None) -> tuple[list[str], list[Any]]:

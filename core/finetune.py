@@ -1,6 +1,8 @@
 """Personal fine-tuning: teach the library's model the names of the user's albums.
 
-An album is a folder of the library; its name is the words to learn ("Grandma Rosa").
+An album is a folder of the library, whose name is the words to learn ("Grandma Rosa"), or
+the photos whose own words (keywords and captions written in Lightroom, digiKam, a
+sidecar...) hold a name that no folder has. A photo in two chosen albums teaches neither.
 :func:`finetune` is a generator of :class:`FinetuneProgress` like an index run: closing it
 cancels, and nothing is written until the very end (the new model goes to a temporary
 folder that is renamed into ``<data_dir>/models/<name>-<date>/`` and only then does the
@@ -85,8 +87,13 @@ class FinetuneSettings:
 @dataclass(frozen=True, slots=True)
 class Album:
     name: str
-    folder: str
+    folder: str  # "" for an album of photos tagged with its name
     photos: tuple[str, ...]
+    shared: int = 0  # photos left out: they are in another chosen album too
+
+    @property
+    def source(self) -> Literal["folder", "words"]:
+        return "folder" if self.folder else "words"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,40 +133,62 @@ class FinetuneProgress:
 
 
 def resolve_albums(library: Library, names: Sequence[str]) -> list[Album]:
-    """Albums from folder paths or folder names of the library (checked, not decoded)."""
+    """Albums from folder paths, folder names, or words of the library's photos (checked,
+    not decoded)."""
     if len(set(names)) < 2:
-        raise UsageError("fine-tuning needs at least two albums (folders of the library "
-                         "whose names are what to learn), so it can tell them apart")
+        raise UsageError("fine-tuning needs at least two albums (folders of the library, or "
+                         "words your photos are tagged with), so it can tell them apart")
     rows = library.catalog.photos_under(rid for rid, _ in library.catalog.roots())
     roots = [Path(p) for _, p in library.catalog.roots()]
-    folders = [_album_folder(name, rows, roots) for name in dict.fromkeys(names)]
-    albums = []
-    for folder in folders:
-        photos = tuple(sorted(p for p, row in rows.items()
-                              if row.status == "ok" and Path(p).is_relative_to(folder)))
-        albums.append(Album(name=folder.name, folder=str(folder), photos=photos))
+    albums = [_album(library, name, rows, roots) for name in dict.fromkeys(names)]
     seen: dict[str, str] = {}
     for album in albums:
         key = album.name.casefold()
         if key in seen:
             raise UsageError(f"two albums are named {album.name!r} ({seen[key]} and "
-                             f"{album.folder}); choose one")
-        seen[key] = album.folder
-    for a in albums:
-        for b in albums:
+                             f"{album.folder or 'tagged photos'}); choose one")
+        seen[key] = album.folder or "tagged photos"
+    folders = [a for a in albums if a.folder]
+    for a in folders:
+        for b in folders:
             if a is not b and Path(a.folder).is_relative_to(b.folder):
                 raise UsageError(f"album {a.folder} lies inside album {b.folder}; choose "
                                  "folders that do not overlap")
+    counts: dict[str, int] = {}
+    for album in albums:
+        for photo in album.photos:
+            counts[photo] = counts.get(photo, 0) + 1
+    albums = [replace(a, photos=tuple(p for p in a.photos if counts[p] == 1),
+                      shared=sum(counts[p] > 1 for p in a.photos)) for a in albums]
     for album in albums:
         if len(album.photos) < MIN_PHOTOS:
+            shared = (f" ({album.shared} more are in another chosen album too, and such "
+                      "photos teach neither)" if album.shared else "")
             raise UsageError(
-                f"album {album.name!r} has {len(album.photos)} indexed photos; fine-tuning "
-                f"needs at least {MIN_PHOTOS} per album (some are held out to measure the "
-                "gain). Add photos, or run `pictor index` if they are not indexed yet")
+                f"album {album.name!r} has {len(album.photos)} indexed photos{shared}; "
+                f"fine-tuning needs at least {MIN_PHOTOS} per album (some are held out to "
+                "measure the gain). Add photos, or run `pictor index` if they are not "
+                "indexed yet")
     return albums
 
 
-def _album_folder(name: str, rows: dict[str, Any], roots: list[Path]) -> Path:
+def _album(library: Library, name: str, rows: dict[str, Any], roots: list[Path]) -> Album:
+    folder = _album_folder(name, rows, roots)
+    if folder is not None:
+        photos = tuple(sorted(p for p, row in rows.items()
+                              if row.status == "ok" and Path(p).is_relative_to(folder)))
+        return Album(name=folder.name, folder=str(folder), photos=photos)
+    tagged = tuple(library.catalog.photos_with_words(name))
+    if not tagged:
+        raise UsageError(f"no library folder is named {name!r}, and no photo has "
+                         f"{name.strip()!r} among its own words (keywords, titles, captions)"
+                         "; give a folder name or path of the library, or a tag you used")
+    return Album(name=" ".join(name.split()), folder="", photos=tagged)
+
+
+def _album_folder(name: str, rows: dict[str, Any], roots: list[Path]) -> Path | None:
+    """The library folder ``name`` points to (a path, or a folder's name); None: no folder
+    has that name (it may be a tag)."""
     given = Path(name).expanduser()
     if given.is_dir():
         folder = given.resolve()
@@ -173,13 +202,10 @@ def _album_folder(name: str, rows: dict[str, Any], roots: list[Path]) -> Path:
     matches = sorted({str(parent) for path in rows for parent in Path(path).parents
                       if parent.name.casefold() == wanted
                       and any(parent.is_relative_to(root) for root in roots)})
-    if not matches:
-        raise UsageError(f"no library folder is named {name!r} (give a folder name or path "
-                         "of the library)")
     if len(matches) > 1:
         raise UsageError(f"several library folders are named {name!r}: "
                          f"{', '.join(matches)}; give the path of the one you mean")
-    return Path(matches[0])
+    return Path(matches[0]) if matches else None
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -278,9 +304,9 @@ def _features(library: Library, embedder: Embedder, albums: list[Album],
         parts["train"].append(features[n_held:])
         parts["held_y"] += [label] * n_held
         parts["train_y"] += [label] * (len(pixels) - n_held)
-        split.append({"name": album.name, "folder": album.folder, "photos": len(pixels),
-                      "train": len(pixels) - n_held, "held_out": n_held,
-                      "unreadable": len(bad)})
+        split.append({"name": album.name, "source": album.source, "folder": album.folder,
+                      "photos": len(pixels), "train": len(pixels) - n_held,
+                      "held_out": n_held, "unreadable": len(bad), "shared": album.shared})
         yield FinetuneProgress("features", done=done, total=total,
                                message=f"album {album.name}")
     other_pixels, _ = _decode_all(others, embedder)

@@ -163,3 +163,47 @@ def test_small_or_unreadable_albums_are_refused(fresh) -> None:
         list(ftmod.finetune(library, ["Grandma Rosa", "Bella the dog"], SETTINGS))
     assert not (library.data_dir / "models").exists() or \
         not any((library.data_dir / "models").iterdir())
+
+
+XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+       'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+       'xmlns:dc="http://purl.org/dc/elements/1.1/"><rdf:Description><dc:subject><rdf:Bag>'
+       '{}</rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+def tag(photo: Path, *keywords: str) -> None:
+    """A Lightroom/digiKam-style sidecar (IMG.xmp) holding the photo's keywords."""
+    items = "".join(f"<rdf:li>{k}</rdf:li>" for k in keywords)
+    photo.with_suffix(".xmp").write_text(XMP.format(items), encoding="utf-8")
+
+
+def test_tags_of_photos_in_one_folder_are_albums_too(tmp_path: Path,
+                                                     toy_clip_dir: Path) -> None:
+    """No album folders: one camera roll whose photos carry keywords. A name that no folder
+    has is the photos tagged with it; a photo tagged with two chosen names teaches neither."""
+    roll = tmp_path / "photos" / "2023 camera roll"
+    tagged: dict[str, list[Path]] = {}
+    for i, (name, scene) in enumerate(ALBUMS.items()):
+        tagged[name] = toyworld.write_photos(roll, [scene] * PER_ALBUM, seed=100 + i,
+                                             prefix=f"a{i}-")
+        for photo in tagged[name]:
+            tag(photo, name, "holiday")
+    both = tagged["Bella the dog"][:2]  # Grandma Rosa holding Bella
+    for photo in both:
+        tag(photo, "Grandma Rosa", "Bella the dog")
+    taken = set(ALBUMS.values())
+    others = [s for s in toyworld.random_scenes(60, seed=7) if s not in taken][:40]
+    toyworld.write_photos(roll, others, seed=9, prefix="other-")
+    with Library(tmp_path / "data", model=str(toy_clip_dir)) as library:
+        list(library.index([roll.parent]))
+        with pytest.raises(UsageError, match="no photo has 'holidays' among its own words"):
+            list(ftmod.finetune(library, ["Grandma Rosa", "holidays"], SETTINGS))
+        steps = list(ftmod.finetune(library, list(ALBUMS), SETTINGS))
+    result = steps[-1].result
+    assert result is not None
+    report = {a["name"]: a for a in result.albums}
+    assert {a["source"] for a in result.albums} == {"words"}
+    assert report["Grandma Rosa"]["shared"] == 2 and report["Bella the dog"]["shared"] == 2
+    assert report["Grandma Rosa"]["photos"] == PER_ALBUM
+    assert report["Bella the dog"]["photos"] == PER_ALBUM - 2
+    assert result.after.recall_at_1 >= result.before.recall_at_1 + 0.3

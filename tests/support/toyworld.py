@@ -249,8 +249,10 @@ def write_photos(
     seed: int,
     fmt: str = "JPEG",
     size: tuple[int, int] = DEFAULT_SIZE,
+    prefix: str = "",
 ) -> list[Path]:
-    """Render ``scenes`` into ``folder`` as ``0000-red-circle-grass.jpg`` and so on.
+    """Render ``scenes`` into ``folder`` as ``0000-red-circle-grass.jpg`` and so on (after
+    ``prefix``, so several calls can share a folder).
 
     Returns the written paths in the order of ``scenes``; the same seed writes the same files.
     """
@@ -259,7 +261,7 @@ def write_photos(
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, scene in enumerate(scenes):
-        path = folder / f"{i:04d}-{scene.slug}{suffix}"
+        path = folder / f"{prefix}{i:04d}-{scene.slug}{suffix}"
         image = render(scene, seed=image_seed(seed, i), size=size)
         options = {"quality": 90} if fmt in {"JPEG", "WEBP"} else {}
         image.save(path, format=fmt, **options)
