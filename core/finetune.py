@@ -172,6 +172,34 @@ def resolve_albums(library: Library, names: Sequence[str]) -> list[Album]:
     return albums
 
 
+@dataclass(frozen=True, slots=True)
+class AlbumChoice:
+    name: str
+    folder: str
+    photos: int
+
+
+def album_choices(library: Library) -> list[AlbumChoice]:
+    """Folders of the library that can be albums (what a window offers to pick from): below
+    a library folder, holding at least :data:`MIN_PHOTOS` readable photos (directly or
+    further down), and named by more than a date or a camera's folder scheme."""
+    from core.user_words import album_name
+
+    roots = [Path(p) for _, p in library.catalog.roots()]
+    counts: dict[Path, int] = {}
+    for path, row in library.catalog.photos_under(rid for rid, _ in
+                                                  library.catalog.roots()).items():
+        if row.status != "ok":
+            continue
+        for parent in Path(path).parents:
+            if parent in roots or not any(parent.is_relative_to(r) for r in roots):
+                break
+            counts[parent] = counts.get(parent, 0) + 1
+    return sorted((AlbumChoice(folder.name, str(folder), n) for folder, n in counts.items()
+                   if n >= MIN_PHOTOS and album_name(folder.name) is not None),
+                  key=lambda c: (c.name.casefold(), c.folder))
+
+
 def _album(library: Library, name: str, rows: dict[str, Any], roots: list[Path]) -> Album:
     folder = _album_folder(name, rows, roots)
     if folder is not None:

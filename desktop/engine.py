@@ -8,7 +8,8 @@ instead of waiting for the whole run, and pausing is simply not re-queuing.
 
 Searches, caption requests and index requests made before the model is ready are kept
 here and run when it is (the latest search and caption request only; folders to index
-accumulate).
+accumulate). A fine-tuning run is advanced the same way, one step (an epoch) per task;
+index requests wait for it, since it ends by switching the library's model.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from desktop.query import Query
 
 if TYPE_CHECKING:
     from core.captions import Caption
+    from core.finetune import FinetuneProgress
     from core.library import Library
     from core.types import Progress
 
@@ -71,6 +73,10 @@ class Engine(QObject):
     indexFinished = Signal(object, bool)  # last Progress (or None), cancelled
     indexPaused = Signal(bool)
     statusChanged = Signal(object)  # LibraryStatus
+    albumsListed = Signal(object, object)  # [AlbumChoice], the ModelVersion in use or None
+    finetuneProgress = Signal(object)  # core.finetune.FinetuneProgress
+    finetuneFinished = Signal(object, str)  # FinetuneResult or None, "" or why not
+    rolledBack = Signal(str)  # the base model now in use
     failed = Signal(str)  # an operation failed: a sentence for the user
 
     def __init__(self, config: EngineConfig, parent: QObject | None = None) -> None:
@@ -81,6 +87,8 @@ class Engine(QObject):
         self._run: Iterator[Progress] | None = None  # the index run, writer thread only
         self._last: Progress | None = None  # the run's report so far
         self._step_token = 0
+        self._tune: Iterator[FinetuneProgress] | None = None  # writer thread only
+        self._tune_token = 0
         self._cancel_download = threading.Event()
         self._closing = False
         # GUI-thread state
@@ -88,6 +96,7 @@ class Engine(QObject):
         self.model_name = config.model or ""
         self.indexing = False
         self.paused = False
+        self.tuning = False
         self._search_generation = 0
         self._pending_search: tuple[int, Query] | None = None
         self._captions_for: str | None = None  # the photo whose captions are wanted
@@ -98,6 +107,7 @@ class Engine(QObject):
         self.modelReady.connect(self._on_model_ready)
         self.modelMissing.connect(self._on_model_missing)
         self.indexFinished.connect(self._on_index_finished)
+        self.finetuneFinished.connect(self._on_finetune_finished)
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -129,6 +139,7 @@ class Engine(QObject):
 
     def reconfigure(self, config: EngineConfig) -> None:
         """Switch data folder, model or device: the library is reopened, the model reloaded."""
+        self.cancel_finetune()
         self.cancel_index()
         self.config = config
         self._open(config)
@@ -140,6 +151,7 @@ class Engine(QObject):
         if self.model_state != "ready":
             self.reconfigure(dataclasses.replace(self.config, model=model))
             return
+        self.cancel_finetune()
         self.cancel_index()
         self.config = dataclasses.replace(self.config, model=model)
         self.indexing = True
@@ -170,6 +182,7 @@ class Engine(QObject):
         """Stop the index run, close the library and wait for the writer to finish."""
         if self._closing:
             return
+        self._submit(self._close_tune, False)
         self._submit(self._close_run, False)
         self._submit(self._close_library)
         self._closing = True
@@ -337,7 +350,7 @@ class Engine(QObject):
     def index(self, paths: Sequence[str] | None = None) -> None:
         """Index folders (every library folder when ``paths`` is None or empty)."""
         wanted = list(paths or [])
-        if self.model_state != "ready" or self.indexing:
+        if self.model_state != "ready" or self.indexing or self.tuning:
             if self._pending_index is None:
                 self._pending_index = wanted
             elif wanted and self._pending_index:
@@ -349,7 +362,7 @@ class Engine(QObject):
 
     def index_files(self, paths: Sequence[str]) -> None:
         """Bring just these files or folders up to date (what the folder watcher saw)."""
-        if self.model_state != "ready" or self.indexing:
+        if self.model_state != "ready" or self.indexing or self.tuning:
             self._pending_files += [p for p in paths if p not in self._pending_files]
             return
         self._begin_run([], list(paths))
@@ -383,7 +396,7 @@ class Engine(QObject):
         self._run_pending_index()
 
     def _run_pending_index(self) -> None:
-        if self.model_state != "ready" or self.indexing:
+        if self.model_state != "ready" or self.indexing or self.tuning:
             return
         if self._pending_index is not None:
             paths, self._pending_index = self._pending_index, None
@@ -436,3 +449,102 @@ class Engine(QObject):
             self.indexFinished.emit(self._last, True)
             self._emit_status()
 
+
+    # -- fine-tuning (GUI thread) ------------------------------------------------------
+
+    def list_albums(self) -> None:
+        """``albumsListed`` follows: the folders that can be albums, and the version in use."""
+        self._submit(self._list_albums)
+
+    def finetune(self, albums: Sequence[str], epochs: int) -> None:
+        """Fine-tune the model on ``albums`` (folders or tags) in steps; searches keep the
+        current model meanwhile. ``finetuneFinished`` follows; on success the library uses
+        the new version and the caller re-embeds (``index()``)."""
+        if self.tuning:
+            return
+        if self.model_state != "ready":
+            self.finetuneFinished.emit(None, "the model is not loaded yet")
+            return
+        self.cancel_index()  # the run ends by switching the model: no index run across it
+        self.tuning = True
+        self._tune_token += 1
+        self._submit(self._start_finetune, list(albums), epochs, self._tune_token)
+
+    def cancel_finetune(self) -> None:
+        """Stop a fine-tuning run: nothing is written, the model stays as it was."""
+        if self.tuning:
+            self._tune_token += 1
+            self._submit(self._close_tune, True)
+
+    def rollback(self) -> None:
+        """Go back to the model the version in use was trained from (``rolledBack``)."""
+        self.cancel_finetune()
+        self.cancel_index()
+        self._submit(self._rollback)
+
+    def _on_finetune_finished(self, _result: object, _message: str) -> None:
+        self.tuning = False
+        self._run_pending_index()
+
+    # -- fine-tuning (writer thread) ---------------------------------------------------
+
+    def _list_albums(self) -> None:
+        from core import finetune
+
+        library = self._lib()
+        current = next((v for v in finetune.versions(library) if v.current), None)
+        self.albumsListed.emit(finetune.album_choices(library), current)
+
+    def _start_finetune(self, albums: list[str], epochs: int, token: int) -> None:
+        from core import finetune
+
+        if token != self._tune_token:  # cancelled before it started
+            self.finetuneFinished.emit(None, "cancelled")
+            return
+        settings = finetune.FinetuneSettings(epochs=epochs)
+        self._tune = finetune.finetune(self._lib(), albums, settings)
+        self._tune_step(token)
+
+    def _tune_step(self, token: int) -> None:
+        if self._tune is None or token != self._tune_token:
+            return
+        try:
+            progress = next(self._tune)
+        except StopIteration:
+            self._tune = None
+            self.finetuneFinished.emit(None, "the run ended without a result")
+            return
+        except PictorError as error:  # bad albums, unreadable photos: nothing was written
+            self._tune = None
+            self.finetuneFinished.emit(None, str(error))
+            return
+        except Exception as error:
+            log.exception("fine-tuning failed")
+            self._tune = None
+            self.finetuneFinished.emit(None, f"unexpected error: {error}")
+            return
+        self.finetuneProgress.emit(progress)
+        if progress.phase != "done":
+            self._submit(self._tune_step, token)  # behind the searches queued meanwhile
+            return
+        self._tune.close()  # type: ignore[attr-defined]
+        self._tune = None
+        library = self._lib()
+        self.finetuneFinished.emit(progress.result, "")
+        self.modelReady.emit(library.model_name, library.embedder.device)
+
+    def _close_tune(self, report: bool) -> None:
+        if self._tune is None:
+            return
+        run, self._tune = self._tune, None
+        run.close()  # type: ignore[attr-defined]  # a generator: nothing is written
+        if report:
+            self.finetuneFinished.emit(None, "cancelled")
+
+    def _rollback(self) -> None:
+        from core import finetune
+
+        library = self._lib()
+        base = finetune.rollback(library)
+        self.rolledBack.emit(base)
+        self.modelReady.emit(library.model_name, library.embedder.device)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from desktop import wording
 from desktop.dialogs import ModelDialog, SettingsDialog
 from desktop.engine import Engine, EngineConfig
+from desktop.finetune_dialog import FinetuneDialog
 from desktop.folders import FoldersPanel
 from desktop.index_status import IndexStatus
 from desktop.preview import PreviewPane
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.data_dir = data_dir
         self.open_url: Any = QDesktopServices.openUrl  # replaceable (tests)
         self.model_dialog: ModelDialog | None = None
+        self.finetune_dialog: FinetuneDialog | None = None
         self._painted = False
         self._generation = 0
         self._query = Query()
@@ -181,6 +183,7 @@ class MainWindow(QMainWindow):
         action(edit, "Find similar photos", self.find_similar, "Ctrl+L")
         library = bar.addMenu("&Library")
         action(library, "Rescan folders", lambda: self.engine.index(), "F5")
+        action(library, "Teach your albums…", self.open_finetune)
         view = bar.addMenu("&View")
         self.preview_action = action(view, "Preview pane", self._toggle_preview, "F3")
         self.preview_action.setCheckable(True)
@@ -205,6 +208,36 @@ class MainWindow(QMainWindow):
         engine.indexPaused.connect(self.index_status.on_paused)
         engine.indexFinished.connect(self._on_index_finished)
         engine.failed.connect(self._on_failed)
+        engine.finetuneFinished.connect(self._on_finetuned)
+        engine.rolledBack.connect(self._on_model_changed_here)
+
+    def open_finetune(self) -> None:
+        """The fine-tuning dialog (not modal: the window keeps searching meanwhile)."""
+        if self.finetune_dialog is None:
+            dialog = FinetuneDialog(self)
+            engine = self.engine
+            engine.albumsListed.connect(dialog.set_choices)
+            engine.finetuneProgress.connect(dialog.on_progress)
+            engine.finetuneFinished.connect(dialog.on_finished)
+            engine.rolledBack.connect(dialog.on_rolled_back)
+            dialog.startRequested.connect(engine.finetune)
+            dialog.cancelRequested.connect(engine.cancel_finetune)
+            dialog.rollbackRequested.connect(engine.rollback)
+            self.finetune_dialog = dialog
+        self.engine.list_albums()
+        self.finetune_dialog.show()
+        self.finetune_dialog.raise_()
+
+    def _on_finetuned(self, result: Any, _message: str) -> None:
+        if result is not None:
+            self._on_model_changed_here(result.model)
+            self.engine.list_albums()  # the dialog shows the version now in use
+
+    def _on_model_changed_here(self, model: str) -> None:
+        """A version trained here, or its base after a rollback: remember it for the next
+        start, and embed what the library's photos lack for it (in the background)."""
+        self.settings.model = model
+        self.engine.index()
 
     def _on_failed(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)

@@ -1,0 +1,228 @@
+"""The fine-tuning dialog: pick albums, watch the run, see whether it helped, roll back.
+
+It only shows and asks; the engine runs :func:`core.finetune.finetune` on its writer thread
+(see desktop/engine.py) while the window keeps searching with the current model. Closing
+the dialog during a run cancels it (nothing is written).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+PHASES = {"prepare": "Checking the albums…", "features": "Reading the photos…",
+          "train": "Training…", "save": "Saving the new model…", "done": "Done."}
+METRICS = (("recall_at_1", "Album name finds its photo first"),
+           ("recall_at_5", "… among the first 5"),
+           ("retention", "General searches kept"))
+
+
+class FinetuneDialog(QDialog):
+    startRequested = Signal(list, int)  # album folders or tags, epochs
+    cancelRequested = Signal()
+    rollbackRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("finetuneDialog")
+        self.setWindowTitle("Teach Pictor your albums")
+        self.running = False
+        intro = QLabel(
+            "<p>Pictor can learn the names of your own albums (\"Grandma Rosa\", \"Bella the "
+            "dog\"), which no general model knows. Pick two or more albums: each one's name is "
+            "what is learnt from its photos. Some photos of each are held out, to show "
+            "whether it helped. It runs on this computer; searches keep working meanwhile, "
+            "and you can roll back at any time.</p>")
+        intro.setWordWrap(True)
+        self.current = QLabel()
+        self.current.setWordWrap(True)
+        self.rollback_button = QPushButton("Roll back")
+        self.rollback_button.clicked.connect(self.rollbackRequested)
+        current_row = QHBoxLayout()
+        current_row.addWidget(self.current, 1)
+        current_row.addWidget(self.rollback_button)
+        self.albums = QListWidget()
+        self.albums.setObjectName("albumList")
+        self.albums.itemChanged.connect(self._update_buttons)
+        self.tags = QLineEdit()
+        self.tags.setPlaceholderText("e.g. Grandma Rosa, Bella the dog")
+        self.tags.textChanged.connect(self._update_buttons)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 500)
+        self.epochs.setValue(60)
+        form = QFormLayout()
+        form.addRow("Tags of your photos:", self.tags)
+        form.addRow("Epochs (at most; it stops when it stops improving):", self.epochs)
+        self.progress = QProgressBar()
+        self.progress_label = QLabel()
+        self.progress_label.setWordWrap(True)
+        self.results = QTableWidget(len(METRICS), 2)
+        self.results.setObjectName("finetuneResults")
+        self.results.setHorizontalHeaderLabels(["Before", "After"])
+        self.results.setVerticalHeaderLabels([label for _, label in METRICS])
+        self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.results.horizontalHeader().setStretchLastSection(True)
+        self.results.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.results.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.start_button = QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self._start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.start_button, self.cancel_button, self.close_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(current_row)
+        layout.addWidget(QLabel("Album folders:"))
+        layout.addWidget(self.albums, 1)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.results)
+        layout.addLayout(buttons)
+        self.setMinimumSize(560, 560)
+        self.set_current(None)
+        self._show_running(False)
+        self.results.hide()
+        self.progress_label.setText("Looking for albums…")
+
+    # -- what the engine reports -------------------------------------------------------
+
+    def set_choices(self, choices: Sequence[Any], current: Any) -> None:
+        """The folders that can be albums (core.finetune.AlbumChoice) and the version in use
+        (core.finetune.ModelVersion, or None for a model that was not fine-tuned here)."""
+        checked = set(self.chosen())
+        self.albums.clear()
+        for choice in choices:
+            item = QListWidgetItem(f"{choice.name}  ({choice.photos} photos)")
+            item.setData(Qt.ItemDataRole.UserRole, choice.folder)
+            item.setToolTip(choice.folder)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if choice.folder in checked
+                               else Qt.CheckState.Unchecked)
+            self.albums.addItem(item)
+        if not self.running and not self.results.isVisible():
+            self.progress_label.setText(
+                "" if choices else "No folder of the library holds 4 or more photos under a "
+                "name: type the tags your photos carry instead.")
+        self.set_current(current)
+
+    def set_current(self, version: Any) -> None:
+        if version is None:
+            self.current.setText("The model in use is not a fine-tuned version.")
+            self.rollback_button.hide()
+            return
+        albums = ", ".join(version.albums)
+        self.current.setText(
+            f"In use: a version trained on {html.escape(albums)} "
+            f"({version.date[:16].replace('T', ' ')}), "
+            f"from {html.escape(Path(version.base_model).name or version.base_model)}.")
+        self.rollback_button.setText(
+            f"Roll back to {Path(version.base_model).name or version.base_model}")
+        self.rollback_button.show()
+        self.rollback_button.setEnabled(not self.running)
+
+    def on_progress(self, progress: Any) -> None:
+        text = PHASES.get(progress.phase, progress.phase)
+        self.progress.setFormat("%p%")
+        if progress.phase == "train":
+            self.progress.setRange(0, progress.epochs)
+            self.progress.setValue(progress.epoch)
+            self.progress.setFormat("epoch %v")
+            text = (f"Training: epoch {progress.epoch} of at most {progress.epochs}, loss "
+                    f"{progress.loss:.3f}, held-out photos found first "
+                    f"{progress.metrics.recall_at_1:.0%}")
+        elif progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.done)
+        else:
+            self.progress.setRange(0, 0)
+        self.progress_label.setText(text)
+
+    def on_finished(self, result: Any, message: str) -> None:
+        self._show_running(False)
+        if result is None:
+            self.progress_label.setText(
+                "Cancelled: the model was not changed." if message == "cancelled"
+                else f"Not done: {message}")
+            return
+        for row, (key, _) in enumerate(METRICS):
+            for col, metrics in enumerate((result.before, result.after)):
+                item = QTableWidgetItem(f"{getattr(metrics, key):.2f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.results.setItem(row, col, item)
+        self.results.show()
+        gain = result.after.recall_at_1 - result.before.recall_at_1
+        verdict = ("It helped." if gain > 0.05 else
+                   "It did not help much: roll back if searches are not better.")
+        self.progress_label.setText(
+            f"{verdict} The new version is in use ({result.elapsed_s:.0f} s); your photos are "
+            "being embedded with it in the background.")
+
+    def on_rolled_back(self, base: str) -> None:
+        self.set_current(None)
+        self.results.hide()
+        self.progress_label.setText(f"Back to {Path(base).name or base}: nothing to "
+                                    "re-embed, its vectors were kept.")
+
+    # -- the user ----------------------------------------------------------------------
+
+    def chosen(self) -> list[str]:
+        """Checked album folders, then the typed tags."""
+        folders = [str(item.data(Qt.ItemDataRole.UserRole))
+                   for item in (self.albums.item(i) for i in range(self.albums.count()))
+                   if item.checkState() == Qt.CheckState.Checked]
+        tags = [t.strip() for t in self.tags.text().split(",") if t.strip()]
+        return folders + tags
+
+    def _start(self) -> None:
+        albums = self.chosen()
+        if len(albums) < 2:
+            return
+        self._show_running(True)
+        self.results.hide()
+        self.progress.setRange(0, 0)
+        self.progress_label.setText(PHASES["prepare"])
+        self.startRequested.emit(albums, self.epochs.value())
+
+    def _show_running(self, running: bool) -> None:
+        self.running = running
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+        for widget in (self.albums, self.tags, self.epochs, self.rollback_button):
+            widget.setEnabled(not running)
+        self._update_buttons()
+
+    def _update_buttons(self, *_: object) -> None:
+        self.start_button.setEnabled(not self.running and len(self.chosen()) >= 2)
+
+    def reject(self) -> None:
+        if self.running:
+            self.cancelRequested.emit()  # closing the dialog cancels the run
+        super().reject()
