@@ -207,3 +207,17 @@ def test_tags_of_photos_in_one_folder_are_albums_too(tmp_path: Path,
     assert report["Grandma Rosa"]["photos"] == PER_ALBUM
     assert report["Bella the dog"]["photos"] == PER_ALBUM - 2
     assert result.after.recall_at_1 >= result.before.recall_at_1 + 0.3
+
+
+def test_album_choices_are_named_folders_with_enough_photos(fresh) -> None:
+    library, photos = fresh
+    toyworld.write_photos(photos / "2019" / "Rome", toyworld.random_scenes(4, seed=11), seed=11)
+    toyworld.write_photos(photos / "DCIM" / "100CANON", toyworld.random_scenes(5, seed=12),
+                          seed=12)
+    toyworld.write_photos(photos / "tiny album", toyworld.random_scenes(3, seed=13), seed=13)
+    list(library.index())
+    choices = ftmod.album_choices(library)
+    assert [(c.name, c.photos) for c in choices] == [
+        ("Bella the dog", PER_ALBUM), ("Grandma Rosa", PER_ALBUM),
+        ("our boat Esperanza", PER_ALBUM), ("Rome", 4)]  # not misc, 2019, DCIM, tiny album
+    assert choices[3].folder == str(photos.resolve() / "2019" / "Rome")
