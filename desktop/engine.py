@@ -465,7 +465,12 @@ class Engine(QObject):
         if self.model_state != "ready":
             self.finetuneFinished.emit(None, "the model is not loaded yet")
             return
-        self.cancel_index()  # the run ends by switching the model: no index run across it
+        # The run ends by switching the model: no index run across it. One that was going
+        # on (or waiting) becomes a full rescan once the run is over.
+        interrupted = self.indexing or self._pending_index is not None or self._pending_files
+        self.cancel_index()
+        if interrupted:
+            self._pending_index = []
         self.tuning = True
         self._tune_token += 1
         self._submit(self._start_finetune, list(albums), epochs, self._tune_token)

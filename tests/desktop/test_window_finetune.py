@@ -121,3 +121,17 @@ def test_cancelling_or_bad_albums_leave_the_model_as_it_was(
     window.search_bar.edit.setText("a yellow star")  # the window still searches
     window.search_bar.edit.returnPressed.emit()
     qtbot.waitUntil(lambda: len(result_names(window)) > 0, timeout=10_000)
+
+
+def test_an_index_run_interrupted_by_fine_tuning_is_done_afterwards(
+    qtbot: Any, albums_window: tuple[Any, Path]
+) -> None:
+    window, _ = albums_window
+    engine = window.engine
+    finished: list[bool] = []
+    engine.indexFinished.connect(lambda _last, cancelled: finished.append(cancelled))
+    engine.index()  # a rescan starts...
+    engine.finetune(["Grandma Rosa", "Uncle Nobody"], 5)  # ...and is stopped for this run
+    qtbot.waitUntil(lambda: not engine.tuning, timeout=30_000)
+    qtbot.waitUntil(lambda: finished[-1:] == [False], timeout=30_000)  # the rescan, redone
+    assert finished[0] is True
