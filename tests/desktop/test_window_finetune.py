@@ -122,6 +122,11 @@ def test_cancelling_or_bad_albums_leave_the_model_as_it_was(
     window.search_bar.edit.returnPressed.emit()
     qtbot.waitUntil(lambda: len(result_names(window)) > 0, timeout=10_000)
 
+    with qtbot.waitSignal(window.engine.finetuneFinished, timeout=30_000) as finished:
+        window.engine.finetune(["Grandma Rosa", "Bella the dog"], 5)
+        window.engine.cancel_finetune()  # before the writer has started it
+    assert finished.args == [None, "cancelled"] and not window.engine.tuning
+
 
 def test_an_index_run_interrupted_by_fine_tuning_is_done_afterwards(
     qtbot: Any, albums_window: tuple[Any, Path]
@@ -135,3 +140,4 @@ def test_an_index_run_interrupted_by_fine_tuning_is_done_afterwards(
     qtbot.waitUntil(lambda: not engine.tuning, timeout=30_000)
     qtbot.waitUntil(lambda: finished[-1:] == [False], timeout=30_000)  # the rescan, redone
     assert finished[0] is True
+
