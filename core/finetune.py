@@ -180,9 +180,10 @@ class AlbumChoice:
 
 
 def album_choices(library: Library) -> list[AlbumChoice]:
-    """Folders of the library that can be albums (what a window offers to pick from): below
-    a library folder, holding at least :data:`MIN_PHOTOS` readable photos (directly or
-    further down), and named by more than a date or a camera's folder scheme."""
+    """Folders of the library that can be albums (what a window offers to pick from): a
+    library folder or one below it, holding at least :data:`MIN_PHOTOS` readable photos
+    (directly or further down), and named by more than a date, a camera's folder scheme or
+    a generic word ("Pictures")."""
     from core.user_words import album_name
 
     roots = [Path(p) for _, p in library.catalog.roots()]
@@ -192,9 +193,11 @@ def album_choices(library: Library) -> list[AlbumChoice]:
         if row.status != "ok":
             continue
         for parent in Path(path).parents:
-            if parent in roots or not any(parent.is_relative_to(r) for r in roots):
+            if not any(parent.is_relative_to(r) for r in roots):
                 break
             counts[parent] = counts.get(parent, 0) + 1
+            if parent in roots:  # a library folder can be an album too ("Holiday 2024")
+                break
     return sorted((AlbumChoice(folder.name, str(folder), n) for folder, n in counts.items()
                    if n >= MIN_PHOTOS and album_name(folder.name) is not None),
                   key=lambda c: (c.name.casefold(), c.folder))

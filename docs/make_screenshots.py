@@ -82,7 +82,7 @@ def save(widget: object, name: str) -> None:
 def main() -> int:
     model = cached_model("toy-clip", models.train_toy_clip)
     data, query = build_library(model)
-    from PySide6.QtCore import QPoint
+    from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -99,7 +99,7 @@ def main() -> int:
         end = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > end:
-                raise SystemExit("timed out")
+                raise SystemExit(f"timed out waiting for {condition.__code__.co_firstlineno}")
             app.processEvents()
             time.sleep(0.02)
 
@@ -137,6 +137,18 @@ def main() -> int:
     QTest.mouseMove(window.grid.viewport(), QPoint(5, 5))
     settle(window)
     save(window, "screenshot-image-query.png")
+
+    window.open_finetune()  # Library → Teach your albums…
+    dialog = window.finetune_dialog
+    assert dialog is not None
+    wait(lambda: dialog.albums.count() >= 2)
+    for i in range(dialog.albums.count()):
+        dialog.albums.item(i).setCheckState(Qt.CheckState.Checked)
+    dialog.start_button.click()
+    wait(lambda: not dialog.running and dialog.results.isVisible(), timeout=300)
+    settle(window)
+    save(dialog, "screenshot-finetune.png")
+    dialog.close()
     window.close()
 
     lost = Engine(EngineConfig(WORK / "empty", str(WORK / "no-model"), "cpu"))
