@@ -215,9 +215,11 @@ def test_album_choices_are_named_folders_with_enough_photos(fresh) -> None:
     toyworld.write_photos(photos / "DCIM" / "100CANON", toyworld.random_scenes(5, seed=12),
                           seed=12)
     toyworld.write_photos(photos / "tiny album", toyworld.random_scenes(3, seed=13), seed=13)
-    list(library.index())
+    holiday = photos.parent / "Holiday 2024"  # a library folder of its own
+    toyworld.write_photos(holiday, toyworld.random_scenes(5, seed=14), seed=14)
+    list(library.index([photos, holiday]))
     choices = ftmod.album_choices(library)
     assert [(c.name, c.photos) for c in choices] == [
-        ("Bella the dog", PER_ALBUM), ("Grandma Rosa", PER_ALBUM),
-        ("our boat Esperanza", PER_ALBUM), ("Rome", 4)]  # not misc, 2019, DCIM, tiny album
-    assert choices[3].folder == str(photos.resolve() / "2019" / "Rome")
+        ("Bella the dog", PER_ALBUM), ("Grandma Rosa", PER_ALBUM), ("Holiday 2024", 5),
+        ("our boat Esperanza", PER_ALBUM), ("Rome", 4)]  # not photos, misc, 2019, DCIM, tiny
+    assert choices[4].folder == str(photos.resolve() / "2019" / "Rome")
