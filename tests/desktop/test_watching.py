@@ -22,6 +22,7 @@ def _watch_and_copy(qtbot: Any, folder: Path, source: Path) -> tuple[list[str], 
     shutil.copy(source, folder / "old.jpg")  # an empty folder counts as an unplugged drive
     watcher.set_folders([str(folder)])
     try:
+        qtbot.waitUntil(lambda: str(folder) in watcher.modes(), timeout=10_000)  # observed
         shutil.copy(source, folder / "new.jpg")
         qtbot.waitUntil(lambda: any(str(folder / "new.jpg") in batch for batch in handed),
                         timeout=15_000)
@@ -76,6 +77,7 @@ def test_a_dead_observer_is_restarted_and_its_folder_rescanned(
     watcher.filesChanged.connect(handed.append)
     watcher.set_folders([str(folder)])
     try:
+        qtbot.waitUntil(lambda: watcher.modes().get(str(folder)) == "events", timeout=10_000)
         observer = watcher._observers.roots[str(folder)].observer
         observer.stop()  # the observer's thread dies
         observer.join()
@@ -87,3 +89,42 @@ def test_a_dead_observer_is_restarted_and_its_folder_rescanned(
     finally:
         watcher.stop()
 
+
+
+def test_a_folder_that_hangs_does_not_freeze_the_window(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dead network mount blocks whoever lists it: the checks run on their own thread,
+    so the GUI thread keeps handing over the other folders' changes meanwhile."""
+    import threading
+
+    import core.watch_roots
+
+    hung, fine = tmp_path / "nas", tmp_path / "local"
+    for folder in (hung, fine):
+        toyworld.write_photos(folder, toyworld.random_scenes(1, seed=6), seed=6)
+    release = threading.Event()
+    online = core.watch_roots.is_online
+
+    def is_online(path: Path) -> bool:
+        if path == hung:
+            release.wait(30)  # like an NFS server that went away
+        return online(path)
+
+    monkeypatch.setattr(core.watch_roots, "is_online", is_online)
+    watcher = FolderWatcher(settle_s=0.2, tick_ms=50, check_ms=100)
+    handed: list[list] = []
+    watcher.filesChanged.connect(handed.append)
+    watcher.set_folders([str(fine)])
+    try:
+        qtbot.waitUntil(lambda: str(fine) in watcher.modes(), timeout=10_000)
+        watcher.set_folders([str(fine), str(hung)])  # the next check hangs on the NAS
+        qtbot.wait(300)
+        source = next(fine.iterdir())
+        shutil.copy(source, fine / "while-the-nas-hangs.jpg")
+        qtbot.waitUntil(lambda: any(str(fine / "while-the-nas-hangs.jpg") in b
+                                    for b in handed), timeout=10_000)
+        assert str(hung) not in watcher.modes()  # still being checked
+    finally:
+        release.set()
+        watcher.stop()
