@@ -575,10 +575,9 @@ class Catalog:
     def photos_with_words(self, phrase: str) -> list[str]:
         """Paths of readable photos whose own words (keywords, titles, captions, sidecars)
         hold ``phrase`` as a phrase (case, accents and punctuation ignored)."""
-        words = keywords.tokens(phrase)
-        if not words:
+        match = keywords.phrase_expression(phrase, "words")
+        if match is None:
             return []
-        match = 'words : "' + " ".join(w.replace('"', '""') for w in words) + '"'
         rows = self.db.execute(
             f"SELECT p.path FROM {keywords.TABLE} w JOIN photos p ON p.id = w.rowid "
             f"WHERE {keywords.TABLE} MATCH ? AND p.status = ? ORDER BY p.path",

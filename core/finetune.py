@@ -186,17 +186,15 @@ def album_choices(library: Library) -> list[AlbumChoice]:
     a generic word ("Pictures")."""
     from core.user_words import album_name
 
-    roots = [Path(p) for _, p in library.catalog.roots()]
+    roots = {rid: Path(p) for rid, p in library.catalog.roots()}
     counts: dict[Path, int] = {}
-    for path, row in library.catalog.photos_under(rid for rid, _ in
-                                                  library.catalog.roots()).items():
+    for path, row in library.catalog.photos_under(roots).items():
         if row.status != "ok":
             continue
-        for parent in Path(path).parents:
-            if not any(parent.is_relative_to(r) for r in roots):
-                break
+        root = roots[row.root_id]
+        for parent in Path(path).parents:  # up to its library folder, which counts too
             counts[parent] = counts.get(parent, 0) + 1
-            if parent in roots:  # a library folder can be an album too ("Holiday 2024")
+            if parent == root:
                 break
     return sorted((AlbumChoice(folder.name, str(folder), n) for folder, n in counts.items()
                    if n >= MIN_PHOTOS and album_name(folder.name) is not None),

@@ -114,6 +114,14 @@ def match_expression(text: str) -> str | None:
     return " AND ".join(parts) if parts else None
 
 
+def phrase_expression(text: str, column: str) -> str | None:
+    """A safe FTS5 query: ``text``'s words in a row, in ``column`` (None: no words)."""
+    words = tokens(text)
+    if not words:
+        return None
+    return f'{column} : "' + " ".join(w.replace('"', '""') for w in words) + '"'
+
+
 # Chinese function characters: a pair holding one says nothing ("的日" in "海边的日落").
 _CJK_FUNCTION = frozenset("的了是在和与及或也都就把被着过吗呢吧啊之其")
 
