@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import closing
+from pathlib import Path
 from typing import Any, TextIO
 
 from core.calibration import DEFAULT_MIN_SCORE
@@ -107,7 +108,13 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
     tune.add_argument("--seed", type=int, default=0, metavar="S")
     tune.add_argument("--rollback", action="store_true",
                       help="switch back to the model the current version was trained from")
-    commands.add_parser("models", parents=[common], help="list fine-tuned model versions")
+    models = commands.add_parser(
+        "models", parents=[common], help="list (or delete) fine-tuned model versions",
+        description="List the fine-tuned versions in the data folder, the one in use marked "
+        "*. Each is a whole model on disk; --delete removes one that is not in use, with its "
+        "vectors (your photos are not touched).")
+    models.add_argument("--delete", metavar="VERSION",
+                        help="a version's folder name (as listed) or path")
     use = commands.add_parser(
         "use", parents=[common], help="switch the library to another model",
         description="Embed every photo with MODEL (a folder or a Hugging Face id), then make "
@@ -390,6 +397,14 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
 def _models(library: Any, args: argparse.Namespace) -> int:
     from core import finetune
 
+    if args.delete:
+        version, freed = finetune.delete_version(library, args.delete)
+        if args.json:
+            _print_json({"deleted": version.to_json(), "bytes_freed": freed})
+        else:
+            print(f"deleted {_printable(Path(version.folder).name)} "
+                  f"({freed / 1e6:.0f} MB freed)")
+        return EXIT_OK
     found = finetune.versions(library)
     if args.json:
         _print_json({"current": library.model_name, "versions": [v.to_json() for v in found]})

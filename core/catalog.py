@@ -227,6 +227,11 @@ class Catalog:
         row = self.db.execute("SELECT id, dim FROM models WHERE name = ?", [name]).fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 
+    def forget_model(self, name: str) -> None:
+        """Drop a model's vectors, tags and measurements (the photos stay)."""
+        with self.db.conn:
+            self.db.execute("DELETE FROM models WHERE name = ?", [name])  # cascades
+
     def model_names(self) -> list[str]:
         return [str(r[0]) for r in self.db.execute("SELECT name FROM models ORDER BY id")]
 

@@ -7,7 +7,8 @@ sidecar...) hold a name that no folder has. A photo in two chosen albums teaches
 cancels, and nothing is written until the very end (the new model goes to a temporary
 folder that is renamed into ``<data_dir>/models/<name>-<date>/`` and only then does the
 library switch to it). :func:`rollback` switches back to the model a version was trained
-from; its vectors are kept per model, so nothing is re-embedded.
+from; its vectors are kept per model, so nothing is re-embedded. :func:`delete_version`
+frees the disk a version takes (a whole model) once it is no longer wanted.
 
 Per album some photos are held out; the before/after table measures album names finding
 those unseen photos (recall@1, recall@5 against every other photo), and retention: how
@@ -490,3 +491,49 @@ def rollback(library: Library) -> str:
     base = str(record["base_model"])
     library.use_model(base)
     return base
+
+
+def find_version(library: Library, name: str) -> ModelVersion:
+    """A version by its folder, or its folder's name in the data folder."""
+    found = versions(library)
+    path = Path(name).expanduser()
+    for version in found:
+        if name == Path(version.folder).name or (
+                path.exists() and str(path.resolve()) == version.folder):
+            return version
+    names = ", ".join(Path(v.folder).name for v in found) or "none"
+    raise UsageError(f"no fine-tuned version named {name} in this library "
+                     f"(versions: {names})")
+
+
+def delete_version(library: Library, name: str) -> tuple[ModelVersion, int]:
+    """Delete a fine-tuned version that is not in use: its folder in the data folder, its
+    vectors, tags and caches. Returns it and the bytes freed. A version that another one
+    was trained from is kept, since rolling that one back needs it."""
+    from core.config import cache_dir, model_slug, vector_index_path
+
+    version = find_version(library, name)
+    folder = Path(version.folder)
+    if version.current:
+        raise UsageError(f"{folder.name} is the model in use: roll back or use another "
+                         "model first")
+    children = [Path(v.folder).name for v in versions(library) if v.base_model == version.folder]
+    if children:
+        raise UsageError(f"{folder.name} is kept: {', '.join(children)} was trained from it "
+                         "(delete that first)")
+    freed = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    # Hidden first (versions() skips dot-folders), so a crash mid-way leaves no half version.
+    doomed = folder.with_name(f".deleting-{folder.name}")
+    folder.rename(doomed)
+    library.catalog.forget_model(version.folder)
+    index = vector_index_path(library.data_dir, version.folder)
+    derived = [index, index.with_suffix(".json"),
+               *cache_dir(library.data_dir).glob(f"*/{model_slug(version.folder)}*")]
+    for path in derived:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    for left in folder.parent.glob(".deleting-*"):  # this one, and any a crash left
+        shutil.rmtree(left, ignore_errors=True)
+    return version, freed

@@ -73,7 +73,8 @@ class Engine(QObject):
     indexFinished = Signal(object, bool)  # last Progress (or None), cancelled
     indexPaused = Signal(bool)
     statusChanged = Signal(object)  # LibraryStatus
-    albumsListed = Signal(object, object)  # [AlbumChoice], the ModelVersion in use or None
+    albumsListed = Signal(object, object)  # [AlbumChoice], [ModelVersion] trained here
+    versionDeleted = Signal(str, int)  # the version's folder, bytes freed
     finetuneProgress = Signal(object)  # core.finetune.FinetuneProgress
     finetuneFinished = Signal(object, str)  # FinetuneResult or None, "" or why not
     rolledBack = Signal(str)  # the base model now in use
@@ -487,6 +488,10 @@ class Engine(QObject):
         self.cancel_index()
         self._submit(self._rollback)
 
+    def delete_version(self, folder: str) -> None:
+        """Delete a fine-tuned version not in use (``versionDeleted``, or ``failed``)."""
+        self._submit(self._delete_version, folder)
+
     def _on_finetune_finished(self, _result: object, _message: str) -> None:
         self.tuning = False
         self._run_pending_index()
@@ -497,8 +502,14 @@ class Engine(QObject):
         from core import finetune
 
         library = self._lib()
-        current = next((v for v in finetune.versions(library) if v.current), None)
-        self.albumsListed.emit(finetune.album_choices(library), current)
+        self.albumsListed.emit(finetune.album_choices(library), finetune.versions(library))
+
+    def _delete_version(self, folder: str) -> None:
+        from core import finetune
+
+        version, freed = finetune.delete_version(self._lib(), folder)
+        self.versionDeleted.emit(version.folder, freed)
+        self._list_albums()
 
     def _start_finetune(self, albums: list[str], epochs: int, token: int) -> None:
         from core import finetune

@@ -1,4 +1,5 @@
-"""The fine-tuning dialog: pick albums, watch the run, see whether it helped, roll back.
+"""The fine-tuning dialog: pick albums, watch the run, see whether it helped, roll back;
+and the versions trained before, to go back to one or delete it (each is a whole model).
 
 It only shows and asks; the engine runs :func:`core.finetune.finetune` on its writer thread
 (see desktop/engine.py) while the window keeps searching with the current model. Closing
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -33,6 +35,9 @@ from PySide6.QtWidgets import (
 
 PHASES = {"prepare": "Checking the albums…", "features": "Reading the photos…",
           "train": "Training…", "save": "Saving the new model…", "done": "Done."}
+LOOKING = "Looking for albums…"
+NO_FOLDERS = ("No folder of the library holds 4 or more photos under a name: type the tags "
+              "your photos carry instead.")
 METRICS = (("recall_at_1", "Album name finds its photo first"),
            ("recall_at_5", "… among the first 5"),
            ("retention", "General searches kept"))
@@ -42,6 +47,8 @@ class FinetuneDialog(QDialog):
     startRequested = Signal(list, int)  # album folders or tags, epochs
     cancelRequested = Signal()
     rollbackRequested = Signal()
+    useRequested = Signal(str)  # a version's folder
+    deleteRequested = Signal(str)  # a version's folder
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +92,32 @@ class FinetuneDialog(QDialog):
         self.results.horizontalHeader().setStretchLastSection(True)
         self.results.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
         self.results.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
+        self.versions = QTableWidget(0, 3)
+        self.versions.setObjectName("versionTable")
+        self.versions.setHorizontalHeaderLabels(["Trained", "Albums", "Found first"])
+        self.versions.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.versions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.versions.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.versions.horizontalHeader().setStretchLastSection(True)
+        self.versions.verticalHeader().hide()
+        self.versions.setMaximumHeight(130)
+        self.versions.itemSelectionChanged.connect(self._update_buttons)
+        self.use_button = QPushButton("Use this version")
+        self.use_button.clicked.connect(self._use_selected)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.clicked.connect(self._delete_selected)
+        version_buttons = QVBoxLayout()
+        version_buttons.addWidget(self.use_button)
+        version_buttons.addWidget(self.delete_button)
+        version_buttons.addStretch(1)
+        self.versions_box = QWidget()
+        versions_row = QHBoxLayout(self.versions_box)
+        versions_row.setContentsMargins(0, 0, 0, 0)
+        versions_row.addWidget(self.versions, 1)
+        versions_row.addLayout(version_buttons)
+        self._version_rows: list[Any] = []
+        # Asks before a version is deleted (tests answer it without a modal dialog).
+        self.confirm = self._ask
         self.start_button = QPushButton("Start")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self._start)
@@ -99,6 +132,10 @@ class FinetuneDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(current_row)
+        self.versions_label = QLabel("Versions trained here (each takes a model's space on "
+                                     "disk):")
+        layout.addWidget(self.versions_label)
+        layout.addWidget(self.versions_box)
         layout.addWidget(QLabel("Album folders:"))
         layout.addWidget(self.albums, 1)
         layout.addLayout(form)
@@ -107,16 +144,16 @@ class FinetuneDialog(QDialog):
         layout.addWidget(self.results)
         layout.addLayout(buttons)
         self.setMinimumSize(560, 560)
-        self.set_current(None)
+        self.set_versions([])
         self._show_running(False)
         self.results.hide()
-        self.progress_label.setText("Looking for albums…")
+        self.progress_label.setText(LOOKING)
 
     # -- what the engine reports -------------------------------------------------------
 
-    def set_choices(self, choices: Sequence[Any], current: Any) -> None:
-        """The folders that can be albums (core.finetune.AlbumChoice) and the version in use
-        (core.finetune.ModelVersion, or None for a model that was not fine-tuned here)."""
+    def set_choices(self, choices: Sequence[Any], versions: Sequence[Any]) -> None:
+        """The folders that can be albums (core.finetune.AlbumChoice) and the versions
+        trained here (core.finetune.ModelVersion, the one in use marked ``current``)."""
         checked = set(self.chosen())
         self.albums.clear()
         for choice in choices:
@@ -127,11 +164,41 @@ class FinetuneDialog(QDialog):
             item.setCheckState(Qt.CheckState.Checked if choice.folder in checked
                                else Qt.CheckState.Unchecked)
             self.albums.addItem(item)
-        if not self.running and not self.results.isVisible():
-            self.progress_label.setText(
-                "" if choices else "No folder of the library holds 4 or more photos under a "
-                "name: type the tags your photos carry instead.")
-        self.set_current(current)
+        if self.progress_label.text() in ("", LOOKING, NO_FOLDERS):  # no run's message
+            self.progress_label.setText("" if choices else NO_FOLDERS)
+        self.set_versions(versions)
+
+    def set_versions(self, versions: Sequence[Any]) -> None:
+        selected = self.selected_version()
+        self._version_rows = list(reversed(versions))  # newest first
+        self.versions.setRowCount(len(self._version_rows))
+        for row, version in enumerate(self._version_rows):
+            before = version.metrics.get("before", {}).get("recall_at_1", 0.0)
+            after = version.metrics.get("after", {}).get("recall_at_1", 0.0)
+            cells = (version.date[:16].replace("T", " ") + ("  (in use)" if version.current
+                                                           else ""),
+                     ", ".join(version.albums), f"{before:.0%} → {after:.0%}")
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(version.folder)
+                self.versions.setItem(row, col, item)
+            if version.folder == selected:
+                self.versions.selectRow(row)
+        self.versions.resizeColumnsToContents()
+        self.versions_label.setVisible(bool(versions))
+        self.versions_box.setVisible(bool(versions))
+        self.set_current(next((v for v in versions if v.current), None))
+        self._update_buttons()
+
+    def selected_version(self) -> str | None:
+        rows = self.versions.selectionModel().selectedRows()
+        if not rows or rows[0].row() >= len(self._version_rows):
+            return None
+        return str(self._version_rows[rows[0].row()].folder)
+
+    def on_version_deleted(self, folder: str, freed: int) -> None:
+        self.progress_label.setText(f"Deleted the version {Path(folder).name}: "
+                                    f"{freed / 1e6:.0f} MB freed.")
 
     def set_current(self, version: Any) -> None:
         if version is None:
@@ -221,6 +288,28 @@ class FinetuneDialog(QDialog):
 
     def _update_buttons(self, *_: object) -> None:
         self.start_button.setEnabled(not self.running and len(self.chosen()) >= 2)
+        folder = self.selected_version()
+        version = next((v for v in self._version_rows if v.folder == folder), None)
+        can = version is not None and not version.current and not self.running
+        self.use_button.setEnabled(can)
+        self.delete_button.setEnabled(can)
+
+    def _use_selected(self) -> None:
+        folder = self.selected_version()
+        if folder is not None:
+            self.progress_label.setText(f"Switching to {Path(folder).name}…")
+            self.useRequested.emit(folder)
+
+    def _delete_selected(self) -> None:
+        folder = self.selected_version()
+        if folder is not None and self.confirm(
+                f"Delete the version {Path(folder).name}? Its model files and vectors are "
+                "removed from the data folder; your photos are not touched."):
+            self.deleteRequested.emit(folder)
+
+    def _ask(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "Delete a version", question)
+        return answer == QMessageBox.StandardButton.Yes
 
     def reject(self) -> None:
         if self.running:

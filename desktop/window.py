@@ -223,6 +223,9 @@ class MainWindow(QMainWindow):
             dialog.startRequested.connect(engine.finetune)
             dialog.cancelRequested.connect(engine.cancel_finetune)
             dialog.rollbackRequested.connect(engine.rollback)
+            dialog.useRequested.connect(self._use_version)
+            dialog.deleteRequested.connect(engine.delete_version)
+            engine.versionDeleted.connect(dialog.on_version_deleted)
             self.finetune_dialog = dialog
         self.engine.list_albums()
         self.finetune_dialog.show()
@@ -232,6 +235,12 @@ class MainWindow(QMainWindow):
         if result is not None:
             self._on_model_changed_here(result.model)
             self.engine.list_albums()  # the dialog shows the version now in use
+
+    def _use_version(self, folder: str) -> None:
+        """An earlier fine-tuned version: its photos are embedded first if need be (a
+        version used before has its vectors), the current model answering meanwhile."""
+        self.settings.model = folder
+        self.engine.switch_model(folder)
 
     def _on_model_changed_here(self, model: str) -> None:
         """A version trained here, or its base after a rollback: remember it for the next
@@ -275,6 +284,8 @@ class MainWindow(QMainWindow):
         if self._query.empty:
             self._show_message(WELCOME)
         self.preview.retry_captions()  # "captions need a model": there is one now
+        if self.finetune_dialog is not None and self.finetune_dialog.isVisible():
+            self.engine.list_albums()  # the version in use may have changed
 
     def _on_model_missing(self, message: str) -> None:
         self.model_label.setText("No model")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core import finetune as ftmod
+from core.config import vector_index_path
 from core.errors import PictorError, UsageError
 from core.library import Library
 from tests.support import toyworld
@@ -223,3 +224,33 @@ def test_album_choices_are_named_folders_with_enough_photos(fresh) -> None:
         ("Bella the dog", PER_ALBUM), ("Grandma Rosa", PER_ALBUM), ("Holiday 2024", 5),
         ("our boat Esperanza", PER_ALBUM), ("Rome", 4)]  # not photos, misc, 2019, DCIM, tiny
     assert choices[4].folder == str(photos.resolve() / "2019" / "Rome")
+
+
+def test_deleting_versions_frees_their_space_and_keeps_what_is_needed(fresh) -> None:
+    library, photos = fresh
+    base, before = library.model_name, tree(photos)
+    quick = ftmod.FinetuneSettings(epochs=2, seed=0)
+    first = list(ftmod.finetune(library, list(ALBUMS), quick))[-1].result.model
+    list(library.index())
+    second = list(ftmod.finetune(library, list(ALBUMS), quick))[-1].result.model
+    list(library.index())
+    with pytest.raises(UsageError, match="is the model in use"):
+        ftmod.delete_version(library, Path(second).name)
+    library.use_model(base)
+    with pytest.raises(UsageError, match="was trained from it"):
+        ftmod.delete_version(library, first)  # rolling `second` back needs it
+    with pytest.raises(UsageError, match="no fine-tuned version named nope"):
+        ftmod.delete_version(library, "nope")
+
+    index = vector_index_path(library.data_dir, second)
+    assert index.exists() and library.catalog.known_model(second)
+    version, freed = ftmod.delete_version(library, Path(second).name)
+    assert version.folder == second and freed > 100_000
+    assert not Path(second).exists() and not index.exists()
+    assert library.catalog.known_model(second) is None
+    assert [v.folder for v in ftmod.versions(library)] == [first]
+    ftmod.delete_version(library, first)
+    assert ftmod.versions(library) == []
+    assert not list((library.data_dir / ftmod.MODELS_DIR).iterdir())
+    assert tree(photos) == before  # the photos are never touched
+    assert library.model_name == base and library.status().indexed == library.status().photos

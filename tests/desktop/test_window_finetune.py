@@ -92,6 +92,30 @@ def test_albums_picked_in_the_window_are_learnt_searched_and_rolled_back(
     assert "nothing to re-embed" in dialog.progress_label.text()
     qtbot.waitUntil(lambda: toy_clip_dir.name in window.model_label.text(), timeout=30_000)
 
+    # The version stays listed: use it again, then delete it.
+    qtbot.waitUntil(lambda: dialog.versions.rowCount() == 1
+                    and "(in use)" not in dialog.versions.item(0, 0).text(), timeout=10_000)
+    assert "Grandma Rosa" in dialog.versions.item(0, 1).text()
+    dialog.versions.selectRow(0)
+    assert dialog.use_button.isEnabled() and dialog.delete_button.isEnabled()
+    qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: Path(result.model).name in window.model_label.text(),
+                    timeout=60_000)
+    assert window.settings.model == result.model
+    qtbot.waitUntil(lambda: "(in use)" in dialog.versions.item(0, 0).text(), timeout=10_000)
+    assert not dialog.delete_button.isEnabled()  # not the version in use
+    with qtbot.waitSignal(window.engine.rolledBack, timeout=30_000):
+        qtbot.mouseClick(dialog.rollback_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.delete_button.isEnabled(), timeout=10_000)
+    asked: list[str] = []
+    dialog.confirm = lambda question: asked.append(question) or True
+    with qtbot.waitSignal(window.engine.versionDeleted, timeout=30_000):
+        qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    assert "your photos are not touched" in asked[0]
+    assert not Path(result.model).exists()
+    assert "MB freed" in dialog.progress_label.text()
+    qtbot.waitUntil(lambda: not dialog.versions_box.isVisible(), timeout=10_000)
+
 
 def test_cancelling_or_bad_albums_leave_the_model_as_it_was(
     qtbot: Any, albums_window: tuple[Any, Path]

@@ -50,3 +50,12 @@ def test_finetune_search_list_and_roll_back(tmp_path: Path, toy_clip_dir: Path) 
     assert json.loads(back.stdout)["model"] == str(toy_clip_dir)
     status = json.loads(pictor("status", "--json", data=data).stdout)
     assert status["model"] == str(toy_clip_dir) and status["pending"] == 0
+
+    in_use = pictor("models", "--delete", str(toy_clip_dir), data=data)
+    assert in_use.returncode == 2 and "no fine-tuned version named" in in_use.stderr
+    deleted = pictor("models", "--delete", model.name, data=data)
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"deleted {model.name} (" in deleted.stdout and "MB freed" in deleted.stdout
+    assert not model.exists() and json.loads(
+        pictor("models", "--json", data=data).stdout)["versions"] == []
+    assert len([p for p in photos.rglob("*") if p.is_file()]) == 44  # photos untouched
