@@ -99,7 +99,8 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
         "names are what to learn (\"Grandma Rosa\"), or a tag your photos carry in their own "
         "words (keywords, titles, captions) when no folder has that name. Some photos of "
         "each album are held out to measure the gain; the new model version is saved in the "
-        "data folder, used from then on, and the library is re-embedded with it. --rollback "
+        "data folder and used from then on (only its text side learns, so the photos' "
+        "vectors carry over: nothing is re-embedded). --rollback "
         "goes back to the base model at once (its vectors are kept).")
     tune.add_argument("albums", nargs="*", metavar="ALBUM",
                       help="album folders (a path, or a folder name of the library), or "
@@ -371,7 +372,7 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
     indexed = 0
     run_index = library.index()
     with closing(run_index), tqdm(unit="photo", file=sys.stderr, disable=None,
-                                  desc="re-embedding") as bar:
+                                  desc="indexing with the new version") as bar:
         for step in run_index:
             bar.total, bar.n, indexed = step.total, step.done, step.indexed
             bar.refresh()
@@ -389,7 +390,8 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
     for label, m in (("before", result.before), ("after", result.after)):
         print(f"{label:<12}{m.recall_at_1:>10.2f}{m.recall_at_5:>10.2f}{m.retention:>11.2f}")
     print(f"new model: {_printable(result.model)} ({result.epochs_run} epochs, best "
-          f"{result.best_epoch}, {result.elapsed_s:.1f} s); {indexed} photos re-embedded")
+          f"{result.best_epoch}, {result.elapsed_s:.1f} s); {result.vectors_reused} photo "
+          f"vectors carried over, {indexed} photos embedded")
     print("undo with: pictor finetune --rollback")
     return EXIT_OK
 

@@ -232,6 +232,20 @@ class Catalog:
         with self.db.conn:
             self.db.execute("DELETE FROM models WHERE name = ?", [name])  # cascades
 
+    def share_vectors(self, source_id: int, target: str, dim: int) -> int:
+        """Give model ``target`` the vectors of model ``source_id`` (one whose photos embed
+        the same); returns how many. Their change counters carry over, so an index copied
+        from the source's stays in step."""
+        target_id = self.model_id(target, dim)
+        with self.db.conn:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO embeddings(photo_id, model_id, vector, seq) "
+                "SELECT photo_id, ?, vector, seq FROM embeddings WHERE model_id = ?",
+                [target_id, source_id])
+            self.db.execute("UPDATE models SET seq = max(seq, (SELECT seq FROM models WHERE "
+                            "id = ?)) WHERE id = ?", [source_id, target_id])
+        return int(cursor.rowcount or 0)
+
     def model_names(self) -> list[str]:
         return [str(r[0]) for r in self.db.execute("SELECT name FROM models ORDER BY id")]
 

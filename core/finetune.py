@@ -107,12 +107,14 @@ class FinetuneResult:
     epochs_run: int
     best_epoch: int
     elapsed_s: float
+    vectors_reused: int = 0  # photo vectors carried over from the base (image side frozen)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "base_model": self.base_model,
                 "before": self.before.to_json(), "after": self.after.to_json(),
                 "albums": self.albums, "epochs_run": self.epochs_run,
-                "best_epoch": self.best_epoch, "elapsed_s": round(self.elapsed_s, 2)}
+                "best_epoch": self.best_epoch, "elapsed_s": round(self.elapsed_s, 2),
+                "vectors_reused": self.vectors_reused}
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +299,9 @@ def finetune(library: Library, albums: Sequence[str],
         albums=split, epochs_run=epoch, best_epoch=best_epoch,
         elapsed_s=time.monotonic() - started)
     folder = _save(library, embedder, heads, result, settings)
-    result = replace(result, model=str(folder))
+    # Photos embed the same when the image side did not train: reuse the vectors.
+    reused = 0 if settings.train_vision else library.share_vectors(str(folder))
+    result = replace(result, model=str(folder), vectors_reused=reused)
     library.use_model(str(folder))
     yield FinetuneProgress("done", done=1, total=1, metrics=result.after, result=result)
 

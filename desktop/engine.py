@@ -460,7 +460,8 @@ class Engine(QObject):
     def finetune(self, albums: Sequence[str], epochs: int) -> None:
         """Fine-tune the model on ``albums`` (folders or tags) in steps; searches keep the
         current model meanwhile. ``finetuneFinished`` follows; on success the library uses
-        the new version and the caller re-embeds (``index()``)."""
+        the new version, and the caller indexes (``index()``: tags for the new version, and
+        vectors where the image side trained)."""
         if self.tuning:
             return
         if self.model_state != "ready":

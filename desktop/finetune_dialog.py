@@ -248,9 +248,11 @@ class FinetuneDialog(QDialog):
         gain = result.after.recall_at_1 - result.before.recall_at_1
         verdict = ("It helped." if gain > 0.05 else
                    "It did not help much: roll back if searches are not better.")
+        after = ("its photo vectors are those of the base model (the image side did not "
+                 "change), so there is nothing to re-embed." if result.vectors_reused else
+                 "your photos are being embedded with it in the background.")
         self.progress_label.setText(
-            f"{verdict} The new version is in use ({result.elapsed_s:.0f} s); your photos are "
-            "being embedded with it in the background.")
+            f"{verdict} The new version is in use ({result.elapsed_s:.0f} s); {after}")
 
     def on_rolled_back(self, base: str) -> None:
         self.set_current(None)

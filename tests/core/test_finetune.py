@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core import finetune as ftmod
 from core.config import vector_index_path
+from core.embedder import Embedder
 from core.errors import PictorError, UsageError
+from core.imaging import decode
 from core.library import Library
 from tests.support import toyworld
 
@@ -89,6 +92,23 @@ def test_new_version_is_saved_and_used(tuned) -> None:
     [version] = ftmod.versions(library)
     assert version.current and version.base_model == str(base_model)
     assert sorted(version.albums) == sorted(ALBUMS)
+
+
+def test_photo_vectors_carry_over_since_the_image_side_did_not_train(tuned) -> None:
+    library, steps, photos, base_model = tuned
+    status = library.status()
+    assert steps[-1].result.vectors_reused == status.indexed == status.photos
+    photo = next((photos / "misc").iterdir())
+    row = library.catalog.photo_by_path(str(photo))
+    model_id, dim = library._model_key()
+    base_id, _ = library.catalog.known_model(str(base_model))
+    assert np.array_equal(library.catalog.vector_of(row.id, model_id, dim),
+                          library.catalog.vector_of(row.id, base_id, dim))
+    # ... which is right: the version embeds a photo exactly as its base does.
+    picture = decode(photo.read_bytes(), min_side=224)[0]
+    base = Embedder.load(str(base_model), device="cpu")
+    np.testing.assert_allclose(library.embedder.embed_images([picture]),
+                               base.embed_images([picture]), atol=1e-6)
 
 
 def test_album_name_searches_find_the_album_first(tuned) -> None:
@@ -231,6 +251,8 @@ def test_deleting_versions_frees_their_space_and_keeps_what_is_needed(fresh) -> 
     base, before = library.model_name, tree(photos)
     quick = ftmod.FinetuneSettings(epochs=2, seed=0)
     first = list(ftmod.finetune(library, list(ALBUMS), quick))[-1].result.model
+    assert library.status().pending == 0  # nothing to re-embed, and the search index
+    assert vector_index_path(library.data_dir, first).exists()  # is copied, not rebuilt
     list(library.index())
     second = list(ftmod.finetune(library, list(ALBUMS), quick))[-1].result.model
     list(library.index())

@@ -78,7 +78,8 @@ def test_albums_picked_in_the_window_are_learnt_searched_and_rolled_back(
                     timeout=30_000)
     qtbot.waitUntil(lambda: dialog.rollback_button.isVisible(), timeout=10_000)
     assert "Grandma Rosa" in dialog.current.text()
-    wait_idle(qtbot, window, timeout=60_000)  # re-embedded with the new version
+    assert "nothing to re-embed" in dialog.progress_label.text()  # the image side is as it was
+    wait_idle(qtbot, window, timeout=60_000)  # tags for the new version
     window.search_bar.edit.setText("Bella the dog")
     window.search_bar.edit.returnPressed.emit()
     qtbot.waitUntil(lambda: window.results.rowCount() > 0, timeout=10_000)
