@@ -55,6 +55,9 @@ DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 DownloadCallback = Callable[[int, int], None]
 """Called with ``(bytes_done, bytes_total)`` while a model downloads."""
 
+# A fine-tuned version (core/finetune.py): its record, and the parts that trained.
+VERSION_RECORD = "pictor-finetune.json"
+VERSION_PARTS = "pictor-trained-parts.safetensors"
 # Only what loading needs: weights as safetensors (never pickles), configs, tokenizers.
 _MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 # Mixed precision is used only when it keeps vectors this close to fp32.
@@ -142,6 +145,19 @@ def _progress_class(on_download: DownloadCallback | None) -> Any:
             return None
 
     return _Reporter
+
+
+def version_base(folder: Path, name: str) -> str | None:
+    """The model a fine-tuned version saved as its trained parts was trained from (None
+    for a whole model). See core/finetune.py."""
+    if not (folder / VERSION_PARTS).is_file():
+        return None
+    try:
+        base = json.loads((folder / VERSION_RECORD).read_text(encoding="utf-8"))["base_model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ModelUnavailableError(
+            f"the fine-tuned version {name} has no readable {VERSION_RECORD}") from None
+    return str(base)
 
 
 def check_model_folder(folder: Path, name: str) -> None:
@@ -241,6 +257,10 @@ class Embedder:
     ) -> Embedder:
         """Load a model by folder or hub id; raises :class:`ModelUnavailableError`."""
         folder = resolve_model(name, on_download=on_download)
+        base = version_base(folder, name)
+        if base is not None:
+            return cls._load_version(name, folder, base, device=device, precision=precision,
+                                     on_download=on_download)
         check_model_folder(folder, name)
         _refuse_unsupported(folder, name)
         chosen = pick_device(device)
@@ -264,6 +284,36 @@ class Embedder:
             )
         model.eval().to(chosen)
         embedder = cls(model, processor, name=name, device=chosen)
+        embedder.folder = folder
+        if precision == "auto":
+            embedder._choose_precision()
+        return embedder
+
+    @classmethod
+    def _load_version(cls, name: str, folder: Path, base: str, *, device: DeviceChoice | str,
+                      precision: Literal["auto", "fp32"],
+                      on_download: DownloadCallback | None) -> Embedder:
+        """A fine-tuned version saved as its trained parts: its base model with them."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            inner = cls.load(base, device=device, precision="fp32", on_download=on_download)
+        except ModelUnavailableError as error:
+            raise ModelUnavailableError(
+                f"the fine-tuned version {name} needs the model it was trained from, which "
+                f"cannot be loaded: {error}") from error
+        try:
+            parts = load_file(folder / VERSION_PARTS)
+            unexpected = inner.model.load_state_dict(parts, strict=False).unexpected_keys
+        except (OSError, RuntimeError, SafetensorError) as error:
+            raise ModelUnavailableError(
+                f"the fine-tuned version {name} cannot be read ({error})") from error
+        if unexpected:
+            raise ModelUnavailableError(
+                f"the fine-tuned version {name} does not fit {base}: "
+                f"unknown {', '.join(unexpected[:3])}")
+        embedder = cls(inner.model, inner.processor, name=name, device=inner.device)
         embedder.folder = folder
         if precision == "auto":
             embedder._choose_precision()

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core import finetune_train as ft
+from core.embedder import VERSION_PARTS, VERSION_RECORD
 from core.errors import ImageError, PathNotFoundError, UsageError
 from core.imaging import decode, to_model_pixels
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from core.library import Library
 
 MODELS_DIR = "models"
-RECORD_NAME = "pictor-finetune.json"
+RECORD_NAME = VERSION_RECORD
 MIN_PHOTOS = 4
 TEMPLATES = ("{}", "a photo of {}", "a picture of {}", "{} in a photo", "a photo of {}, "
              "a personal photo", "an image of {}")
@@ -395,28 +396,19 @@ def _image_features(embedder: Embedder, pixels: npt.NDArray[np.uint8]) -> Any:
 
 def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResult,
           settings: FinetuneSettings) -> Path:
-    """Write the model into a temporary folder, then rename it into place."""
-    import torch
-    from transformers import AutoModel
+    """Write the version into a temporary folder, then rename it into place. Only the parts
+    that trained are saved (a few MB, not a whole model): loading puts them on the base
+    model (core.embedder), which therefore stays needed, like the version's rollback."""
+    from safetensors.torch import save_file
 
-    from core.embedder import resolve_model
-
-    source = resolve_model(library.model_name)
     models = library.data_dir / MODELS_DIR
     models.mkdir(parents=True, exist_ok=True)
     now = datetime.now().astimezone()
     final = _free_name(models, f"{_base_label(library.model_name)}-{now:%Y%m%d-%H%M%S}")
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=models))
     try:
-        model = AutoModel.from_pretrained(source, use_safetensors=True,
-                                          trust_remote_code=False, dtype=torch.float32)
-        ft.copy_heads_into(heads, model)
-        model.save_pretrained(tmp, safe_serialization=True)
-        embedder.processor.save_pretrained(tmp)
-        for extra in source.iterdir():  # tokenizer files the processor does not rewrite
-            if extra.is_file() and extra.suffix in {".txt", ".json", ".model"} \
-                    and not (tmp / extra.name).exists():
-                shutil.copyfile(extra, tmp / extra.name)
+        save_file(ft.trained_parts(heads), str(tmp / VERSION_PARTS),
+                  metadata={"format": "pt", "base_model": library.model_name})
         record = {"base_model": library.model_name, "date": now.isoformat(timespec="seconds"),
                   "albums": result.albums, "settings": settings.to_json(),
                   "metrics": {"before": result.before.to_json(),

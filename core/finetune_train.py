@@ -112,16 +112,18 @@ def make_heads(model: Any) -> Any:
     return _heads_class()(model)
 
 
-def copy_heads_into(heads: Any, model: Any) -> None:
-    """Write trained heads into a (fp32, CPU) copy of the full model before saving."""
-    import torch
-
-    with torch.no_grad():
-        model.vision_model.post_layernorm.load_state_dict(heads.vision_norm.state_dict())
-        model.visual_projection.load_state_dict(heads.vision_proj.state_dict())
-        model.text_model.final_layer_norm.load_state_dict(heads.text_norm.state_dict())
-        model.text_projection.load_state_dict(heads.text_proj.state_dict())
-        model.logit_scale.copy_(heads.logit_scale.detach().reshape(model.logit_scale.shape))
+def trained_parts(heads: Any) -> dict[str, torch.Tensor]:
+    """The heads under the model's own parameter names (what a version saves)."""
+    parts = {
+        "vision_model.post_layernorm": heads.vision_norm,
+        "visual_projection": heads.vision_proj,
+        "text_model.final_layer_norm": heads.text_norm,
+        "text_projection": heads.text_proj,
+    }
+    state = {f"{prefix}.{key}": value.detach().float().contiguous()
+             for prefix, module in parts.items() for key, value in module.state_dict().items()}
+    state["logit_scale"] = heads.logit_scale.detach().float().reshape(())
+    return state
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,8 +132,7 @@ class FinetuneDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(current_row)
-        self.versions_label = QLabel("Versions trained here (each takes a model's space on "
-                                     "disk):")
+        self.versions_label = QLabel("Versions trained here:")
         layout.addWidget(self.versions_label)
         layout.addWidget(self.versions_box)
         layout.addWidget(QLabel("Album folders:"))

@@ -8,6 +8,8 @@ fine-tuning, the names find their albums' held-out photos and general queries st
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ import pytest
 from core import finetune as ftmod
 from core.config import vector_index_path
 from core.embedder import Embedder
-from core.errors import PictorError, UsageError
+from core.errors import ModelUnavailableError, PictorError, UsageError
 from core.imaging import decode
 from core.library import Library
 from tests.support import toyworld
@@ -85,6 +87,8 @@ def test_new_version_is_saved_and_used(tuned) -> None:
     folder = Path(steps[-1].result.model)
     assert folder.parent == library.data_dir / "models" and folder.is_dir()
     assert any(folder.glob("*.safetensors")) and (folder / ftmod.RECORD_NAME).is_file()
+    size = sum(f.stat().st_size for f in folder.iterdir())  # the trained parts, not a model
+    assert size < 0.1 * (base_model / "model.safetensors").stat().st_size
     assert not list(folder.parent.glob(".tmp-*"))
     assert library.model_name == str(folder)
     with Library(library.data_dir) as again:  # remembered
@@ -267,7 +271,7 @@ def test_deleting_versions_frees_their_space_and_keeps_what_is_needed(fresh) -> 
     index = vector_index_path(library.data_dir, second)
     assert index.exists() and library.catalog.known_model(second)
     version, freed = ftmod.delete_version(library, Path(second).name)
-    assert version.folder == second and freed > 100_000
+    assert version.folder == second and freed > 1000
     assert not Path(second).exists() and not index.exists()
     assert library.catalog.known_model(second) is None
     assert [v.folder for v in ftmod.versions(library)] == [first]
@@ -276,3 +280,16 @@ def test_deleting_versions_frees_their_space_and_keeps_what_is_needed(fresh) -> 
     assert not list((library.data_dir / ftmod.MODELS_DIR).iterdir())
     assert tree(photos) == before  # the photos are never touched
     assert library.model_name == base and library.status().indexed == library.status().photos
+
+
+def test_a_version_whose_base_model_is_gone_says_so(tuned, tmp_path: Path) -> None:
+    _, steps, _, _ = tuned
+    copy = tmp_path / "version"
+    shutil.copytree(steps[-1].result.model, copy)
+    record = json.loads((copy / ftmod.RECORD_NAME).read_text())
+    (copy / ftmod.RECORD_NAME).write_text(json.dumps({**record, "base_model": "/no/model"}))
+    with pytest.raises(ModelUnavailableError, match="needs the model it was trained from"):
+        Embedder.load(str(copy), device="cpu")
+    (copy / ftmod.RECORD_NAME).write_text("{")
+    with pytest.raises(ModelUnavailableError, match=r"no readable pictor-finetune\.json"):
+        Embedder.load(str(copy), device="cpu")
