@@ -227,10 +227,12 @@ class Catalog:
         row = self.db.execute("SELECT id, dim FROM models WHERE name = ?", [name]).fetchone()
         return None if row is None else (int(row[0]), int(row[1]))
 
-    def forget_model(self, name: str) -> None:
-        """Drop a model's vectors, tags and measurements (the photos stay)."""
+    def forget_model(self, name: str, settings: Sequence[str] = ()) -> None:
+        """Drop a model's vectors and tags (the photos stay), and ``settings`` of it."""
         with self.db.conn:
             self.db.execute("DELETE FROM models WHERE name = ?", [name])  # cascades
+            for key in settings:
+                self.db.execute("DELETE FROM settings WHERE key = ?", [key])
 
     def share_vectors(self, source_id: int, target: str, dim: int) -> int:
         """Give model ``target`` the vectors of model ``source_id`` (one whose photos embed

@@ -506,8 +506,6 @@ def delete_version(library: Library, name: str) -> tuple[ModelVersion, int]:
     """Delete a fine-tuned version that is not in use: its folder in the data folder, its
     vectors, tags and caches. Returns it and the bytes freed. A version that another one
     was trained from is kept, since rolling that one back needs it."""
-    from core.config import cache_dir, model_slug, vector_index_path
-
     version = find_version(library, name)
     folder = Path(version.folder)
     if version.current:
@@ -521,15 +519,7 @@ def delete_version(library: Library, name: str) -> tuple[ModelVersion, int]:
     # Hidden first (versions() skips dot-folders), so a crash mid-way leaves no half version.
     doomed = folder.with_name(f".deleting-{folder.name}")
     folder.rename(doomed)
-    library.catalog.forget_model(version.folder)
-    index = vector_index_path(library.data_dir, version.folder)
-    derived = [index, index.with_suffix(".json"),
-               *cache_dir(library.data_dir).glob(f"*/{model_slug(version.folder)}*")]
-    for path in derived:
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+    library.forget_model(version.folder)
     for left in folder.parent.glob(".deleting-*"):  # this one, and any a crash left
         shutil.rmtree(left, ignore_errors=True)
     return version, freed

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,7 +32,13 @@ from core.calibration import (
 )
 from core.captions import CAPTIONS_DIR, Caption, CaptionCorpus
 from core.catalog import Catalog
-from core.config import DATABASE_NAME, cache_dir, default_data_dir, vector_index_path
+from core.config import (
+    DATABASE_NAME,
+    cache_dir,
+    default_data_dir,
+    model_slug,
+    vector_index_path,
+)
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
 from core.imaging import decode
@@ -216,6 +223,22 @@ class Library:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path.with_suffix(".lock")), timeout=60):
             index.save(path, model=model or self.model_name, seq=seq)
+
+    def forget_model(self, name: str) -> None:
+        """Drop what the library derived from a model it no longer uses: vectors, tags,
+        calibration, search index and caches (model ids are reused, so nothing may stay)."""
+        if _model_name(name) == self.model_name:
+            raise UsageError(f"{name} is the library's model")
+        known = self.catalog.known_model(name)
+        if known is not None:
+            self.catalog.forget_model(name, [CALIBRATION_SETTING.format(model_id=known[0])])
+        index = vector_index_path(self.data_dir, name)
+        for path in [index, index.with_suffix(".json"),
+                     *cache_dir(self.data_dir).glob(f"*/{model_slug(name)}*")]:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def share_vectors(self, target: str) -> int:
         """Give model ``target`` this model's photo vectors, for a model whose image side is

@@ -20,7 +20,7 @@ from core.config import vector_index_path
 from core.embedder import Embedder
 from core.errors import ModelUnavailableError, PictorError, UsageError
 from core.imaging import decode
-from core.library import Library
+from core.library import CALIBRATION_SETTING, Library
 from tests.support import toyworld
 
 ALBUMS = {
@@ -269,11 +269,15 @@ def test_deleting_versions_frees_their_space_and_keeps_what_is_needed(fresh) -> 
         ftmod.delete_version(library, "nope")
 
     index = vector_index_path(library.data_dir, second)
-    assert index.exists() and library.catalog.known_model(second)
+    second_id, _ = library.catalog.known_model(second)
+    calibration = CALIBRATION_SETTING.format(model_id=second_id)
+    library.catalog.set_setting(calibration, "{}")  # (model ids are reused)
+    assert index.exists()
     version, freed = ftmod.delete_version(library, Path(second).name)
     assert version.folder == second and freed > 1000
     assert not Path(second).exists() and not index.exists()
     assert library.catalog.known_model(second) is None
+    assert library.catalog.get_setting(calibration) is None
     assert [v.folder for v in ftmod.versions(library)] == [first]
     ftmod.delete_version(library, first)
     assert ftmod.versions(library) == []
