@@ -147,17 +147,18 @@ def _progress_class(on_download: DownloadCallback | None) -> Any:
     return _Reporter
 
 
-def version_base(folder: Path, name: str) -> str | None:
-    """The model a fine-tuned version saved as its trained parts was trained from (None
-    for a whole model). See core/finetune.py."""
+def version_record(folder: Path, name: str) -> dict[str, Any] | None:
+    """The record of a fine-tuned version saved as its trained parts (None for a whole
+    model): ``base_model`` is what it was trained from. See core/finetune.py."""
     if not (folder / VERSION_PARTS).is_file():
         return None
     try:
-        base = json.loads((folder / VERSION_RECORD).read_text(encoding="utf-8"))["base_model"]
+        record = json.loads((folder / VERSION_RECORD).read_text(encoding="utf-8"))
+        str(record["base_model"])
     except (OSError, ValueError, KeyError, TypeError):
         raise ModelUnavailableError(
             f"the fine-tuned version {name} has no readable {VERSION_RECORD}") from None
-    return str(base)
+    return dict(record)
 
 
 def check_model_folder(folder: Path, name: str) -> None:
@@ -240,8 +241,9 @@ class Embedder:
         self.autocast = False
         self._text_cache: OrderedDict[tuple[str, bool], Vector] = OrderedDict()
         self._text_cache_lock = threading.Lock()
-        self.folder: Path | None = None
-        """Where the model's files are (set by :meth:`load`): the fast tower's cache key."""
+        self.image_source: tuple[str, Path] | None = None
+        """The model name and folder whose image tower this is (set by :meth:`load`): what
+        the fast tower is cached under, shared by versions whose image side did not train."""
         self._fast_images: fast_images.ImageTower | None = None
 
     # -- loading -----------------------------------------------------------------------
@@ -257,9 +259,9 @@ class Embedder:
     ) -> Embedder:
         """Load a model by folder or hub id; raises :class:`ModelUnavailableError`."""
         folder = resolve_model(name, on_download=on_download)
-        base = version_base(folder, name)
-        if base is not None:
-            return cls._load_version(name, folder, base, device=device, precision=precision,
+        record = version_record(folder, name)
+        if record is not None:
+            return cls._load_version(name, folder, record, device=device, precision=precision,
                                      on_download=on_download)
         check_model_folder(folder, name)
         _refuse_unsupported(folder, name)
@@ -284,19 +286,20 @@ class Embedder:
             )
         model.eval().to(chosen)
         embedder = cls(model, processor, name=name, device=chosen)
-        embedder.folder = folder
+        embedder.image_source = (name, folder)
         if precision == "auto":
             embedder._choose_precision()
         return embedder
 
     @classmethod
-    def _load_version(cls, name: str, folder: Path, base: str, *, device: DeviceChoice | str,
-                      precision: Literal["auto", "fp32"],
+    def _load_version(cls, name: str, folder: Path, record: dict[str, Any], *,
+                      device: DeviceChoice | str, precision: Literal["auto", "fp32"],
                       on_download: DownloadCallback | None) -> Embedder:
         """A fine-tuned version saved as its trained parts: its base model with them."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        base = str(record["base_model"])
         try:
             inner = cls.load(base, device=device, precision="fp32", on_download=on_download)
         except ModelUnavailableError as error:
@@ -314,7 +317,8 @@ class Embedder:
                 f"the fine-tuned version {name} does not fit {base}: "
                 f"unknown {', '.join(unexpected[:3])}")
         embedder = cls(inner.model, inner.processor, name=name, device=inner.device)
-        embedder.folder = folder
+        embedder.image_source = (name, folder) if record.get("settings", {}).get(
+            "train_vision") else inner.image_source  # the base's tower: same weights
         if precision == "auto":
             embedder._choose_precision()
         return embedder
@@ -345,9 +349,10 @@ class Embedder:
         not a CPU, or ONNX Runtime missing)."""
         if self._fast_images is not None:
             return True
-        if self.folder is None or not self._can_run_fast_images():
+        if self.image_source is None or not self._can_run_fast_images():
             return None
-        return fast_images.is_built(name=self.name, folder=self.folder, cache=cache)
+        name, folder = self.image_source
+        return fast_images.is_built(name=name, folder=folder, cache=cache)
 
     def _can_run_fast_images(self) -> bool:
         return self.device == "cpu" and fast_images.available()
@@ -357,7 +362,7 @@ class Embedder:
         (:mod:`core.fast_images`), building it first if ``build``. True when it is on."""
         if self._fast_images is not None:
             return True
-        if self.folder is None or not self._can_run_fast_images():
+        if self.image_source is None or not self._can_run_fast_images():
             return False
         import torch
 
@@ -371,8 +376,9 @@ class Embedder:
                 output = self.model.get_image_features(pixel_values=torch.from_numpy(pixels))
             return _features(output).float().numpy()
 
+        name, folder = self.image_source
         self._fast_images = fast_images.load_or_build(
-            self.model, name=self.name, folder=self.folder, cache=cache,
+            self.model, name=name, folder=folder, cache=cache,
             image_size=self.image_input.size, reference=reference, current=current,
             probe=np.ascontiguousarray(
                 self._normalised(_probe_pixels(self.image_input.size)).numpy()),

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import fast_images
 from core import finetune as ftmod
 from core.config import vector_index_path
 from core.embedder import Embedder
@@ -297,3 +298,14 @@ def test_a_version_whose_base_model_is_gone_says_so(tuned, tmp_path: Path) -> No
     (copy / ftmod.RECORD_NAME).write_text("{")
     with pytest.raises(ModelUnavailableError, match=r"no readable pictor-finetune\.json"):
         Embedder.load(str(copy), device="cpu")
+
+
+def test_a_version_uses_its_base_models_int8_image_tower(
+        tuned, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    library, _, _, base_model = tuned
+    monkeypatch.setattr(fast_images, "MIN_SPEEDUP", 0.0)  # a toy model says nothing of speed
+    cache = tmp_path / "cache"
+    assert Embedder.load(str(base_model), device="cpu").use_fast_images(cache, build=True)
+    version = Embedder.load(library.model_name, device="cpu")
+    assert version.has_fast_images(cache) is True  # the image side did not train: no rebuild
+    assert version.use_fast_images(cache, build=False)
