@@ -11,6 +11,7 @@ on USearch, so each lever is measured alone:
 
     .venv/bin/python bench/search_levers.py rerank --vectors 1000000
     .venv/bin/python bench/search_levers.py shards --vectors 1000000 --shards 2
+    .venv/bin/python bench/search_levers.py shards --vectors 1000000 --dtype i8 --rerank 40
 
 Each prints one JSON object: build time, bytes per vector, and median latency and
 recall@10 for each search expansion (and K for rerank).
@@ -20,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from _common import CACHE
 from _query import DIM, _exact_top, _queries, clustered  # bench/ is on the path
 
 SCALE = 4.0  # |component| of a 512-d unit vector stays under ~0.26: x4 uses int8's range
@@ -71,27 +74,49 @@ def rerank(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
 
 
 def shards(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
-           truth: npt.NDArray[np.int64], count: int) -> dict[str, Any]:
+           truth: npt.NDArray[np.int64], count: int, dtype: str, links: int,
+           rerank_k: int) -> dict[str, Any]:
+    """N graphs searched at once on N threads; with ``rerank_k`` each returns that many
+    candidates, re-ranked together with the float16 vectors. Built graphs are kept in
+    ``.cache/bench/levers`` (the data is seeded), so a quiet re-run only searches."""
     from usearch.index import Index
 
-    graphs = []
-    start = time.perf_counter()
-    for part in np.array_split(np.arange(len(vectors)), count):
-        graph = Index(ndim=DIM, metric="cos", dtype="f16", connectivity=16, expansion_add=256)
-        graph.add(part, vectors[part])
+    scale = SCALE if dtype == "i8" else 1.0
+    folder = CACHE / "levers"
+    folder.mkdir(parents=True, exist_ok=True)
+    graphs, build_s = [], 0.0
+    for i, part in enumerate(np.array_split(np.arange(len(vectors)), count)):
+        path = folder / f"{len(vectors)}-{count}x-{dtype}-m{links}-{i}.usearch"
+        graph = Index(ndim=DIM, metric="cos", dtype=dtype, connectivity=links,
+                      expansion_add=256)
+        if path.exists():
+            graph.load(str(path))
+        else:
+            start = time.perf_counter()
+            graph.add(part, np.clip(vectors[part] * scale, -1, 1) if scale != 1 else
+                      vectors[part])
+            build_s += time.perf_counter() - start
+            graph.save(str(path))
         graphs.append(graph)
-    report: dict[str, Any] = {"lever": "shards", "shards": count,
-                              "build_s": round(time.perf_counter() - start),
+    exact = vectors.astype(np.float16)
+    report: dict[str, Any] = {"lever": "shards", "shards": count, "dtype": dtype,
+                              "links": links, "rerank_k": rerank_k,
+                              "build_s": round(build_s),
                               "bytes_per_vector": round(sum(g.serialized_length for g in graphs)
                                                         / len(vectors))}
     pool = ThreadPoolExecutor(count)
+    k = rerank_k or 10
 
     def search(query: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
-        found = list(pool.map(lambda g: g.search(query, 10), graphs))
+        q = np.clip(query * scale, -1, 1) if scale != 1 else query
+        found = list(pool.map(lambda g: g.search(q, k), graphs)) if count > 1 \
+            else [graphs[0].search(q, k)]
         keys = np.concatenate([m.keys for m in found])
+        if rerank_k:
+            return keys[np.argsort(-(exact[keys].astype(np.float32) @ query))[:10]]
         return keys[np.argsort(np.concatenate([m.distances for m in found]))[:10]]
 
-    for ef in (128, 192, 256, 384):
+    for ef in (96, 128, 160, 192, 256):
         for graph in graphs:
             graph.expansion_search = ef
         report[f"ef{ef}"] = _measure(search, queries, truth)
@@ -106,6 +131,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--links", type=int, default=32, help="rerank: graph connectivity")
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--dtype", default="f16", help="shards: f16 or i8 (scaled by 4)")
+    parser.add_argument("--rerank", type=int, default=0,
+                        help="shards: candidates per shard re-ranked with float16 (0: none)")
     args = parser.parse_args()
     vectors = clustered(args.vectors, seed=args.vectors)
     queries = _queries(vectors, args.queries)
@@ -113,7 +141,8 @@ def main() -> None:
     if args.lever == "rerank":
         report = rerank(vectors, queries, truth, args.links)
     else:
-        report = shards(vectors, queries, truth, args.shards)
+        links = 16 if args.dtype == "f16" and "--links" not in sys.argv else args.links
+        report = shards(vectors, queries, truth, args.shards, args.dtype, links, args.rerank)
     print(json.dumps({"vectors": args.vectors, "queries": args.queries, **report}, indent=1))
 
 
