@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.calibration import DEFAULT_MIN_SCORE
-from core.errors import PictorError, UsageError
+from core.errors import PictorError, UsageError, explain
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -153,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("pictor: interrupted; what was done is saved, run again to continue",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:
+        known = explain(error)  # a full disk is the machine's doing: a sentence, no trace
+        if known is None:
+            raise
+        print(f"pictor: {known}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _run(args: argparse.Namespace) -> int:

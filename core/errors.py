@@ -7,6 +7,9 @@ show that message; they never show a traceback for these.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 
 class PictorError(Exception):
     """Base class of the expected errors; ``str(error)`` is meant for the user."""
@@ -50,3 +53,42 @@ class ImageTooLargeError(ImageError):
 
 class CatalogError(PictorError):
     """The library database cannot be opened or is from a newer version of Pictor."""
+
+
+class DiskFullError(PictorError):
+    """The disk that holds the data folder (or a file being written) has no space left."""
+
+
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_SQLITE_FULL = 13
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from or while handling, means no space
+    was left: SQLite's SQLITE_FULL or an OSError ENOSPC/EDQUOT. A failure while saving after
+    the disk filled can hide the first error, so the whole chain is looked at."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, sqlite3.Error) and (
+                getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL
+                or "disk is full" in str(current)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def explain(error: BaseException) -> PictorError | None:
+    """A :class:`PictorError` for failures that come from the machine, not from a bug (a
+    full disk), so that fronts show a sentence, not a traceback; None for anything else."""
+    if isinstance(error, PictorError):
+        return error
+    if disk_full(error):
+        return DiskFullError(
+            "the disk is full: Pictor could not write its data (the library database, the "
+            "search index or a model). Free some space and run it again; what was done "
+            "before is kept")
+    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import time
@@ -46,6 +47,8 @@ from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import Hits, LibraryStatus, Progress, Root, Vector
 from core.vector_index import IndexDamagedError, VectorIndex
+
+log = logging.getLogger(__name__)
 
 MODEL_SETTING = "model"
 CALIBRATION_SETTING = "calibration:{model_id}"
@@ -367,8 +370,13 @@ class Library:
             yield dataclasses.replace(report, elapsed_s=report.elapsed_s + tagged)
             # After a complete run, so the copy holds a whole, consistent library.
             backup.backup_if_due(self.catalog.path)
-        finally:
-            self._save_index()
+        except BaseException:  # closed, interrupted or failed: keep what was done
+            try:
+                self._save_index()
+            except Exception as error:  # e.g. the disk that failed the run: that error tells
+                log.warning("the search index could not be saved: %s", error)
+            raise
+        self._save_index()
 
     def _ready_fast_images(self, count: int) -> Iterator[Progress]:
         """Put images through the int8 ONNX tower (core.fast_images) when one is cached for

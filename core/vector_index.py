@@ -24,8 +24,10 @@ one chunk at most (and may see a batch half applied).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -220,7 +222,10 @@ class VectorIndex:
         try:
             with self._lock:  # only the write itself excludes searches; fsync happens after
                 count = len(self._index)
-                self._index.save(os.fspath(tmp))
+                try:
+                    self._index.save(os.fspath(tmp))
+                except RuntimeError as error:  # USearch says only "Failed to serialize"
+                    raise _write_error(tmp, error) from error
             size = _fsync_file(tmp)
             os.replace(tmp, path)
         except BaseException:
@@ -341,6 +346,13 @@ def _check_file(path: Path, *, size: int, dim: int, count: int) -> None:
     for field, want in (expected | {"count_present": count}).items():
         if head.get(field) != want:
             raise IndexDamagedError(path, f"header {field} is {head.get(field)}, not {want}")
+
+
+def _write_error(path: Path, error: RuntimeError) -> OSError:
+    """An OSError for a failed USearch write, ENOSPC when the disk has no room left."""
+    room = shutil.disk_usage(path.parent).free
+    code = errno.ENOSPC if room < 1 << 20 else errno.EIO
+    return OSError(code, f"{os.strerror(code)} (USearch: {error})", str(path))
 
 
 def _fsync_file(path: Path) -> int:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from core.errors import ModelUnavailableError, PictorError
+from core.errors import ModelUnavailableError, PictorError, explain
 from desktop.query import Query
 
 if TYPE_CHECKING:
@@ -121,10 +121,12 @@ class Engine(QObject):
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:
             fn(*args)
-        except PictorError as error:
-            self.failed.emit(str(error))
-        except Exception as error:  # a bug: report it, keep the writer alive
-            log.exception("writer task failed")
+        except Exception as error:
+            known = explain(error)  # ours, or the machine's (a full disk)
+            if known is not None:
+                self.failed.emit(str(known))
+                return
+            log.exception("writer task failed")  # a bug: report it, keep the writer alive
             self.failed.emit(f"unexpected error: {error}")
 
     def _lib(self) -> Library:
@@ -433,7 +435,7 @@ class Engine(QObject):
             self.indexFinished.emit(self._last, False)
             self._emit_status()
             return
-        except PictorError:
+        except Exception:  # reported by _guarded; the run is over either way
             self._run = None
             self.indexFinished.emit(self._last, True)
             raise

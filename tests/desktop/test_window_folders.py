@@ -194,3 +194,28 @@ def test_a_sidecar_written_next_to_a_photo_makes_its_words_searchable(
     window.search_bar.edit.setText("rosalind")
     window.search_bar.edit.returnPressed.emit()
     qtbot.waitUntil(lambda: result_names(window)[:1] == [photos[2].name], timeout=10_000)
+
+
+def test_a_disk_that_fills_up_while_indexing_is_told_and_the_window_goes_on(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    toyworld.write_photos(tmp_path / "holiday", toyworld.random_scenes(80, seed=4), seed=4)
+    window = make_window(tmp_path / "data")
+    wait_idle(qtbot, window)
+    db = window.engine._library.catalog.db  # SQLite answers SQLITE_FULL past this size,
+    pages = db.execute("PRAGMA page_count").fetchone()[0]  # as on a full disk
+    db.execute(f"PRAGMA max_page_count = {pages + 2}")
+    failures: list[str] = []
+    window.engine.failed.connect(failures.append)
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000) as finished:
+        window.add_folders([str(tmp_path / "holiday")])
+    assert finished.args[1] is True  # the run ended, not stuck "indexing"
+    qtbot.waitUntil(lambda: bool(failures), timeout=10_000)
+    assert failures[0].startswith("the disk is full") and "unexpected" not in failures[0]
+    assert "the disk is full" in window.statusBar().currentMessage()
+    assert not window.engine.indexing
+
+    db.execute("PRAGMA max_page_count = 1073741823")  # room again: a rescan finishes the job
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000) as finished:
+        window.engine.index()
+    last, cancelled = finished.args
+    assert not cancelled and last.indexed > 0 and last.indexed + last.skipped == 80
