@@ -286,8 +286,12 @@ class Engine(QObject):
                     query.text or None, image=query.image, negative=query.negative or None,
                     k=RESULTS, folder=query.folder, after=query.after or None,
                     before=query.before or None, min_score=query.min_score)
-        except PictorError as error:
-            self.searchFailed.emit(generation, str(error))
+        except Exception as error:
+            known = explain(error)
+            self.searchFailed.emit(generation, str(known) if known else
+                                   f"unexpected error: {error}")
+            if known is None:
+                raise  # a bug: logged by _guarded
             return
         self.searched.emit(generation, hits)
 
@@ -313,12 +317,12 @@ class Engine(QObject):
             return  # the user moved on to another photo
         try:
             captions: list[Caption] = self._lib().captions(path, n=CAPTIONS, language=language)
-        except PictorError as error:
-            self.captionsFailed.emit(path, str(error))
-            return
-        except Exception as error:  # a bug: say so in the preview, keep the writer alive
-            log.exception("captions failed for %s", path)
-            self.captionsFailed.emit(path, f"unexpected error: {error}")
+        except Exception as error:
+            known = explain(error)
+            if known is None:  # a bug: say so in the preview, keep the writer alive
+                log.exception("captions failed for %s", path)
+            self.captionsFailed.emit(path, str(known) if known else f"unexpected error: "
+                                     f"{error}")
             return
         self.captionsReady.emit(path, captions)
 
@@ -420,7 +424,7 @@ class Engine(QObject):
                 self._run = library.index_files(files, batch_size=INDEX_BATCH)
             else:
                 self._run = library.index(paths or None, batch_size=INDEX_BATCH)
-        except PictorError:
+        except Exception:  # reported by _guarded
             self.indexFinished.emit(None, True)
             raise
         self._step(token)
@@ -533,14 +537,13 @@ class Engine(QObject):
             self._tune = None
             self.finetuneFinished.emit(None, "the run ended without a result")
             return
-        except PictorError as error:  # bad albums, unreadable photos: nothing was written
+        except Exception as error:  # bad albums, unreadable photos, a full disk: no model
             self._tune = None
-            self.finetuneFinished.emit(None, str(error))
-            return
-        except Exception as error:
-            log.exception("fine-tuning failed")
-            self._tune = None
-            self.finetuneFinished.emit(None, f"unexpected error: {error}")
+            known = explain(error)
+            if known is None:
+                log.exception("fine-tuning failed")
+            self.finetuneFinished.emit(None, str(known) if known else f"unexpected error: "
+                                       f"{error}")
             return
         self.finetuneProgress.emit(progress)
         if progress.phase != "done":
