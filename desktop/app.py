@@ -35,16 +35,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from desktop.engine import Engine
     from desktop.settings import Settings
+    from desktop.tray import app_icon
     from desktop.window import MainWindow
 
     app = QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationName("Pictor")
     app.setOrganizationName("pictor")
     app.setDesktopFileName("pictor")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # hidden in the tray is not closed; see below
     settings = Settings()
     config = settings.engine_config()
     engine = Engine(config)
     window = MainWindow(engine, settings, data_dir=_data_dir(config.data_dir))
+    window.closedForGood.connect(app.quit)
     if os.environ.get(EXIT_AFTER_PAINT):
         window.firstPainted.connect(lambda: _report_and_quit(app))
     else:
@@ -74,7 +78,7 @@ def _close_on_signals(window: Any) -> None:
     from PySide6.QtCore import QTimer
 
     def close(*_: object) -> None:
-        window.close()
+        window.quit_app()  # not to the tray: the user asked the process to end
 
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, close)

@@ -54,6 +54,15 @@ class Settings:
         self.store.setValue("library/device", value)
 
     @property
+    def keep_watching(self) -> bool:
+        """Closing the window hides it in the tray, watching on (where there is a tray)."""
+        return self._text("window/keep_watching", "true").lower() != "false"
+
+    @keep_watching.setter
+    def keep_watching(self, value: bool) -> None:
+        self.store.setValue("window/keep_watching", "true" if value else "false")
+
+    @property
     def min_score(self) -> float:
         """The search's minimum score, 0-100 (the default when unset or unreadable)."""
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -46,6 +46,7 @@ from desktop.results_view import ResultsGrid
 from desktop.search_bar import SCORE_STEP, SearchBar
 from desktop.settings import Settings
 from desktop.thumbnails import preview_cache, thumbnail_cache
+from desktop.tray import Tray
 from desktop.watching import FolderWatcher
 from desktop.wording import WELCOME, caption_language
 
@@ -59,9 +60,11 @@ MAX_OPEN = 20
 
 class MainWindow(QMainWindow):
     firstPainted = Signal()
+    closedForGood = Signal()  # not hidden in the tray: the application may quit
 
     def __init__(self, engine: Engine, settings: Settings, *, data_dir: Path,
-                 watcher: FolderWatcher | None = None) -> None:
+                 watcher: FolderWatcher | None = None,
+                 tray: Tray | Literal["auto"] | None = "auto") -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Pictor")
@@ -73,6 +76,7 @@ class MainWindow(QMainWindow):
         self.model_dialog: ModelDialog | None = None
         self.finetune_dialog: FinetuneDialog | None = None
         self._painted = False
+        self._quitting = False
         self._generation = 0
         self._query = Query()
         self._last_refresh = 0.0
@@ -86,6 +90,11 @@ class MainWindow(QMainWindow):
         self.watcher.filesChanged.connect(self.engine.index_files)
         self.watcher.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self._connect_engine()
+        self.tray = (Tray(self) if Tray.available() else None) if tray == "auto" else tray
+        if self.tray is not None:
+            self.tray.openRequested.connect(self.bring_back)
+            self.tray.quitRequested.connect(self.quit_app)
+            self.tray.show(settings.keep_watching)
         self._build_actions()
         self._restore_layout()
 
@@ -169,7 +178,16 @@ class MainWindow(QMainWindow):
         action(file, "Search by image…", self.choose_image, "Ctrl+I")
         action(file, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
         file.addSeparator()
-        action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.keep_watching_action = action(file, "Keep watching when closed",
+                                           self._toggle_keep_watching)
+        self.keep_watching_action.setCheckable(True)
+        self.keep_watching_action.setChecked(self.tray is not None
+                                             and self.settings.keep_watching)
+        self.keep_watching_action.setEnabled(self.tray is not None)
+        self.keep_watching_action.setToolTip(
+            "Closing the window leaves Pictor in the tray, indexing new photos" if self.tray
+            else "This desktop shows no tray icons: closing the window quits")
+        action(file, "Quit", self.quit_app, QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
         action(edit, "Find", self.search_bar.focus_search, QKeySequence.StandardKey.Find)
         self.paste_action = action(edit, "Paste image or text", self.paste,
@@ -551,10 +569,32 @@ class MainWindow(QMainWindow):
         if splitter is not None:
             self.splitter.restoreState(splitter)
 
+    def quit_app(self) -> None:
+        """Close for good (File → Quit, the tray's Quit, Ctrl-C or SIGTERM)."""
+        self._quitting = True
+        self.close()
+
+    def bring_back(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def _toggle_keep_watching(self, on: bool) -> None:
+        self.settings.keep_watching = on
+        if self.tray is not None:
+            self.tray.show(on)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_layout("geometry", self.saveGeometry())
         self.settings.set_layout("splitter", self.splitter.saveState())
         self.settings.sync()
+        if self.tray is not None and self.settings.keep_watching and not self._quitting:
+            event.ignore()  # to the tray: the engine and the watcher go on
+            self.hide()
+            self.tray.tell_still_running()
+            return
+        if self.tray is not None:
+            self.tray.show(False)
         self.watcher.stop()
         self.engine.shutdown()
         self.thumbnails.forget_pending()
@@ -562,3 +602,4 @@ class MainWindow(QMainWindow):
         self.thumbnails.wait()
         self.previews.wait()
         super().closeEvent(event)
+        self.closedForGood.emit()

@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent
 LIBRARY_SEED = 424_242
 # The offscreen platform cannot do what a window manager does; it says so, harmlessly.
 OFFSCREEN_NOISE = ("This plugin does not support propagateSizeHints",
-                   "This plugin does not support raise")
+                   "This plugin does not support raise",
+                   "systemTrayWindowChanged")  # no tray to put an icon in
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -81,12 +82,13 @@ def make_window(qtbot: Any, tmp_path: Path, toy_clip_dir: Path,
     windows: list[Any] = []
 
     def make(data_dir: Path, *, model: str | None = None, start: bool = True,
-             watch_interval_s: float = 60.0, settings_file: Path | None = None) -> Any:
+             watch_interval_s: float = 60.0, settings_file: Path | None = None,
+             tray: Any = "auto") -> Any:
         settings = Settings.at(settings_file or tmp_path / "settings.ini")
         engine = Engine(EngineConfig(data_dir, model or str(toy_clip_dir), "cpu"))
         watcher = FolderWatcher(interval_s=watch_interval_s, settle_s=0.3, tick_ms=100,
                                 check_ms=200)
-        window = MainWindow(engine, settings, data_dir=data_dir, watcher=watcher)
+        window = MainWindow(engine, settings, data_dir=data_dir, watcher=watcher, tray=tray)
         window.opened_urls = []
         window.open_url = lambda url: window.opened_urls.append(url.toLocalFile())
         qtbot.addWidget(window)
@@ -99,4 +101,4 @@ def make_window(qtbot: Any, tmp_path: Path, toy_clip_dir: Path,
 
     yield make
     for window in windows:
-        window.close()
+        window.quit_app()  # not to a tray

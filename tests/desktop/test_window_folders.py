@@ -219,3 +219,34 @@ def test_a_disk_that_fills_up_while_indexing_is_told_and_the_window_goes_on(
         window.engine.index()
     last, cancelled = finished.args
     assert not cancelled and last.indexed > 0 and last.indexed + last.skipped == 80
+
+
+def test_closing_the_window_leaves_pictor_watching_from_the_tray(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    from desktop.tray import Tray
+
+    folder = tmp_path / "album"
+    toyworld.write_photos(folder, toyworld.random_scenes(4, seed=21), seed=21)
+    tray = Tray()  # (the offscreen platform has no tray: the window is given one)
+    window = make_window(tmp_path / "data", watch_interval_s=600, tray=tray)
+    wait_idle(qtbot, window)
+    assert window.keep_watching_action.isChecked() and tray.icon.isVisible()
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
+        window.add_folders([str(folder)])
+    closed: list[bool] = []
+    window.closedForGood.connect(lambda: closed.append(True))
+
+    window.close()  # the close button
+    assert not window.isVisible() and not closed and tray.told
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=20_000) as finished:
+        toyworld.write_photos(folder, toyworld.random_scenes(2, seed=22), seed=22,
+                              prefix="new-")  # found by the watcher, window hidden
+    assert finished.args[0].indexed == 2
+
+    tray.openRequested.emit()  # a click on the icon
+    assert window.isVisible()
+    window.keep_watching_action.trigger()  # off: closing quits, as without a tray
+    assert not window.settings.keep_watching and not tray.icon.isVisible()
+    window.keep_watching_action.trigger()
+    tray.quitRequested.emit()  # the tray's Quit
+    assert closed == [True] and not window.isVisible()
