@@ -7,8 +7,10 @@ sidecar...) hold a name that no folder has. A photo in two chosen albums teaches
 cancels, and nothing is written until the very end (the new model goes to a temporary
 folder that is renamed into ``<data_dir>/models/<name>-<date>/`` and only then does the
 library switch to it). :func:`rollback` switches back to the model a version was trained
-from; its vectors are kept per model, so nothing is re-embedded. :func:`delete_version`
-frees the disk a version takes (a whole model) once it is no longer wanted.
+from; its vectors are kept per model, so nothing is re-embedded. A version holds only the
+parts that trained and loads on top of its base model (core.embedder); its photo vectors
+are its base's, copied (the image side does not train). :func:`delete_version` removes a
+version that is no longer wanted, with what the library derived from it.
 
 Per album some photos are held out; the before/after table measures album names finding
 those unseen photos (recall@1, recall@5 against every other photo), and retention: how
