@@ -121,13 +121,8 @@ class Engine(QObject):
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:
             fn(*args)
-        except Exception as error:
-            known = explain(error)  # ours, or the machine's (a full disk)
-            if known is not None:
-                self.failed.emit(str(known))
-                return
-            log.exception("writer task failed")  # a bug: report it, keep the writer alive
-            self.failed.emit(f"unexpected error: {error}")
+        except Exception as error:  # keep the writer alive whatever happened
+            self.failed.emit(_sentence(error, "a writer task"))
 
     def _lib(self) -> Library:
         if self._library is None:
@@ -287,11 +282,7 @@ class Engine(QObject):
                     k=RESULTS, folder=query.folder, after=query.after or None,
                     before=query.before or None, min_score=query.min_score)
         except Exception as error:
-            known = explain(error)
-            self.searchFailed.emit(generation, str(known) if known else
-                                   f"unexpected error: {error}")
-            if known is None:
-                raise  # a bug: logged by _guarded
+            self.searchFailed.emit(generation, _sentence(error, "search"))
             return
         self.searched.emit(generation, hits)
 
@@ -317,12 +308,8 @@ class Engine(QObject):
             return  # the user moved on to another photo
         try:
             captions: list[Caption] = self._lib().captions(path, n=CAPTIONS, language=language)
-        except Exception as error:
-            known = explain(error)
-            if known is None:  # a bug: say so in the preview, keep the writer alive
-                log.exception("captions failed for %s", path)
-            self.captionsFailed.emit(path, str(known) if known else f"unexpected error: "
-                                     f"{error}")
+        except Exception as error:  # said in the preview
+            self.captionsFailed.emit(path, _sentence(error, f"captions of {path}"))
             return
         self.captionsReady.emit(path, captions)
 
@@ -539,11 +526,7 @@ class Engine(QObject):
             return
         except Exception as error:  # bad albums, unreadable photos, a full disk: no model
             self._tune = None
-            known = explain(error)
-            if known is None:
-                log.exception("fine-tuning failed")
-            self.finetuneFinished.emit(None, str(known) if known else f"unexpected error: "
-                                       f"{error}")
+            self.finetuneFinished.emit(None, _sentence(error, "fine-tuning"))
             return
         self.finetuneProgress.emit(progress)
         if progress.phase != "done":
@@ -570,3 +553,14 @@ class Engine(QObject):
         base = finetune.rollback(library)
         self.rolledBack.emit(base)
         self.modelReady.emit(library.model_name, library.embedder.device)
+
+
+def _sentence(error: Exception, what: str) -> str:
+    """What to tell the user about a failure (call it in the ``except`` block): ours or the
+    machine's (a full disk) as a sentence; a bug as "unexpected error", logged with its
+    traceback."""
+    known = explain(error)
+    if known is not None:
+        return str(known)
+    log.exception("%s failed", what)
+    return f"unexpected error: {error}"
