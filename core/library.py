@@ -10,6 +10,7 @@ used with; naming another model switches it (each model keeps its own vectors).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -217,15 +218,14 @@ class Library:
             self._write_index(self._index, vector_index_path(self.data_dir, self.model_name),
                               self.catalog.max_seq(model_id))
 
-    def _write_index(self, index: VectorIndex, path: Path, seq: int,
-                     model: str | None = None) -> None:
+    def _write_index(self, index: VectorIndex, path: Path, seq: int) -> None:
         """Save under a file lock: the window and a command line may share a library, and
         each save writes two files (index, then sidecar) that must come from one writer."""
         from filelock import FileLock
 
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path.with_suffix(".lock")), timeout=60):
-            index.save(path, model=model or self.model_name, seq=seq)
+            index.save(path, model=self.model_name, seq=seq)
 
     def forget_model(self, name: str) -> None:
         """Drop what the library derived from a model it no longer uses: vectors, tags,
@@ -247,18 +247,18 @@ class Library:
         """Give model ``target`` this model's photo vectors, for a model whose image side is
         this one's (a version fine-tuned on its text side only): nothing to re-embed. The
         search index is copied too, so the first search need not build one."""
+        from filelock import FileLock
+
         self._save_index()
         source_id, dim = self._model_key()
         count = self.catalog.share_vectors(source_id, target, dim)
-        seq = self.catalog.max_seq(source_id)
-        try:
-            index, meta = VectorIndex.load(vector_index_path(self.data_dir, self.model_name),
-                                           model=self.model_name, dim=dim)
-        except IndexDamagedError:
-            return count  # built from the catalog on first use
-        if meta.seq == seq:
-            self._write_index(index, vector_index_path(self.data_dir, target), seq,
-                              model=target)
+        source = vector_index_path(self.data_dir, self.model_name)
+        path = vector_index_path(self.data_dir, target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(source.with_suffix(".lock")), timeout=60), \
+                FileLock(str(path.with_suffix(".lock")), timeout=60), \
+                contextlib.suppress(IndexDamagedError):  # else built on first use
+            VectorIndex.copy(source, path, model=target)
         return count
 
     # -- folders -----------------------------------------------------------------------

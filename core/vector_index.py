@@ -238,6 +238,29 @@ class VectorIndex:
         _fsync_dir(path.parent)
         return meta
 
+    @staticmethod
+    def copy(source: Path, target: Path, *, model: str) -> IndexMeta:
+        """Copy a saved index, as it is, for another model with the same vectors (a version
+        fine-tuned on its text side): a file copy, never loaded, whatever its size. Raises
+        IndexDamagedError when the source cannot be trusted."""
+        meta, size = _read_sidecar(source)
+        _check_file(source, size=size, dim=meta.dim, count=meta.count)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                    suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, name)
+            _fsync_file(Path(name))
+            os.replace(name, target)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        sidecar = json.loads(source.with_suffix(".json").read_bytes())
+        sidecar["model"] = model
+        _write_atomic(target.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
+        _fsync_dir(target.parent)
+        return IndexMeta(model=model, dim=meta.dim, count=meta.count, seq=meta.seq)
+
     def _as_vectors(self, vectors: npt.ArrayLike) -> npt.NDArray[Any]:
         v = np.asarray(vectors)
         if v.dtype not in (np.float16, np.float32):

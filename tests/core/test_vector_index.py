@@ -376,3 +376,18 @@ def test_saved_and_loaded_indexes_search_with_the_measured_expansion(tmp_path: P
     loaded, _ = VectorIndex.load(path, model=MODEL, dim=DIM, view=view)
     for vi in (index, loaded):  # recall@10 0.99 at 100k vectors needs 256 (bench/run.py)
         assert vi._index.expansion_search == vector_index.EXPANSION_SEARCH == 256
+
+
+def test_a_saved_index_is_copied_for_a_model_with_the_same_vectors(tmp_path: Path) -> None:
+    index = VectorIndex(8)
+    rng = np.random.default_rng(3)
+    index.upsert(np.arange(1, 51), rng.standard_normal((50, 8)).astype(np.float32))
+    index.save(tmp_path / "a.usearch", model="base", seq=7)
+    meta = VectorIndex.copy(tmp_path / "a.usearch", tmp_path / "b.usearch", model="version")
+    assert (meta.model, meta.count, meta.seq) == ("version", 50, 7)
+    copy, loaded = VectorIndex.load(tmp_path / "b.usearch", model="version", dim=8)
+    assert loaded == meta and len(copy) == 50
+    with pytest.raises(IndexDamagedError):  # a damaged source is not copied
+        (tmp_path / "a.usearch").write_bytes(b"garbage")
+        VectorIndex.copy(tmp_path / "a.usearch", tmp_path / "c.usearch", model="other")
+    assert not (tmp_path / "c.usearch").exists()
