@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from core.calibration import DEFAULT_MIN_SCORE
 from core.errors import PictorError, UsageError, explain
+from core.units import human_size
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -411,7 +412,7 @@ def _models(library: Any, args: argparse.Namespace) -> int:
             _print_json({"deleted": version.to_json(), "bytes_freed": freed})
         else:
             print(f"deleted {_printable(Path(version.folder).name)} "
-                  f"({freed / 1e6:.0f} MB freed)")
+                  f"({human_size(freed)} freed)")
         return EXIT_OK
     found = finetune.versions(library)
     if args.json:

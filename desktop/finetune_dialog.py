@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.units import human_size
+
 PHASES = {"prepare": "Checking the albums…", "features": "Reading the photos…",
           "train": "Training…", "save": "Saving the new model…", "done": "Done."}
 LOOKING = "Looking for albums…"
@@ -197,7 +199,7 @@ class FinetuneDialog(QDialog):
 
     def on_version_deleted(self, folder: str, freed: int) -> None:
         self.progress_label.setText(f"Deleted the version {Path(folder).name}: "
-                                    f"{freed / 1e6:.0f} MB freed.")
+                                    f"{human_size(freed)} freed.")
 
     def set_current(self, version: Any) -> None:
         if version is None:

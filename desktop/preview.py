@@ -8,6 +8,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPalette, QPixmap, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from core.units import human_size
 from desktop.caption_list import CaptionList
 from desktop.results import MATCHED
 from desktop.thumbnails import ImageCache
@@ -18,15 +19,6 @@ if TYPE_CHECKING:
 
 FIELDS = (("path", "Path"), ("taken_at", "Taken"), ("camera", "Camera"),
           ("dimensions", "Dimensions"), ("size", "File size"), ("score", "Score"))
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} bytes"
 
 
 class PreviewPane(QWidget):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_finetune_search_list_and_roll_back(tmp_path: Path, toy_clip_dir: Path) 
     assert in_use.returncode == 2 and "no fine-tuned version named" in in_use.stderr
     deleted = pictor("models", "--delete", model.name, data=data)
     assert deleted.returncode == 0, deleted.stderr
-    assert f"deleted {model.name} (" in deleted.stdout and "MB freed" in deleted.stdout
+    assert re.search(rf"deleted {re.escape(model.name)} \([0-9.]+ (KB|MB) freed\)", deleted.stdout)
     assert not model.exists() and json.loads(
         pictor("models", "--json", data=data).stdout)["versions"] == []
     assert len([p for p in photos.rglob("*") if p.is_file()]) == 44  # photos untouched
