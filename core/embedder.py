@@ -26,9 +26,11 @@ Families, and what differs between them (:attr:`Embedder.family`):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -41,6 +43,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from core import fast_images
+from core.config import model_slug
 from core.errors import ModelUnavailableError
 from core.imaging import ModelInput, to_model_pixels
 from core.types import Vector
@@ -241,6 +244,7 @@ class Embedder:
         self.autocast = False
         self._text_cache: OrderedDict[tuple[str, bool], Vector] = OrderedDict()
         self._text_cache_lock = threading.Lock()
+        self.weights_key = ""  # what the model's vectors depend on (set by :meth:`load`)
         self.image_source: tuple[str, Path] | None = None
         """The model name and folder whose image tower this is (set by :meth:`load`): what
         the fast tower is cached under, shared by versions whose image side did not train."""
@@ -256,13 +260,15 @@ class Embedder:
         device: DeviceChoice | str = "auto",
         precision: Literal["auto", "fp32"] = "auto",
         on_download: DownloadCallback | None = None,
+        precision_cache: Path | None = None,
     ) -> Embedder:
-        """Load a model by folder or hub id; raises :class:`ModelUnavailableError`."""
+        """Load a model by folder or hub id; raises :class:`ModelUnavailableError`.
+        ``precision_cache`` remembers the bf16 check per model (it costs ~1 s a start)."""
         folder = resolve_model(name, on_download=on_download)
         record = version_record(folder, name)
         if record is not None:
             return cls._load_version(name, folder, record, device=device, precision=precision,
-                                     on_download=on_download)
+                                     on_download=on_download, precision_cache=precision_cache)
         check_model_folder(folder, name)
         _refuse_unsupported(folder, name)
         chosen = pick_device(device)
@@ -287,14 +293,16 @@ class Embedder:
         model.eval().to(chosen)
         embedder = cls(model, processor, name=name, device=chosen)
         embedder.image_source = (name, folder)
+        embedder.weights_key = _weights_key(folder)
         if precision == "auto":
-            embedder._choose_precision()
+            embedder._choose_precision(precision_cache)
         return embedder
 
     @classmethod
     def _load_version(cls, name: str, folder: Path, record: dict[str, Any], *,
                       device: DeviceChoice | str, precision: Literal["auto", "fp32"],
-                      on_download: DownloadCallback | None) -> Embedder:
+                      on_download: DownloadCallback | None,
+                      precision_cache: Path | None) -> Embedder:
         """A fine-tuned version saved as its trained parts: its base model with them."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -319,12 +327,14 @@ class Embedder:
         embedder = cls(inner.model, inner.processor, name=name, device=inner.device)
         embedder.image_source = (name, folder) if record.get("settings", {}).get(
             "train_vision") else inner.image_source  # the base's tower: same weights
+        embedder.weights_key = _weights_key(folder, inner.weights_key)
         if precision == "auto":
-            embedder._choose_precision()
+            embedder._choose_precision(precision_cache)
         return embedder
 
-    def _choose_precision(self) -> None:
-        """fp16 on CUDA; bf16 autocast on CPUs that do bf16 natively, if accurate enough."""
+    def _choose_precision(self, cache: Path | None = None) -> None:
+        """fp16 on CUDA; bf16 autocast on CPUs that do bf16 natively, if accurate enough
+        (checked once per model and weights, and remembered in ``cache``)."""
         import torch
 
         if self.device == "cuda":
@@ -332,6 +342,11 @@ class Embedder:
             self.dtype = torch.float16
             return
         if self.device != "cpu" or not cpu_has_fast_bf16():
+            return
+        record = cache / f"{model_slug(self.name)}.json" if cache else None
+        remembered = _read_json(record) if record else None
+        if remembered and remembered.get("weights") == self.weights_key:
+            self.autocast = bool(remembered.get("bf16_autocast"))
             return
         pixels = _probe_pixels(self.image_input.size)
         texts = ["a photo of a dog", "a red circle on grass", "sunset over the sea", "海边日落"]
@@ -342,6 +357,9 @@ class Embedder:
                                                                            strict=True))
         self.autocast = worst >= MIN_PRECISION_COSINE
         log.info("bf16 autocast %s (worst cosine %.5f)", self.autocast, worst)
+        if record is not None:
+            _write_json(record, {"weights": self.weights_key, "bf16_autocast": self.autocast,
+                                 "worst_cosine": round(worst, 6)})
 
     def has_fast_images(self, cache: Path) -> bool | None:
         """Whether :meth:`use_fast_images` has nothing to build (True: a tower, or a refusal
@@ -645,3 +663,38 @@ def _probe_pixels(size: int) -> npt.NDArray[np.uint8]:
         noise = rng.normal(0, 25, base.shape)
         images.append(np.clip(base + noise, 0, 255).astype(np.uint8))
     return np.stack(images)
+
+
+def _weights_key(folder: Path, *more: str) -> str:
+    """A digest of a model's weights and config files (by name, size and time) and of
+    torch's version: when it changes, what was measured on the model is measured again."""
+    import torch
+
+    digest = hashlib.sha256(f"{torch.__version__}|{'|'.join(more)}".encode())
+    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("config.json")):
+        stat = path.stat()
+        digest.update(f"|{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    """Best effort (a cache): a read-only or full disk only costs the check next time."""
+    name = ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump(value, file)
+        os.replace(name, path)
+    except OSError as error:
+        log.debug("not remembered: %s (%s)", path, error)
+        if name:
+            Path(name).unlink(missing_ok=True)

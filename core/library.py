@@ -56,6 +56,7 @@ CALIBRATION_SETTING = "calibration:{model_id}"
 INDEX_SAVE_INTERVAL_S = 60.0
 INFLIGHT_DIR = "inflight"
 FAST_IMAGES_DIR = "fast-images"
+PRECISION_DIR = "precision"  # the bf16 check's verdict per model (core.embedder)
 FAST_IMAGES_MIN_PHOTOS = 500
 """An index run with this many photos to embed builds the model's int8 ONNX image tower
 (once per model, ~10-20 s for ViT-B/32 on two cores; it then runs ~1.5x as fast as bf16)."""
@@ -132,8 +133,9 @@ class Library:
     def embedder(self) -> Embedder:
         """The model, loaded on first use (raises ModelUnavailableError)."""
         if self._embedder is None:
-            self._embedder = Embedder.load(self.model_name, device=self.device_choice,
-                                           on_download=self._on_download)
+            self._embedder = Embedder.load(
+                self.model_name, device=self.device_choice, on_download=self._on_download,
+                precision_cache=cache_dir(self.data_dir) / PRECISION_DIR)
         return self._embedder
 
     def _model_key(self) -> tuple[int, int]:

@@ -225,3 +225,25 @@ def test_query_text_vectors_are_remembered(tiny_clip_dir: Path,
     assert len(runs) == 3 and len(embedder._text_cache) == 2
     embedder.text_vector("one")  # pushed out by the bound: the model runs again
     assert len(runs) == 4
+
+
+def test_the_bf16_check_runs_once_per_model_and_is_remembered(
+        tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.embedder as embedder_module
+
+    monkeypatch.setattr(embedder_module, "cpu_has_fast_bf16", lambda: True)
+    cache = tmp_path / "precision"
+    first = Embedder.load(str(tiny_clip_dir), device="cpu", precision_cache=cache)
+    [record] = cache.glob("*.json")
+    remembered = json.loads(record.read_text())
+    assert remembered["bf16_autocast"] == first.autocast and remembered["worst_cosine"] > 0.9
+
+    def no_probe(_size: int) -> None:
+        raise AssertionError("the check ran again")
+
+    monkeypatch.setattr(embedder_module, "_probe_pixels", no_probe)
+    again = Embedder.load(str(tiny_clip_dir), device="cpu", precision_cache=cache)
+    assert again.autocast == first.autocast
+    record.write_text(json.dumps({**remembered, "weights": "other weights"}))
+    with pytest.raises(AssertionError, match="ran again"):  # new weights: checked anew
+        Embedder.load(str(tiny_clip_dir), device="cpu", precision_cache=cache)
