@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from desktop.engine import Engine
     from desktop.settings import Settings
+    from desktop.single_instance import SingleInstance, server_name
     from desktop.tray import app_icon
     from desktop.window import MainWindow
 
@@ -46,8 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)  # hidden in the tray is not closed; see below
     settings = Settings()
     config = settings.engine_config()
+    data_dir = _data_dir(config.data_dir)
+    instance = SingleInstance(server_name(data_dir))
+    if not instance.claim():
+        print("pictor: already running on this library; its window is shown",
+              file=sys.stderr)
+        return 0
     engine = Engine(config)
-    window = MainWindow(engine, settings, data_dir=_data_dir(config.data_dir))
+    window = MainWindow(engine, settings, data_dir=data_dir)
+    instance.activated.connect(window.bring_back)
     window.closedForGood.connect(app.quit)
     if os.environ.get(EXIT_AFTER_PAINT):
         window.firstPainted.connect(lambda: _report_and_quit(app))
