@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.catalog import STATUS_FAILED, PhotoRow
-from core.errors import CatalogError, ModelUnavailableError
+from core.errors import CatalogError, ModelUnavailableError, explain
 from core.sidecars import photo_paths
 from core.types import Progress
 from core.watch_events import PendingPaths
@@ -189,9 +189,11 @@ class Watcher:
         except (ModelUnavailableError, CatalogError):
             raise  # the library itself is unusable: the front must say so
         except Exception as error:
-            logger.exception("folder watcher error")
-            self._say(f"watcher error ({type(error).__name__}: {error}); will rescan in "
-                      f"{self._backoff:.0f} s", logging.WARNING)
+            known = explain(error)  # a full disk: said plainly, tried again as it frees
+            if known is None:
+                logger.exception("folder watcher error")
+            what = known or f"watcher error ({type(error).__name__}: {error})"
+            self._say(f"{what}; will rescan in {self._backoff:.0f} s", logging.WARNING)
             self._due.add(ALL_ROOTS)
             self._retry_at = now + self._backoff
             self._backoff = min(self._backoff * 2, 300.0)
