@@ -108,6 +108,10 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
                       "tags of your photos")
     tune.add_argument("--epochs", type=int, default=60, metavar="N")
     tune.add_argument("--seed", type=int, default=0, metavar="S")
+    tune.add_argument("--train-images", action="store_true",
+                      help="train the image side's head too (it can learn more from "
+                      "albums whose photos the model sees alike; every photo is then "
+                      "embedded again)")
     tune.add_argument("--rollback", action="store_true",
                       help="switch back to the model the current version was trained from")
     models = commands.add_parser(
@@ -362,7 +366,8 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.albums:
         raise UsageError("finetune needs two or more ALBUM folders (or --rollback)")
-    settings = finetune.FinetuneSettings(epochs=args.epochs, seed=args.seed)
+    settings = finetune.FinetuneSettings(epochs=args.epochs, seed=args.seed,
+                                         train_vision=args.train_images)
     result = None
     run = finetune.finetune(library, args.albums, settings)
     with closing(run), tqdm(total=args.epochs, unit="epoch", file=sys.stderr, disable=None,

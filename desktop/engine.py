@@ -450,7 +450,7 @@ class Engine(QObject):
         """``albumsListed`` follows: the folders that can be albums, and the version in use."""
         self._submit(self._list_albums)
 
-    def finetune(self, albums: Sequence[str], epochs: int) -> None:
+    def finetune(self, albums: Sequence[str], epochs: int, train_images: bool = False) -> None:
         """Fine-tune the model on ``albums`` (folders or tags) in steps; searches keep the
         current model meanwhile. ``finetuneFinished`` follows; on success the library uses
         the new version, and the caller indexes (``index()``: tags for the new version, and
@@ -468,7 +468,8 @@ class Engine(QObject):
             self._pending_index = []
         self.tuning = True
         self._tune_token += 1
-        self._submit(self._start_finetune, list(albums), epochs, self._tune_token)
+        self._submit(self._start_finetune, list(albums), epochs, train_images,
+                     self._tune_token)
 
     def cancel_finetune(self) -> None:
         """Stop a fine-tuning run: nothing is written, the model stays as it was."""
@@ -505,13 +506,14 @@ class Engine(QObject):
         self.versionDeleted.emit(version.folder, freed)
         self._list_albums()
 
-    def _start_finetune(self, albums: list[str], epochs: int, token: int) -> None:
+    def _start_finetune(self, albums: list[str], epochs: int, train_images: bool,
+                        token: int) -> None:
         from core import finetune
 
         if token != self._tune_token:  # cancelled before it started
             self.finetuneFinished.emit(None, "cancelled")
             return
-        settings = finetune.FinetuneSettings(epochs=epochs)
+        settings = finetune.FinetuneSettings(epochs=epochs, train_vision=train_images)
         self._tune = finetune.finetune(self._lib(), albums, settings)
         self._tune_step(token)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -46,7 +47,7 @@ METRICS = (("recall_at_1", "Album name finds its photo first"),
 
 
 class FinetuneDialog(QDialog):
-    startRequested = Signal(list, int)  # album folders or tags, epochs
+    startRequested = Signal(list, int, bool)  # album folders or tags, epochs, image side
     cancelRequested = Signal()
     rollbackRequested = Signal()
     useRequested = Signal(str)  # a version's folder
@@ -80,9 +81,12 @@ class FinetuneDialog(QDialog):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(60)
+        self.train_images = QCheckBox("Teach the image side too (can learn more; every "
+                                      "photo is then embedded again)")
         form = QFormLayout()
         form.addRow("Tags of your photos:", self.tags)
         form.addRow("Epochs (at most; it stops when it stops improving):", self.epochs)
+        form.addRow(self.train_images)
         self.progress = QProgressBar()
         self.progress_label = QLabel()
         self.progress_label.setWordWrap(True)
@@ -279,13 +283,14 @@ class FinetuneDialog(QDialog):
         self.results.hide()
         self.progress.setRange(0, 0)
         self.progress_label.setText(PHASES["prepare"])
-        self.startRequested.emit(albums, self.epochs.value())
+        self.startRequested.emit(albums, self.epochs.value(), self.train_images.isChecked())
 
     def _show_running(self, running: bool) -> None:
         self.running = running
         self.progress.setVisible(running)
         self.cancel_button.setVisible(running)
-        for widget in (self.albums, self.tags, self.epochs, self.rollback_button):
+        for widget in (self.albums, self.tags, self.epochs, self.train_images,
+                       self.rollback_button):
             widget.setEnabled(not running)
         self._update_buttons()
 

@@ -309,3 +309,23 @@ def test_a_version_uses_its_base_models_int8_image_tower(
     version = Embedder.load(library.model_name, device="cpu")
     assert version.has_fast_images(cache) is True  # the image side did not train: no rebuild
     assert version.use_fast_images(cache, build=False)
+
+
+def test_training_the_image_side_too_re_embeds_the_photos(fresh) -> None:
+    library, _ = fresh
+    base = library.model_name
+    settings = ftmod.FinetuneSettings(epochs=20, seed=0, train_vision=True)
+    result = list(ftmod.finetune(library, list(ALBUMS), settings))[-1].result
+    assert result.vectors_reused == 0 and library.model_name == result.model
+    status = library.status()
+    assert status.pending == status.photos  # the photos' vectors change with the image side
+    assert result.after.recall_at_1 - result.before.recall_at_1 >= 0.3
+    picture = decode(next(iter(sorted(library.data_dir.parent.rglob("*.jpg")))).read_bytes(),
+                     min_side=224)[0]
+    tuned, original = Embedder.load(result.model, device="cpu"), Embedder.load(base,
+                                                                               device="cpu")
+    assert tuned.image_source != original.image_source  # its own int8 tower, not the base's
+    assert not np.allclose(tuned.embed_images([picture]), original.embed_images([picture]),
+                           atol=1e-4)
+    steps = list(library.index())
+    assert steps[-1].indexed == status.photos and library.status().pending == 0

@@ -114,3 +114,21 @@ def test_result_sentences() -> None:
     assert result_count(0, 5, 50) == ""
     assert result_count(1, 0, 50) == "1 photo"
     assert result_count(12, 1, 50) == "12 photos · 1 weaker match hidden (under 50)"
+
+
+def test_the_finetune_dialog_asks_for_the_image_side_only_when_ticked(qtbot: Any) -> None:
+    from desktop.finetune_dialog import FinetuneDialog
+
+    dialog = FinetuneDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_choices([], [])
+    dialog.tags.setText("Grandma Rosa, Bella the dog")
+    asked: list[tuple[Any, ...]] = []
+    dialog.startRequested.connect(lambda *args: asked.append(args))
+    dialog.start_button.click()
+    dialog._show_running(False)
+    dialog.train_images.setChecked(True)
+    dialog.start_button.click()
+    assert asked == [(["Grandma Rosa", "Bella the dog"], 60, False),
+                     (["Grandma Rosa", "Bella the dog"], 60, True)]
+    assert not dialog.train_images.isEnabled()  # not changed during a run
