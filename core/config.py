@@ -39,5 +39,15 @@ def model_slug(model: str) -> str:
     return f"{readable or 'model'}-{digest}"
 
 
+def model_files_digest(folder: Path, salt: str) -> str:
+    """A digest of a model folder's weights and config (by name, size and time) and of
+    ``salt`` (the tools' versions): what is derived from a model is redone when it changes."""
+    digest = hashlib.sha256(salt.encode())
+    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("config.json")):
+        stat = path.stat()
+        digest.update(f"|{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
 def vector_index_path(data_dir: Path, model: str) -> Path:
     return data_dir / VECTORS_DIR / f"{model_slug(model)}.usearch"

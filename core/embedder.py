@@ -26,11 +26,9 @@ Families, and what differs between them (:attr:`Embedder.family`):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -43,8 +41,9 @@ import numpy.typing as npt
 from PIL import Image
 
 from core import fast_images
-from core.config import model_slug
+from core.config import model_files_digest, model_slug
 from core.errors import ModelUnavailableError
+from core.files import read_json_object, write_atomic
 from core.imaging import ModelInput, to_model_pixels
 from core.types import Vector
 
@@ -344,7 +343,7 @@ class Embedder:
         if self.device != "cpu" or not cpu_has_fast_bf16():
             return
         record = cache / f"{model_slug(self.name)}.json" if cache else None
-        remembered = _read_json(record) if record else None
+        remembered = read_json_object(record) if record else None
         if remembered and remembered.get("weights") == self.weights_key:
             self.autocast = bool(remembered.get("bf16_autocast"))
             return
@@ -358,7 +357,7 @@ class Embedder:
         self.autocast = worst >= MIN_PRECISION_COSINE
         log.info("bf16 autocast %s (worst cosine %.5f)", self.autocast, worst)
         if record is not None:
-            _write_json(record, {"weights": self.weights_key, "bf16_autocast": self.autocast,
+            _remember(record, {"weights": self.weights_key, "bf16_autocast": self.autocast,
                                  "worst_cosine": round(worst, 6)})
 
     def has_fast_images(self, cache: Path) -> bool | None:
@@ -666,35 +665,15 @@ def _probe_pixels(size: int) -> npt.NDArray[np.uint8]:
 
 
 def _weights_key(folder: Path, *more: str) -> str:
-    """A digest of a model's weights and config files (by name, size and time) and of
-    torch's version: when it changes, what was measured on the model is measured again."""
+    """What a model's vectors depend on: its files, torch's version (and ``more``)."""
     import torch
 
-    digest = hashlib.sha256(f"{torch.__version__}|{'|'.join(more)}".encode())
-    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("config.json")):
-        stat = path.stat()
-        digest.update(f"|{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
+    return model_files_digest(folder, f"{torch.__version__}|{'|'.join(more)}")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
+def _remember(path: Path, value: dict[str, Any]) -> None:
     """Best effort (a cache): a read-only or full disk only costs the check next time."""
-    name = ""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(value, file)
-        os.replace(name, path)
+        write_atomic(path, json.dumps(value).encode())
     except OSError as error:
         log.debug("not remembered: %s (%s)", path, error)
-        if name:
-            Path(name).unlink(missing_ok=True)

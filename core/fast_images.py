@@ -18,7 +18,6 @@ on PyTorch: it is one short sequence per query and its vectors are cached.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import json
@@ -35,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from core.config import model_slug
+from core.config import model_files_digest, model_slug
+from core.files import read_json_object
 
 if TYPE_CHECKING:
     import torch
@@ -86,11 +86,7 @@ def cache_key(folder: Path) -> str:
     import onnxruntime
     import torch
 
-    digest = hashlib.sha256(f"{FORMAT}|{onnxruntime.__version__}|{torch.__version__}".encode())
-    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("config.json")):
-        stat = path.stat()
-        digest.update(f"|{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
+    return model_files_digest(folder, f"{FORMAT}|{onnxruntime.__version__}|{torch.__version__}")
 
 
 def _folder(cache: Path, name: str, folder: Path) -> Path:
@@ -133,11 +129,8 @@ def load_or_build(model: Any, *, name: str, folder: Path, cache: Path, image_siz
 
 
 def _read_meta(folder: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    meta = read_json_object(folder / META_FILE)
+    if meta is None or meta.get("format") != FORMAT:
         return None
     if meta.get("accepted") and not (folder / MODEL_FILE).is_file():
         return None

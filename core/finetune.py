@@ -35,6 +35,7 @@ import numpy.typing as npt
 from core import finetune_train as ft
 from core.embedder import VERSION_PARTS, VERSION_RECORD
 from core.errors import ImageError, PathNotFoundError, UsageError
+from core.files import read_json_object
 from core.imaging import decode, to_model_pixels
 
 if TYPE_CHECKING:
@@ -443,11 +444,7 @@ def _free_name(models: Path, stem: str) -> Path:
 
 
 def _record(folder: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+    return read_json_object(folder / RECORD_NAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,9 +488,8 @@ def rollback(library: Library) -> str:
     return base
 
 
-def find_version(library: Library, name: str) -> ModelVersion:
-    """A version by its folder, or its folder's name in the data folder."""
-    found = versions(library)
+def find_version(found: Sequence[ModelVersion], name: str) -> ModelVersion:
+    """A version among ``found`` (:func:`versions`) by its folder, or its folder's name."""
     path = Path(name).expanduser()
     for version in found:
         if name == Path(version.folder).name or (
@@ -508,12 +504,13 @@ def delete_version(library: Library, name: str) -> tuple[ModelVersion, int]:
     """Delete a fine-tuned version that is not in use: its folder in the data folder, its
     vectors, tags and caches. Returns it and the bytes freed. A version that another one
     was trained from is kept, since rolling that one back needs it."""
-    version = find_version(library, name)
+    found = versions(library)
+    version = find_version(found, name)
     folder = Path(version.folder)
     if version.current:
         raise UsageError(f"{folder.name} is the model in use: roll back or use another "
                          "model first")
-    children = [Path(v.folder).name for v in versions(library) if v.base_model == version.folder]
+    children = [Path(v.folder).name for v in found if v.base_model == version.folder]
     if children:
         raise UsageError(f"{folder.name} is kept: {', '.join(children)} was trained from it "
                          "(delete that first)")

@@ -28,7 +28,6 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from usearch.compiled import MetricKind, ScalarKind
 from usearch.index import Index, Matches
 
 from core.errors import PictorError
+from core.files import replaced, write_atomic
 from core.types import Vector
 
 FORMAT = 1
@@ -215,11 +215,7 @@ class VectorIndex:
         ``seq`` only makes the caller replay changes that are already applied.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        tmp = Path(name)
-        try:
+        with replaced(path) as tmp:
             with self._lock:  # only the write itself excludes searches; fsync happens after
                 count = len(self._index)
                 try:
@@ -227,14 +223,10 @@ class VectorIndex:
                 except RuntimeError as error:  # USearch says only "Failed to serialize"
                     raise _write_error(tmp, error) from error
             size = _fsync_file(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         meta = IndexMeta(model=model, dim=self.dim, count=count, seq=seq)
         sidecar = {"format": FORMAT, "metric": "cos", "dtype": "f16", "bytes": size}
         sidecar.update(model=model, dim=self.dim, count=count, seq=seq)
-        _write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
+        write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
         _fsync_dir(path.parent)
         return meta
 
@@ -245,19 +237,12 @@ class VectorIndex:
         IndexDamagedError when the source cannot be trusted."""
         meta, size = _read_sidecar(source)
         _check_file(source, size=size, dim=meta.dim, count=meta.count)
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                    suffix=".tmp")
-        os.close(fd)
-        try:
-            shutil.copyfile(source, name)
-            _fsync_file(Path(name))
-            os.replace(name, target)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
+        with replaced(target) as tmp:
+            shutil.copyfile(source, tmp)
+            _fsync_file(tmp)
         sidecar = json.loads(source.with_suffix(".json").read_bytes())
         sidecar["model"] = model
-        _write_atomic(target.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
+        write_atomic(target.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
         _fsync_dir(target.parent)
         return IndexMeta(model=model, dim=meta.dim, count=meta.count, seq=meta.seq)
 
@@ -385,20 +370,6 @@ def _fsync_file(path: Path) -> int:
         return os.fstat(fd).st_size
     finally:
         os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
 
 
 def _fsync_dir(folder: Path) -> None:
