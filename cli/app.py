@@ -117,8 +117,8 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
     models = commands.add_parser(
         "models", parents=[common], help="list (or delete) fine-tuned model versions",
         description="List the fine-tuned versions in the data folder, the one in use marked "
-        "*. Each is a whole model on disk; --delete removes one that is not in use, with its "
-        "vectors (your photos are not touched).")
+        "*. Each holds only the parts that trained (a few MB); --delete removes one that is "
+        "not in use, with its vectors (your photos are not touched).")
     models.add_argument("--delete", metavar="VERSION",
                         help="a version's folder name (as listed) or path")
     use = commands.add_parser(
