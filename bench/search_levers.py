@@ -75,7 +75,7 @@ def rerank(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
 
 def shards(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
            truth: npt.NDArray[np.int64], count: int, dtype: str, links: int,
-           rerank_k: int) -> dict[str, Any]:
+           rerank_k: int, expansions: list[int]) -> dict[str, Any]:
     """N graphs searched at once on N threads; with ``rerank_k`` each returns that many
     candidates, re-ranked together with the float16 vectors. Built graphs are kept in
     ``.cache/bench/levers`` (the data is seeded), so a quiet re-run only searches."""
@@ -116,7 +116,7 @@ def shards(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
             return keys[np.argsort(-(exact[keys].astype(np.float32) @ query))[:10]]
         return keys[np.argsort(np.concatenate([m.distances for m in found]))[:10]]
 
-    for ef in (96, 128, 160, 192, 256):
+    for ef in expansions:
         for graph in graphs:
             graph.expansion_search = ef
         report[f"ef{ef}"] = _measure(search, queries, truth)
@@ -134,6 +134,8 @@ def main() -> None:
     parser.add_argument("--dtype", default="f16", help="shards: f16 or i8 (scaled by 4)")
     parser.add_argument("--rerank", type=int, default=0,
                         help="shards: candidates per shard re-ranked with float16 (0: none)")
+    parser.add_argument("--expansions", default="96,128,160,192,256",
+                        help="shards: search expansions to measure, comma-separated")
     args = parser.parse_args()
     vectors = clustered(args.vectors, seed=args.vectors)
     queries = _queries(vectors, args.queries)
@@ -142,7 +144,8 @@ def main() -> None:
         report = rerank(vectors, queries, truth, args.links)
     else:
         links = 16 if args.dtype == "f16" and "--links" not in sys.argv else args.links
-        report = shards(vectors, queries, truth, args.shards, args.dtype, links, args.rerank)
+        report = shards(vectors, queries, truth, args.shards, args.dtype, links, args.rerank,
+                        [int(ef) for ef in args.expansions.split(",")])
     print(json.dumps({"vectors": args.vectors, "queries": args.queries, **report}, indent=1))
 
 

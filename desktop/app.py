@@ -24,13 +24,16 @@ def _no_display() -> bool:
             and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, in_tray: bool = False) -> int:
+    """``in_tray``: start with only the tray icon (``--in-tray``, what the login entry
+    runs); where the desktop has no tray, the window opens as usual."""
     if _no_display():
         print("pictor: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
               "not set); start it from a desktop session, or use the command line: "
               "python main.py --help", file=sys.stderr)
         return 2
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from desktop.engine import Engine
@@ -61,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         window.firstPainted.connect(lambda: _report_and_quit(app))
     else:
         window.firstPainted.connect(engine.start)
-    window.show()
+    if in_tray and window.tray is not None:
+        window.start_in_tray()  # no paint to wait for: the engine starts now
+        QTimer.singleShot(0, engine.start)
+    else:
+        window.show()
     _close_on_signals(window)
     code = app.exec()
     engine.shutdown()

@@ -94,6 +94,7 @@ class Engine(QObject):
         self._closing = False
         # GUI-thread state
         self.model_state = "idle"  # idle | loading | ready | missing
+        self._started = False
         self.model_name = config.model or ""
         self.indexing = False
         self.paused = False
@@ -132,7 +133,11 @@ class Engine(QObject):
     # -- lifecycle (GUI thread) --------------------------------------------------------
 
     def start(self) -> None:
-        """Open the library and load the model in the background (after the first paint)."""
+        """Open the library and load the model in the background (after the first paint, or
+        at once when Pictor starts in the tray). Only the first call counts."""
+        if self._started:
+            return
+        self._started = True
         self._open(self.config)
 
     def reconfigure(self, config: EngineConfig) -> None:

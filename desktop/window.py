@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import wording
+from desktop.autostart import Autostart, AutostartError
 from desktop.dialogs import ModelDialog, SettingsDialog
 from desktop.engine import Engine, EngineConfig
 from desktop.finetune_dialog import FinetuneDialog
@@ -64,8 +65,10 @@ class MainWindow(QMainWindow):
 
     def __init__(self, engine: Engine, settings: Settings, *, data_dir: Path,
                  watcher: FolderWatcher | None = None,
-                 tray: Tray | Literal["auto"] | None = "auto") -> None:
+                 tray: Tray | Literal["auto"] | None = "auto",
+                 autostart: Autostart | None = None) -> None:
         super().__init__()
+        self.autostart = autostart or Autostart()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Pictor")
         self.setAcceptDrops(True)
@@ -187,6 +190,12 @@ class MainWindow(QMainWindow):
         self.keep_watching_action.setToolTip(
             "Closing the window leaves Pictor in the tray, indexing new photos" if self.tray
             else "This desktop shows no tray icons: closing the window quits")
+        self.autostart_action = action(file, "Start at login", self._toggle_autostart)
+        self.autostart_action.setCheckable(True)
+        self.autostart_action.setChecked(self.autostart.is_enabled())
+        self.autostart_action.setToolTip(
+            "Pictor starts in the tray when you log in and indexes what changed" if self.tray
+            else "Pictor opens its window when you log in (this desktop shows no tray)")
         action(file, "Quit", self.quit_app, QKeySequence.StandardKey.Quit)
         edit = bar.addMenu("&Edit")
         action(edit, "Find", self.search_bar.focus_search, QKeySequence.StandardKey.Find)
@@ -583,6 +592,23 @@ class MainWindow(QMainWindow):
         self.settings.keep_watching = on
         if self.tray is not None:
             self.tray.show(on)
+
+    def start_in_tray(self) -> None:
+        """Started at login (``--in-tray``): only the tray icon shows; the engine and the
+        watcher run as if the window had been closed to the tray."""
+        if self.tray is not None:
+            self.tray.show(True)
+
+    def _toggle_autostart(self, on: bool) -> None:
+        try:
+            self.autostart.enable() if on else self.autostart.disable()
+        except AutostartError as error:
+            self.autostart_action.setChecked(not on)
+            text = str(error)
+            self._show_message(text[:1].upper() + text[1:], error=True)
+            return
+        self._show_message(f"Pictor will start at login ({self.autostart.where})" if on
+                           else "Pictor will no longer start at login")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set_layout("geometry", self.saveGeometry())

@@ -79,6 +79,7 @@ def make_window(qtbot: Any, tmp_path: Path, toy_clip_dir: Path,
     from desktop.window import MainWindow
 
     monkeypatch.setenv("PICTOR_DATA_DIR", str(tmp_path / "default-data"))  # never ~/.local
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # nor ~/.config/autostart
     windows: list[Any] = []
 
     def make(data_dir: Path, *, model: str | None = None, start: bool = True,
