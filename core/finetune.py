@@ -375,7 +375,7 @@ def _decode_all(paths: Sequence[str], embedder: Embedder
     good, bad = [], []
     for path in paths:
         try:
-            image, _ = decode(Path(path).read_bytes(), min_side=spec.size)
+            image, _ = decode(Path(path).read_bytes(), min_side=spec.size, name=path)
             good.append(to_model_pixels(image, spec))
         except (OSError, ImageError):
             bad.append(path)

@@ -30,6 +30,8 @@ from PIL import (  # noqa: F401  (importing a plugin registers it with Image.OPE
 )
 
 from core.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
+from core.raw import AVAILABLE as _RAW
+from core.raw import RAW_EXTENSIONS, decode_raw, is_raw
 from core.types import ImageInfo
 
 Pixels = npt.NDArray[np.uint8]
@@ -81,6 +83,7 @@ PHOTO_EXTENSIONS: frozenset[str] = frozenset(
     [".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"]
     + ([".heic", ".heif", ".hif"] if _HEIF else [])
     + ([".avif"] if _AVIF else [])
+    + (sorted(RAW_EXTENSIONS) if _RAW else [])
 )
 
 
@@ -223,6 +226,10 @@ def _orientation(exif: Image.Exif) -> int:
     return value if isinstance(value, int) and value in _ORIENTATION else 1
 
 
+def camera_and_date(exif: Image.Exif) -> tuple[datetime | None, str | None]:
+    return _taken_at(exif), _camera(exif)
+
+
 def _info(size: tuple[int, int], fmt: str, exif: Image.Exif) -> ImageInfo:
     """``size`` is the header's (not the draft's); orientations 5-8 swap it to upright."""
     width, height = size
@@ -280,13 +287,24 @@ def _decoded_rgb(image: ImageFile.ImageFile, fmt: str) -> Image.Image:
         raise CorruptImageError(f"truncated or corrupt {fmt}") from exc
 
 
-def decode(data: bytes, *, min_side: int | None = None) -> tuple[Image.Image, ImageInfo]:
+def decode(data: bytes, *, min_side: int | None = None,
+           name: str | PathLike[str] | None = None) -> tuple[Image.Image, ImageInfo]:
     """Decode a photo to an upright RGB image plus what its header and EXIF say.
 
     With ``min_side`` a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale whose sides
     stay >= ``min_side`` (DCT scaling: several times faster on 12 MP). ``ImageInfo``
-    always describes the full-size, upright original.
+    always describes the full-size, upright original. ``name`` (the file's name) tells a
+    camera RAW, which goes through core.raw, from the TIFF it often resembles.
     """
+    if name is not None and is_raw(name):
+        return decode_raw(data, min_side=min_side, max_pixels=MAX_PIXELS)
+    image, info, _ = decode_oriented(data, min_side=min_side)
+    return image, info
+
+
+def decode_oriented(data: bytes, *,
+                    min_side: int | None = None) -> tuple[Image.Image, ImageInfo, bool]:
+    """:func:`decode` for the allowed formats, and whether EXIF turned or flipped it."""
     image = _open_checked(data)
     size, fmt = image.size, _format_name(image)
     if min_side and isinstance(image, JpegImagePlugin.JpegImageFile):
@@ -296,7 +314,7 @@ def decode(data: bytes, *, min_side: int | None = None) -> tuple[Image.Image, Im
     orientation = _orientation(exif)
     if orientation != 1:
         rgb = rgb.transpose(_ORIENTATION[orientation])
-    return rgb, _info(size, fmt, exif)
+    return rgb, _info(size, fmt, exif), orientation != 1
 
 
 def read_info(path: str | PathLike[str]) -> ImageInfo:
@@ -305,6 +323,8 @@ def read_info(path: str | PathLike[str]) -> ImageInfo:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
+    if is_raw(path):
+        return decode_raw(data, min_side=None, max_pixels=MAX_PIXELS)[1]
     image = _open_checked(data)
     return _info(image.size, _format_name(image), _exif(image))
 
@@ -347,7 +367,8 @@ def to_model_pixels(image: Image.Image, spec: ModelInput) -> Pixels:
     return np.array(rgb.resize((size, size), spec.resample, box=box, reducing_gap=None))
 
 
-def load_for_model(data: bytes, spec: ModelInput) -> tuple[Pixels, ImageInfo]:
+def load_for_model(data: bytes, spec: ModelInput,
+                   name: str | PathLike[str] | None = None) -> tuple[Pixels, ImageInfo]:
     """Decode only as many pixels as ``spec`` needs and return the model's input array."""
-    image, info = decode(data, min_side=spec.size)
+    image, info = decode(data, min_side=spec.size, name=name)
     return to_model_pixels(image, spec), info

@@ -30,6 +30,7 @@ from core.embedder import Embedder
 from core.errors import ImageError
 from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
 from core.inflight import InflightMarkers
+from core.raw import has_developed_sibling, is_raw
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.user_words import read_user_texts
@@ -122,7 +123,8 @@ class Indexer:
             known.update(self.catalog.photos_at_or_under(str(path)))
             if path.is_dir():
                 entries += [(root_id, entry) for entry in walk(path)]
-            elif path.suffix.lower() in PHOTO_EXTENSIONS:
+            elif path.suffix.lower() in PHOTO_EXTENSIONS and not (
+                    is_raw(path) and has_developed_sibling(str(path))):
                 try:
                     stat = path.stat()
                 except OSError:
@@ -348,7 +350,7 @@ def _prepare(
     if markers is not None:
         markers.begin(entry.path)
     try:
-        pixels, info = load_for_model(data, spec)
+        pixels, info = load_for_model(data, spec, name=entry.path)
     except ImageError as error:
         return _Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
     except Exception as error:  # a decoder bug must fail one file, not the whole run

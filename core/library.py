@@ -593,7 +593,8 @@ class Library:
             if stored is not None:
                 return stored
         try:
-            picture, _ = decode(path.read_bytes(), min_side=self.embedder.image_input.size)
+            picture, _ = decode(path.read_bytes(), min_side=self.embedder.image_input.size,
+                                 name=path)
         except ImageError as error:
             raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error
         vector: Vector = self.embedder.embed_images([picture])[0]

@@ -16,6 +16,7 @@ from pathlib import Path
 from core import sidecars
 from core.catalog import STATUS_FAILED, PhotoRow
 from core.imaging import PHOTO_EXTENSIONS
+from core.raw import has_developed_sibling, is_raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +89,12 @@ def walk(root: Path, *, on_error: Callable[[str], None] | None = None) -> Iterat
                         continue
         except OSError as error:
             report(f"unreadable folder: {folder} ({_reason(error)})")
-        # Yielded once the folder is listed: a photo's sidecars may come after it.
+        # Yielded once the folder is listed: a photo's sidecars may come after it, and so
+        # may the JPEG that stands for a RAW (core.raw).
+        names = frozenset(os.path.basename(path).lower() for path, _, _ in photos)
         for path, size, mtime in photos:
+            if is_raw(path) and has_developed_sibling(path, names):
+                continue
             yield FileEntry(path, size, mtime, sidecars.signature(path, listed))
 
 

@@ -58,7 +58,7 @@ def _decode_shrunk(path: str, size: int) -> tuple[Any, Any]:
     from core.imaging import decode
 
     with open(path, "rb") as file:
-        picture, info = decode(file.read(), min_side=size)
+        picture, info = decode(file.read(), min_side=size, name=path)
     picture.thumbnail((size, size))
     return picture, info
 

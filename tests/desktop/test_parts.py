@@ -37,6 +37,19 @@ def test_thumbnails_are_upright_and_cached_on_disk(tmp_path: Path, qapp: Any) ->
     assert (facts["width"], facts["height"], facts["format"]) == (60, 120, "JPEG")
 
 
+def test_a_camera_raw_gets_an_upright_thumbnail_and_its_facts(tmp_path: Path,
+                                                              qapp: Any) -> None:
+    from tests.support.raw_files import write_dng
+
+    photo = write_dng(tmp_path / "IMG_0001.CR2", Image.new("RGB", (400, 200), (200, 30, 30)),
+                      preview=1, orientation=6)
+    image = make_thumbnail(str(photo), tmp_path / "thumbs", size=64)
+    assert (image.width(), image.height()) == (32, 64)  # its preview, turned upright
+    _, facts = make_preview(str(photo), size=100)
+    assert (facts["width"], facts["height"], facts["format"]) == (200, 400, "RAW")
+    assert facts["camera"] == "Pictor Test Camera" and facts["taken_at"].startswith("2021")
+
+
 def test_a_changed_photo_gets_a_new_thumbnail(tmp_path: Path, qapp: Any) -> None:
     photo = tmp_path / "p.png"
     Image.new("RGB", (40, 40), (0, 0, 255)).save(photo)
