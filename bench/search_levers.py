@@ -7,11 +7,14 @@ on USearch, so each lever is measured alone:
   unit vectors' components are small) in a denser graph (32 links), searched for K
   candidates that are re-ranked with the float16 vectors (which the catalog holds anyway);
 - ``shards``: the vectors split into N graphs searched at once on N threads, the best 10
-  of their answers kept.
+  of their answers kept (``--shards 1``: one graph, e.g. int8 with 16 links);
+- ``binary``: 1 bit a dimension (the sign) in a Hamming graph, K candidates re-ranked with
+  the float16 vectors.
 
     .venv/bin/python bench/search_levers.py rerank --vectors 1000000
     .venv/bin/python bench/search_levers.py shards --vectors 1000000 --shards 2
     .venv/bin/python bench/search_levers.py shards --vectors 1000000 --dtype i8 --rerank 40
+    .venv/bin/python bench/search_levers.py binary --vectors 100000
 
 Each prints one JSON object: build time, bytes per vector, and median latency and
 recall@10 for each search expansion (and K for rerank).
@@ -124,9 +127,33 @@ def shards(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
     return report
 
 
+def binary(vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
+           truth: npt.NDArray[np.int64], links: int) -> dict[str, Any]:
+    from usearch.index import Index
+
+    exact = vectors.astype(np.float16)
+    index = Index(ndim=DIM, metric="hamming", dtype="b1", connectivity=links,
+                  expansion_add=256)
+    start = time.perf_counter()
+    index.add(np.arange(len(vectors)), np.packbits(vectors > 0, axis=1))
+    report: dict[str, Any] = {"lever": "binary", "links": links,
+                              "build_s": round(time.perf_counter() - start),
+                              "bytes_per_vector": round(index.serialized_length / len(vectors))}
+    for ef in (256, 512, 1024):
+        index.expansion_search = ef
+        for k in (100, 200, 400):
+
+            def search(query: npt.NDArray[np.float32], k: int = k) -> npt.NDArray[Any]:
+                keys = index.search(np.packbits(query > 0), k).keys
+                return keys[np.argsort(-(exact[keys].astype(np.float32) @ query))[:10]]
+
+            report[f"ef{ef}_k{k}"] = _measure(search, queries, truth)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("lever", choices=["rerank", "shards"])
+    parser.add_argument("lever", choices=["rerank", "shards", "binary"])
     parser.add_argument("--vectors", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--links", type=int, default=32, help="rerank: graph connectivity")
@@ -142,6 +169,8 @@ def main() -> None:
     truth = _exact_top(vectors, queries, 10)
     if args.lever == "rerank":
         report = rerank(vectors, queries, truth, args.links)
+    elif args.lever == "binary":
+        report = binary(vectors, queries, truth, args.links)
     else:
         links = 16 if args.dtype == "f16" and "--links" not in sys.argv else args.links
         report = shards(vectors, queries, truth, args.shards, args.dtype, links, args.rerank,
