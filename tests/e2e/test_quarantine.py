@@ -23,10 +23,10 @@ import ctypes, sys
 sys.path.insert(0, {root!r})
 import core.indexer
 real = core.indexer.load_for_model
-def crashing(data, spec):
+def crashing(data, spec, **named):
     if {marker!r} in data:
         ctypes.string_at(0)
-    return real(data, spec)
+    return real(data, spec, **named)
 core.indexer.load_for_model = crashing
 from cli.app import main
 sys.exit(main(sys.argv[1:]))
