@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.query import DEFAULT_MIN_SCORE, Query, split_negative
+from desktop.thumbnails import small_image
 
 DEBOUNCE_MS = 300
 SCORE_STEP = 5
@@ -51,11 +52,8 @@ class ImageChip(QFrame):
         layout.addWidget(self.close_button)
 
     def show_image(self, path: str, prefix: str) -> None:
-        pixmap = QPixmap(path)  # small files only reach here; big ones still load
-        if not pixmap.isNull():
-            pixmap = pixmap.scaled(28, 28, Qt.AspectRatioMode.KeepAspectRatio,
-                                   Qt.TransformationMode.SmoothTransformation)
-        self.icon.setPixmap(pixmap)
+        image = small_image(path, 28)
+        self.icon.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
         name = Path(path).name
         self.label.setText(f"{prefix}{name if len(name) < 28 else name[:25] + '…'}")
         self.setToolTip(path)

@@ -63,6 +63,17 @@ def _decode_shrunk(path: str, size: int) -> tuple[Any, Any]:
     return picture, info
 
 
+def small_image(path: str, size: int) -> QImage | None:
+    """A ``size``-pixel image of ``path`` made now (any format Pictor reads, RAW and HEIC
+    too, upright; a 12 MP JPEG takes ~35 ms at 1/8 scale), or None if it cannot be read."""
+    from core.errors import ImageError
+
+    try:
+        return _to_qimage(_decode_shrunk(path, size)[0])
+    except (OSError, ImageError):
+        return None
+
+
 def cache_key(path: str, size: int) -> str:
     """Changes when the photo does (size or modification time), so stale ones are not used."""
     stat = os.stat(path)

@@ -411,9 +411,12 @@ class MainWindow(QMainWindow):
         self.message.setVisible(bool(text))
 
     def choose_image(self) -> None:
+        from core.imaging import PHOTO_EXTENSIONS  # not before the first paint: it loads PIL
+
+        patterns = " ".join(f"*{extension}" for extension in sorted(PHOTO_EXTENSIONS))
         path, _ = QFileDialog.getOpenFileName(
             self, "Search by an example photo", str(Path.home()),
-            "Images (*.jpg *.jpeg *.png *.webp *.gif *.tif *.tiff *.bmp *.heic *.heif)")
+            f"Photos ({patterns});;All files (*)")
         if path:
             self.search_bar.set_image(path)
 

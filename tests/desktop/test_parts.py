@@ -10,7 +10,7 @@ from PIL import Image
 from core.types import Progress
 from desktop.index_status import describe, summary
 from desktop.query import split_negative
-from desktop.thumbnails import make_preview, make_thumbnail
+from desktop.thumbnails import make_preview, make_thumbnail, small_image
 
 
 def _rotated_jpeg(path: Path) -> Path:
@@ -48,6 +48,11 @@ def test_a_camera_raw_gets_an_upright_thumbnail_and_its_facts(tmp_path: Path,
     _, facts = make_preview(str(photo), size=100)
     assert (facts["width"], facts["height"], facts["format"]) == (200, 400, "RAW")
     assert facts["camera"] == "Pictor Test Camera" and facts["taken_at"].startswith("2021")
+    icon = small_image(str(photo), 28)  # the search box's chip for a dropped RAW
+    assert icon is not None and (icon.width(), icon.height()) == (14, 28)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    assert small_image(str(tmp_path / "broken.jpg"), 28) is None
+    assert small_image(str(tmp_path / "gone.jpg"), 28) is None
 
 
 def test_a_changed_photo_gets_a_new_thumbnail(tmp_path: Path, qapp: Any) -> None:
