@@ -30,7 +30,7 @@ from core.embedder import Embedder
 from core.errors import ImageError
 from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
 from core.inflight import InflightMarkers
-from core.raw import has_developed_sibling, is_raw
+from core.raw import DEVELOPED_EXTENSIONS, has_developed_sibling, is_raw, raw_siblings
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.user_words import read_user_texts
@@ -123,14 +123,22 @@ class Indexer:
             known.update(self.catalog.photos_at_or_under(str(path)))
             if path.is_dir():
                 entries += [(root_id, entry) for entry in walk(path)]
-            elif path.suffix.lower() in PHOTO_EXTENSIONS and not (
-                    is_raw(path) and has_developed_sibling(str(path))):
+                continue
+            files = [path]
+            if path.suffix.lower() in DEVELOPED_EXTENSIONS:  # a camera's JPEG came or went:
+                for raw in map(Path, raw_siblings(str(path))):  # its RAW goes or comes
+                    known.update(self.catalog.photos_at_or_under(str(raw)))
+                    files.append(raw)
+            for file in files:
+                if file.suffix.lower() not in PHOTO_EXTENSIONS or (
+                        is_raw(file) and has_developed_sibling(str(file))):
+                    continue  # not a photo, or a RAW its JPEG stands for: dropped if known
                 try:
-                    stat = path.stat()
+                    stat = file.stat()
                 except OSError:
                     continue  # gone again already: the rows in `known` will be dropped
-                entries.append((root_id, FileEntry(str(path), stat.st_size, stat.st_mtime,
-                                                   sidecars.signature(str(path)))))
+                entries.append((root_id, FileEntry(str(file), stat.st_size, stat.st_mtime,
+                                                   sidecars.signature(str(file)))))
         unique = {entry.path: (rid, entry) for rid, entry in entries}  # a photo listed twice
         yield from self._process(list(unique.values()), known, started)
 

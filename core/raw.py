@@ -7,7 +7,8 @@ white balance) only when there is no usable preview. The file is only read.
 
 A RAW that sits beside a JPEG or HEIF of the same name (a camera set to RAW+JPEG) is not
 indexed on its own: the camera's JPEG stands for it, as in most photo managers
-(:func:`has_developed_sibling`).
+(:func:`has_developed_sibling`); when that JPEG comes or goes, the indexer drops or adds
+the RAW (:func:`raw_siblings`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ def has_developed_sibling(path: str, names: frozenset[str] | None = None) -> boo
         except OSError:
             return False
     return any(stem + extension in names for extension in DEVELOPED_EXTENSIONS)
+
+
+def raw_siblings(path: str) -> list[str]:
+    """The RAW files in ``path``'s folder with its name (``IMG_1.CR2`` for ``IMG_1.JPG``)."""
+    folder, base = os.path.split(path)
+    stem = os.path.splitext(base)[0].lower()
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return []
+    return [os.path.join(folder, name) for name in names
+            if is_raw(name) and os.path.splitext(name)[0].lower() == stem]
 
 
 def decode_raw(data: bytes, *, min_side: int | None,

@@ -129,20 +129,32 @@ def test_a_raw_beside_its_cameras_jpeg_is_counted_once(tmp_path: Path) -> None:
 
 def test_the_cameras_jpeg_added_later_takes_the_raws_place(tmp_path: Path,
                                                            toy_clip_dir: Path) -> None:
+    """By a full scan (``index``) and by a watcher's report of the one file (the JPEG
+    copied in, then deleted: the RAW is listed again)."""
     from core.library import Library
 
     folder = tmp_path / "card"
     write_dng(folder / "IMG_0001.CR2", halves())
+    jpeg = folder / "IMG_0001.JPG"
     with Library(tmp_path / "data", model=str(toy_clip_dir), device="cpu") as library:
 
         def listed() -> list[str]:
             return sorted(Path(p).name for p in library.catalog.photos_at_or_under(str(folder)))
 
-        for _ in library.index([folder]):
-            pass
+        def run(steps: Any) -> None:
+            for _ in steps:
+                pass
+
+        run(library.index([folder]))
         assert listed() == ["IMG_0001.CR2"]
-        halves().save(folder / "IMG_0001.JPG")  # copied from the card afterwards
-        for _ in library.index():
-            pass
+        halves().save(jpeg)  # copied from the card afterwards
+        run(library.index())
+        assert listed() == ["IMG_0001.JPG"]
+
+        jpeg.unlink()
+        run(library.index_files([jpeg]))  # what a watcher reports
+        assert listed() == ["IMG_0001.CR2"]
+        halves().save(jpeg)
+        run(library.index_files([jpeg]))
         assert listed() == ["IMG_0001.JPG"]
     assert (folder / "IMG_0001.CR2").is_file()  # only the catalog forgot it
