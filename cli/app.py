@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
     parser = _Parser(prog="pictor", description="Offline photo search: find photos by "
-                     "describing them or by example.")
+                     "describing them or by example.",
+                     epilog="With no command, main.py opens the window; main.py --in-tray "
+                            "starts it with only its tray icon, as at login.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     index = commands.add_parser("index", parents=[common], help="index photo folders")
