@@ -90,7 +90,7 @@ def decode_raw(data: bytes, *, min_side: int | None,
             flip = int(sizes.flip)
             width, height = (sizes.height, sizes.width) if flip in (5, 6) else (sizes.width,
                                                                                 sizes.height)
-            picture = _from_preview(raw, rawpy, flip, min_side)
+            picture, preview = _from_preview(raw, rawpy, flip, min_side)
             if picture is None:  # no preview, or too small: develop the sensor data
                 developed = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
                 picture = Image.fromarray(developed, "RGB")
@@ -103,38 +103,46 @@ def decode_raw(data: bytes, *, min_side: int | None,
     except Exception as error:  # LibRaw's I/O and data errors, damaged structures
         raise CorruptImageError("truncated or corrupt RAW file") from error
     taken_at, camera = _metadata(data)
+    if preview is not None:  # CR3, RAF: the embedded JPEG carries the camera's EXIF
+        taken_at, camera = taken_at or preview.taken_at, camera or preview.camera
     return picture, ImageInfo(width, height, "RAW", taken_at, camera)
 
 
-def _from_preview(raw: Any, rawpy: Any, flip: int, min_side: int | None) -> Image.Image | None:
+def _from_preview(raw: Any, rawpy: Any, flip: int,
+                  min_side: int | None) -> tuple[Image.Image | None, ImageInfo | None]:
+    """The embedded preview, upright, and what its own EXIF says (a JPEG preview's)."""
     from core.imaging import decode_oriented
 
     try:
         thumb = raw.extract_thumb()
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-        return None
+        return None, None
+    info: ImageInfo | None = None
     if thumb.format == rawpy.ThumbFormat.JPEG:
         try:
             picture, info, turned = decode_oriented(bytes(thumb.data), min_side=min_side)
         except Exception:  # a damaged preview: the sensor data may still be fine
-            return None
+            return None, None
         full = (info.width, info.height)
     else:  # an RGB bitmap
         picture = Image.fromarray(thumb.data).convert("RGB")
         turned, full = False, picture.size
     if min_side and min(full) < min_side:
-        return None  # a 160x120 thumbnail would blur what the model sees
+        return None, info  # a 160x120 thumbnail would blur what the model sees
     if not turned and flip in _FLIP:  # previews are stored as the sensor saw them
         picture = picture.transpose(_FLIP[flip])
-    return picture
+    return picture, info
 
 
 def _metadata(data: bytes) -> tuple[Any, str | None]:
     """Date and camera from the EXIF of TIFF-based RAWs (DNG, CR2, NEF, ARW, …)."""
     from core.imaging import camera_and_date
 
-    try:
-        with Image.open(io.BytesIO(data), formats=["TIFF"]) as header:
+    factory, accept = Image.OPEN["TIFF"]
+    if accept is not None and not accept(data[:16]):
+        return None, None  # CR3, RAF and others are not TIFF: no date from here
+    try:  # the plugin itself: Image.open would warn about the size of a RAW's sensor IFD
+        with factory(io.BytesIO(data), "") as header:
             return camera_and_date(header.getexif())
-    except Exception:  # CR3, RAF and others are not TIFF: no date from here
+    except Exception:
         return None, None

@@ -104,6 +104,24 @@ def test_a_jpeg_preview_is_decoded_small_and_turned_once(
     assert colour_at(picture, 0.5, 0.2) == "red" and colour_at(picture, 0.5, 0.8) == "blue"
 
 
+def test_without_exif_of_its_own_a_raw_takes_its_previews(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in CR3 and RAF files, whose container is not TIFF: the date and camera are in the
+    embedded JPEG's EXIF."""
+    exif = Image.Exif()
+    exif[271], exif[272] = "FUJIFILM", "X-T5"
+    exif.get_ifd(0x8769)[36867] = "2024:08:01 07:15:00"  # DateTimeOriginal
+    buffer = io.BytesIO()
+    halves(1600, 1200).save(buffer, "JPEG", exif=exif)
+    path = write_dng(tmp_path / "DSCF0001.RAF", halves(), taken=None)
+    real_imread = rawpy.imread
+    monkeypatch.setattr(rawpy, "imread",
+                        lambda source: PreviewIsJpeg(real_imread(source), buffer.getvalue()))
+    _, info = decode_file(path)
+    assert info.camera == "FUJIFILM X-T5" and info.taken_at == datetime(2024, 8, 1, 7, 15)
+    assert (info.width, info.height) == (800, 600)  # the RAW's size, not the preview's
+
+
 @pytest.mark.parametrize("damage", ["truncated", "not-a-raw"])
 def test_a_damaged_raw_is_refused_with_a_reason(tmp_path: Path, damage: str) -> None:
     good = write_dng(tmp_path / "good.dng", halves()).read_bytes()

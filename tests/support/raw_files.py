@@ -39,14 +39,16 @@ def mosaic(picture: Image.Image) -> np.ndarray:
 
 
 def write_dng(path: Path, picture: Image.Image, *, preview: int | None = 2,
-              orientation: int = 1, taken: str = "2021:06:14 18:30:00") -> Path:
+              orientation: int = 1, taken: str | None = "2021:06:14 18:30:00") -> Path:
     """``picture`` as a DNG; ``preview``: the embedded preview is the picture shrunk by
-    this factor (None: no preview, LibRaw has to develop the mosaic)."""
+    this factor (None: no preview, LibRaw has to develop the mosaic); ``taken=None``: no
+    EXIF make, model or date."""
     cfa = mosaic(picture)
+    exif = [(271, "s", 0, "Pictor", True), (272, "s", 0, "Test Camera", True),
+            (306, "s", 0, taken, True)] if taken else []
     camera = [(50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
               (50708, "s", 0, "Pictor Test Camera", True),  # UniqueCameraModel
-              (271, "s", 0, "Pictor", True), (272, "s", 0, "Test Camera", True),
-              (274, "H", 1, orientation, True), (306, "s", 0, taken, True),
+              *exif, (274, "H", 1, orientation, True),
               (50721, "2i", 9, _rationals(_XYZ_TO_LINEAR_SRGB), True),  # ColorMatrix1
               (50778, "H", 1, 21, True),  # CalibrationIlluminant1: D65
               (50728, "2I", 3, (1, 1, 1, 1, 1, 1), True)]  # AsShotNeutral: grey is grey
