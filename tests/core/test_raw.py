@@ -50,6 +50,15 @@ def test_raw_is_a_photo_with_the_cameras_metadata(tmp_path: Path) -> None:
     assert imaging.read_info(tmp_path / "IMG_1.DNG") == info
 
 
+def test_a_raws_own_description_is_read_and_camera_boilerplate_is_not(tmp_path: Path) -> None:
+    from core.user_words import read_user_texts
+
+    mine = write_dng(tmp_path / "IMG_1.NEF", halves(), description="Grandma's garden")
+    junk = write_dng(tmp_path / "IMG_2.NEF", halves(), description="NIKON DIGITAL CAMERA")
+    assert "Grandma's garden" in [t.text for t in read_user_texts(mine)]
+    assert "NIKON DIGITAL CAMERA" not in [t.text for t in read_user_texts(junk)]
+
+
 def test_a_raw_turned_by_the_camera_comes_out_upright(tmp_path: Path) -> None:
     path = write_dng(tmp_path / "turned.dng", halves(), orientation=6)  # turned right
     picture, info = decode_file(path)

@@ -3,7 +3,8 @@
 No camera's RAW can be downloaded on our machines, so the tests make their own: a Bayer
 mosaic (RGGB, 12 bits) of a picture, in a DNG whose colour matrix makes the camera's space
 linear sRGB, with an optional RGB preview in IFD0, the raw data in a sub-IFD, EXIF make,
-model and date, and an orientation. LibRaw develops it back to (roughly) the picture.
+model and date, and an orientation (and no ImageDescription: tifffile's own JSON would
+show as the photo's words). LibRaw develops it back to (roughly) the picture.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ def mosaic(picture: Image.Image) -> np.ndarray:
 
 
 def write_dng(path: Path, picture: Image.Image, *, preview: int | None = 2,
-              orientation: int = 1, taken: str | None = "2021:06:14 18:30:00") -> Path:
+              orientation: int = 1, taken: str | None = "2021:06:14 18:30:00",
+              description: str | None = None) -> Path:
     """``picture`` as a DNG; ``preview``: the embedded preview is the picture shrunk by
     this factor (None: no preview, LibRaw has to develop the mosaic); ``taken=None``: no
-    EXIF make, model or date."""
+    EXIF make, model or date; ``description``: an ImageDescription, as a photographer's
+    software writes one."""
     cfa = mosaic(picture)
     exif = [(271, "s", 0, "Pictor", True), (272, "s", 0, "Test Camera", True),
             (306, "s", 0, taken, True)] if taken else []
@@ -57,11 +60,12 @@ def write_dng(path: Path, picture: Image.Image, *, preview: int | None = 2,
     path.parent.mkdir(parents=True, exist_ok=True)
     with tifffile.TiffWriter(path) as tif:
         if preview is None:
-            tif.write(cfa, photometric=32803, subfiletype=0, extratags=camera + sensor)
+            tif.write(cfa, photometric=32803, subfiletype=0, extratags=camera + sensor,
+                      metadata=None, description=description)
         else:
             small = picture.convert("RGB").resize((picture.width // preview,
                                                    picture.height // preview))
             tif.write(np.asarray(small), photometric="rgb", subfiletype=1, subifds=1,
-                      extratags=camera)
-            tif.write(cfa, photometric=32803, subfiletype=0, extratags=sensor)
+                      extratags=camera, metadata=None, description=description)
+            tif.write(cfa, photometric=32803, subfiletype=0, extratags=sensor, metadata=None)
     return path
