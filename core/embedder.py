@@ -20,14 +20,17 @@ Families, and what differs between them (:attr:`Embedder.family`):
   and drops punctuation itself). No projection: vectors are the towers' width.
 - ``chinese_clip``: a square resize; BERT WordPiece texts (each CJK character a token) of
   at most 52 tokens, Chinese-CLIP's context length.
-- SigLIP 2 NaFlex (model_type "siglip2") is refused: its aspect-keeping variable patch
-  grids do not fit the fixed-size pixels that indexing decodes ahead of the model.
+- SigLIP 2 NaFlex (model_type "siglip2", family ``siglip2``): texts as SigLIP 2; each photo
+  keeps its shape, resized to at most ``max_num_patches`` patches, and travels through the
+  decode pool as one fixed-shape array of patches (core.imaging.naflex_pixels), so batches
+  stack as for the other families. It runs on PyTorch (the int8 tower is fixed-size).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -44,7 +47,7 @@ from core import fast_images
 from core.config import model_files_digest, model_slug
 from core.errors import ModelUnavailableError
 from core.files import read_json_object, write_atomic
-from core.imaging import ModelInput, to_model_pixels
+from core.imaging import ModelInput, naflex_unpack, to_model_pixels
 from core.types import Vector
 
 if TYPE_CHECKING:
@@ -269,7 +272,6 @@ class Embedder:
             return cls._load_version(name, folder, record, device=device, precision=precision,
                                      on_download=on_download, precision_cache=precision_cache)
         check_model_folder(folder, name)
-        _refuse_unsupported(folder, name)
         chosen = pick_device(device)
         from transformers import AutoModel, AutoProcessor
         from transformers.utils import logging as hf_logging
@@ -347,7 +349,7 @@ class Embedder:
         if remembered and remembered.get("weights") == self.weights_key:
             self.autocast = bool(remembered.get("bf16_autocast"))
             return
-        pixels = _probe_pixels(self.image_input.size)
+        pixels = self._probe_pixels()
         texts = ["a photo of a dog", "a red circle on grass", "sunset over the sea", "海边日落"]
         reference = self.embed_pixels(pixels), self.embed_texts(texts)
         self.autocast = True
@@ -372,7 +374,9 @@ class Embedder:
         return fast_images.is_built(name=name, folder=folder, cache=cache)
 
     def _can_run_fast_images(self) -> bool:
-        return self.device == "cpu" and fast_images.available()
+        # The int8 tower is exported for a fixed image size: NaFlex stays on PyTorch.
+        return (self.device == "cpu" and fast_images.available()
+                and not self.image_input.naflex)
 
     def use_fast_images(self, cache: Path, *, build: bool) -> bool:
         """From now on, run images through the int8 ONNX Runtime tower kept in ``cache``
@@ -418,6 +422,8 @@ class Embedder:
 
         if len(pixels) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.image_input.naflex:
+            return self._embed_naflex(pixels)
         batch = self._normalised(pixels)
         if self._fast_images is not None:
             pixels_in = np.ascontiguousarray(batch.numpy())  # ONNX Runtime wants C order
@@ -426,6 +432,32 @@ class Embedder:
         with torch.inference_mode(), self._autocast():
             features = _features(self.model.get_image_features(pixel_values=batch))
         return _normalise(features)
+
+    def _embed_naflex(self, pixels: npt.NDArray[np.uint8]) -> Vector:
+        """SigLIP 2 NaFlex: patches, which of them are the photo, and its patch grid."""
+        import torch
+
+        patches, shapes = naflex_unpack(pixels)
+        count = len(patches)
+        values = torch.from_numpy(np.ascontiguousarray(patches)).float().view(count, -1, 3)
+        values = (values / 255.0 - self._mean.view(1, 1, 3)) / self._std.view(1, 1, 3)
+        values = values.view(count, patches.shape[1], -1)
+        used = torch.arange(patches.shape[1])[None, :] < torch.from_numpy(
+            shapes[:, 0] * shapes[:, 1])[:, None]
+        values[~used] = 0.0  # as transformers pads: zeros after normalising
+        with torch.inference_mode(), self._autocast():
+            features = _features(self.model.get_image_features(
+                pixel_values=values.to(self.device, dtype=self.dtype),
+                pixel_attention_mask=used.to(self.device, dtype=torch.int32),
+                spatial_shapes=torch.from_numpy(shapes).to(self.device)))
+        return _normalise(features)
+
+    def _probe_pixels(self) -> npt.NDArray[np.uint8]:
+        """The precision checks' inputs, as this model takes them."""
+        probes = _probe_pixels(self.image_input.size)
+        if not self.image_input.naflex:
+            return probes
+        return np.stack([to_model_pixels(Image.fromarray(p), self.image_input) for p in probes])
 
     def _normalised(self, pixels: npt.NDArray[np.uint8]) -> torch.Tensor:
         """uint8 ``(n, size, size, 3)`` to the model's float32 ``(n, 3, size, size)``."""
@@ -510,8 +542,9 @@ def model_family(config: Any, tokenizer: Any) -> str:
     tokenizer tells them apart."""
     kind = str(config.model_type)
     tokenizer_class = type(tokenizer).__name__.lower()
-    if kind == "siglip" and ("gemma" in tokenizer_class or "siglip2" in tokenizer_class):
-        return "siglip2"
+    if kind == "siglip2" or (kind == "siglip" and ("gemma" in tokenizer_class
+                                                   or "siglip2" in tokenizer_class)):
+        return "siglip2"  # NaFlex checkpoints say "siglip2"; their images are told apart
     return kind
 
 
@@ -523,20 +556,6 @@ def model_languages(family: str, vocab_size: int) -> frozenset[str]:
     if family == "siglip2" or vocab_size >= MULTILINGUAL_VOCAB:
         return MULTILINGUAL
     return ENGLISH
-
-
-def _refuse_unsupported(folder: Path, name: str) -> None:
-    """Refuse SigLIP 2 NaFlex before its weights load, naming what to use instead."""
-    try:
-        kind = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return  # check_model_folder has vouched for it; transformers will say what is wrong
-    if kind == "siglip2":
-        raise ModelUnavailableError(
-            f"{name} is a SigLIP 2 NaFlex model (variable resolution), which Pictor does not "
-            "support: use a fixed-resolution SigLIP 2 such as google/siglip2-base-patch16-224 "
-            "(or -256, -384, -512)"
-        )
 
 
 def _load_failure(name: str, folder: Path, error: Exception) -> str:
@@ -590,6 +609,13 @@ def _image_settings(processor: Any) -> tuple[ModelInput, _Normalisation]:
     shortest edge (CLIP) keeps the aspect ratio and the crop takes the middle square.
     """
     image_processor = getattr(processor, "image_processor", processor)
+    max_patches = getattr(image_processor, "max_num_patches", None)
+    if max_patches:  # SigLIP 2 NaFlex: the photo's own shape, in patches
+        patch = int(getattr(image_processor, "patch_size", 16))
+        spec = ModelInput(size=patch * math.isqrt(int(max_patches)), crop=False,
+                          resample=_resampling(getattr(image_processor, "resample", None)),
+                          patch=patch, max_patches=int(max_patches))
+        return spec, _normalisation(image_processor)
     size = _as_dict(getattr(image_processor, "size", None),
                     square=bool(getattr(image_processor, "default_to_square", True)))
     crop_size = _as_dict(getattr(image_processor, "crop_size", None))
@@ -611,11 +637,15 @@ def _image_settings(processor: Any) -> tuple[ModelInput, _Normalisation]:
     else:
         spec = ModelInput(size=int(size.get("shortest_edge") or 224), crop=False,
                           resample=resample)
+    return spec, _normalisation(image_processor)
+
+
+def _normalisation(image_processor: Any) -> _Normalisation:
     if getattr(image_processor, "do_normalize", True) is False:
-        return spec, _Normalisation((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+        return _Normalisation((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     mean = tuple(float(v) for v in getattr(image_processor, "image_mean", (0.5, 0.5, 0.5)))
     std = tuple(float(v) for v in getattr(image_processor, "image_std", (0.5, 0.5, 0.5)))
-    return spec, _Normalisation(mean, std)  # type: ignore[arg-type]
+    return _Normalisation(mean, std)  # type: ignore[arg-type]
 
 
 def _side(size: dict[str, Any]) -> int:

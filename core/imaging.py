@@ -7,6 +7,7 @@ with a short ``reason``; nothing here crashes, prints or touches Pillow's global
 from __future__ import annotations
 
 import io
+import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,11 +94,20 @@ class ModelInput:
 
     ``crop=True``: shortest edge to ``size`` then a centred ``size``x``size`` crop (CLIP).
     ``crop=False``: squash straight to ``size``x``size`` (SigLIP).
+    ``max_patches``: SigLIP 2 NaFlex. The photo keeps its shape, resized so that at most
+    this many ``patch``-pixel squares cover it (``size`` is then only how many pixels to
+    decode); see :func:`to_model_pixels` for the array it gives.
     """
 
     size: int
     crop: bool = True
     resample: Image.Resampling = Image.Resampling.BICUBIC
+    patch: int = 0
+    max_patches: int = 0
+
+    @property
+    def naflex(self) -> bool:
+        return self.max_patches > 0
 
 
 # --- opening --------------------------------------------------------------------------
@@ -348,11 +358,55 @@ def _resize_plan(width: int, height: int, size: int) -> tuple[int, int, int, int
     return new_w, new_h, (new_w - size) // 2, (new_h - size) // 2
 
 
+def naflex_size(height: int, width: int, patch: int, max_patches: int) -> tuple[int, int]:
+    """The (height, width) SigLIP 2 NaFlex resizes a photo to: the largest scale (found by
+    bisection, as transformers' ``get_image_size_for_max_num_patches`` does) whose sides,
+    rounded up to whole patches, hold at most ``max_patches`` patches."""
+
+    def side(scale: float, size: int) -> int:
+        return max(patch, math.ceil(size * scale / patch) * patch)
+
+    low, high = 1e-6, 100.0
+    while high - low >= 1e-5:
+        scale = (low + high) / 2
+        if side(scale, height) * side(scale, width) <= max_patches * patch * patch:
+            low = scale
+        else:
+            high = scale
+    return side(low, height), side(low, width)
+
+
+def naflex_pixels(rgb: Image.Image, spec: ModelInput) -> Pixels:
+    """A photo as NaFlex patches in one fixed-shape uint8 array, so batches stack like
+    every other model's: ``(max_patches + 1, patch * patch * 3)``, the patches row by row
+    (each patch's pixels row by row, RGB), zeros after them, and in the last row the
+    patch grid's height and width as little-endian uint16."""
+    p = spec.patch
+    height, width = naflex_size(rgb.height, rgb.width, p, spec.max_patches)
+    resized = np.asarray(rgb.resize((width, height), spec.resample, reducing_gap=None))
+    rows, cols = height // p, width // p
+    patches = resized.reshape(rows, p, cols, p, 3).transpose(0, 2, 1, 3, 4)
+    out = np.zeros((spec.max_patches + 1, p * p * 3), np.uint8)
+    out[: rows * cols] = patches.reshape(rows * cols, p * p * 3)
+    out[-1, :4] = np.frombuffer(np.array([rows, cols], "<u2").tobytes(), np.uint8)
+    return out
+
+
+def naflex_unpack(pixels: Pixels) -> tuple[Pixels, npt.NDArray[np.int64]]:
+    """A batch of :func:`naflex_pixels` arrays: the patches ``(n, max_patches, p*p*3)`` and
+    each photo's patch grid ``(n, 2)`` (rows, columns)."""
+    shapes = pixels[:, -1, :4].copy().view("<u2").astype(np.int64)
+    return pixels[:, :-1], shapes
+
+
 def to_model_pixels(image: Image.Image, spec: ModelInput) -> Pixels:
-    """Resize (and centre-crop) to a C-contiguous uint8 array of shape (size, size, 3).
+    """Resize (and centre-crop) to a C-contiguous uint8 array of shape (size, size, 3)
+    (NaFlex: see :func:`naflex_pixels`).
 
     Pixel-identical to transformers' PIL CLIP/SigLIP processors for the same RGB image.
     """
+    if spec.naflex:
+        return naflex_pixels(to_rgb(image), spec)
     rgb, size = to_rgb(image), spec.size
     if not spec.crop:
         return np.array(rgb.resize((size, size), spec.resample, reducing_gap=None))

@@ -62,6 +62,11 @@ def tiny_siglip2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_siglip2_naflex_dir() -> Path:
+    return cached_model("tiny-siglip2-naflex", families.build_tiny_siglip2_naflex)
+
+
+@pytest.fixture(scope="session")
 def tiny_chinese_clip_dir() -> Path:
     return cached_model("tiny-chinese-clip", families.build_tiny_chinese_clip)
 
@@ -71,6 +76,7 @@ FAMILIES = [  # (fixture, family, languages it reads)
     ("tiny_siglip_dir", "siglip", ENGLISH),
     ("tiny_siglip_spm_dir", "siglip", ENGLISH),  # google/siglip-*'s own SentencePiece
     ("tiny_siglip2_dir", "siglip2", MULTILINGUAL),
+    ("tiny_siglip2_naflex_dir", "siglip2", MULTILINGUAL),  # photos keep their shape
     ("tiny_chinese_clip_dir", "chinese_clip", frozenset({"zh", "en"})),
 ]
 
@@ -99,10 +105,12 @@ def _reference(model_dir: Path, family: str, images: list[Any], texts: list[str]
     processor = AutoProcessor.from_pretrained(model_dir)
     texts = [t.lower() for t in texts] if family == "siglip2" else texts
     with torch.inference_mode():
-        pixels = processor(images=images, return_tensors="pt")["pixel_values"]
+        # The image processor itself: Siglip2Processor's call puts its own defaults (16-pixel
+        # patches, 256 of them) over the checkpoint's settings.
+        pixels = processor.image_processor(images, return_tensors="pt")
         tokens = processor(text=texts, return_tensors="pt",
                            **(text_kwargs or _text_kwargs(family)))
-        return (_unit(model.get_image_features(pixel_values=pixels)),
+        return (_unit(model.get_image_features(**pixels)),
                 _unit(model.get_text_features(**tokens)))
 
 
@@ -226,10 +234,37 @@ def test_laion_layout_clip_is_driven_like_openai(tmp_path: Path, tiny_clip_dir: 
     assert _cosines(embedder.embed_texts(TEXTS), ref_texts).min() >= 0.999
 
 
-def test_siglip2_naflex_is_refused_naming_the_fixed_resolution_model(tmp_path: Path) -> None:
-    folder = families.build_tiny_siglip2_naflex(tmp_path / "naflex")
-    with pytest.raises(ModelUnavailableError, match=r"NaFlex.*google/siglip2-base-patch16-224"):
-        Embedder.load(str(folder), device="cpu")
+def test_siglip2_naflex_keeps_each_photos_shape(tiny_siglip2_naflex_dir: Path,
+                                                 tmp_path: Path) -> None:
+    """A landscape, a portrait and a strip: each covered by its own patch grid (at most
+    16 patches here), matching transformers' processor grid for grid, through indexing too."""
+    from core.imaging import naflex_unpack
+    from core.library import Library
+
+    embedder = Embedder.load(str(tiny_siglip2_naflex_dir), device="cpu", precision="fp32")
+    scenes = toyworld.random_scenes(3, seed=8)
+    images = [toyworld.render(scene, seed=i, size=size)
+              for i, (scene, size) in enumerate(zip(scenes, [(96, 64), (40, 120), (300, 20)],
+                                                    strict=True))]
+    pixels = np.stack([embedder_mod.to_model_pixels(im, embedder.image_input) for im in images])
+    processor = AutoProcessor.from_pretrained(tiny_siglip2_naflex_dir)
+    grids = processor.image_processor(images, return_tensors="pt")["spatial_shapes"]
+    assert naflex_unpack(pixels)[1].tolist() == grids.tolist() == [[3, 5], [6, 2], [1, 15]]
+    reference, _ = _reference(tiny_siglip2_naflex_dir, "siglip2", images, ["a"])
+    assert _cosines(embedder.embed_images(images), reference).min() >= 0.999
+    assert not embedder.use_fast_images(tmp_path / "cache", build=True)  # fixed-size only
+
+    for i, image in enumerate(images):
+        image.save(tmp_path / f"photo-{i}.png")
+    with Library(tmp_path / "data", model=str(tiny_siglip2_naflex_dir),
+                 device="cpu") as library:  # float16 vectors, bf16 where the CPU has it
+        for _ in library.index([tmp_path]):
+            pass
+        for i in range(3):
+            row = library.catalog.photo_by_path(str(tmp_path / f"photo-{i}.png"))
+            assert row is not None
+            stored = library.catalog.vector_of(row.id, *library._model_key())
+            assert stored is not None and float(stored @ reference[i]) >= 0.99
 
 
 def test_published_siglip_reads_its_sentencepiece_model_as_the_reference_does(

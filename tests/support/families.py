@@ -18,7 +18,8 @@ The tokenizers are built from small vocabularies:
 - Chinese-CLIP: a BERT WordPiece vocabulary (``vocab.txt``) holding every CJK Unified
   Ideograph (U+4E00..U+9FFF), ASCII, word pieces and some English words, as the
   chinese-roberta-wwm-ext vocabulary of OFA-Sys/chinese-clip-* does.
-- SigLIP 2 NaFlex (model_type "siglip2"): only the model, which Pictor refuses.
+- SigLIP 2 NaFlex (model_type "siglip2"): the Gemma tokenizer above, and photos that keep
+  their shape, in patches.
 """
 
 from __future__ import annotations
@@ -181,17 +182,27 @@ def build_tiny_siglip2(dest: Path, *, seed: int = 1) -> Path:
 
 
 def build_tiny_siglip2_naflex(dest: Path, *, seed: int = 2) -> Path:
-    """An untrained SigLIP 2 NaFlex model (model_type "siglip2"): weights and config only."""
-    from transformers import Siglip2Config, Siglip2Model
+    """An untrained SigLIP 2 NaFlex (model_type "siglip2", Gemma tokenizer): photos keep
+    their shape, at most 16 patches of 8 pixels (google/siglip2-base-patch16-naflex: 256 of
+    16), bilinear."""
+    from transformers import (
+        Siglip2Config,
+        Siglip2ImageProcessor,
+        Siglip2Model,
+        Siglip2Processor,
+    )
 
+    tokenizer = gemma_tokenizer()
     config = Siglip2Config(
-        text_config=_tower(vocab_size=300, max_position_embeddings=SIGLIP_TEXT_LENGTH),
+        text_config=_tower(vocab_size=len(tokenizer), max_position_embeddings=SIGLIP_TEXT_LENGTH,
+                           pad_token_id=tokenizer.pad_token_id,
+                           eos_token_id=tokenizer.eos_token_id, bos_token_id=None),
         vision_config=_tower(patch_size=PATCH, num_patches=16),
     )
     model = _seeded(seed, lambda: Siglip2Model(config))
-    dest.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(dest)
-    return dest
+    image_processor = Siglip2ImageProcessor(patch_size=PATCH, max_num_patches=16)
+    return _save(model, Siglip2Processor(image_processor=image_processor, tokenizer=tokenizer),
+                 dest)
 
 
 # --- Chinese-CLIP ----------------------------------------------------------------------------
