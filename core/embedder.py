@@ -417,7 +417,8 @@ class Embedder:
     # -- vectors -----------------------------------------------------------------------
 
     def embed_pixels(self, pixels: npt.NDArray[np.uint8]) -> Vector:
-        """Vectors for a batch of ``(n, size, size, 3)`` uint8 images from core.imaging."""
+        """Vectors for a batch of ``(n, size, size, 3)`` uint8 images from core.imaging
+        (NaFlex: of core.imaging.naflex_pixels arrays)."""
         import torch
 
         if len(pixels) == 0:
