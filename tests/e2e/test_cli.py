@@ -167,30 +167,22 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path,
         except sqlite3.Error:
             return 0
 
-    # Two fresh-clone runs have seen the index finish before its interrupt (here it has
-    # 3 s to spare after the 4th photo); then it is tried once more on a new data folder,
-    # and a skip says what it saw.
-    seen = []
-    for attempt in range(2):
-        data = tmp_path / f"data-{attempt}"
-        env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), "index", str(photos), "--model",
-             str(toy_clip_dir), "--batch-size", "2"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        start = time.monotonic()
-        while (embedded(data) < 4 and time.monotonic() < start + 120
-               and process.poll() is None):
-            time.sleep(0.02)
-        signalled = (round(time.monotonic() - start, 1), embedded(data), process.poll())
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-        done_before = embedded(data)
-        if process.returncode != 0:
-            break
-        seen.append((signalled, done_before, stderr[-300:]))
-    else:
-        pytest.skip(f"indexing finished before the interrupt arrived, twice: {seen}")
+    # A terminal's Ctrl-C reaches a process whose SIGINT is not ignored; a test run started
+    # in the background (``make test &``) ignores it, and Python then installs no
+    # KeyboardInterrupt at all: the child gets the default back, as from a terminal.
+    data = tmp_path / "data"
+    env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "index", str(photos), "--model",
+         str(toy_clip_dir), "--batch-size", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while embedded(data) < 4 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    done_before = embedded(data)
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert 0 < done_before < 300
