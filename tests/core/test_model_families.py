@@ -297,3 +297,15 @@ def test_a_sentencepiece_tokenizer_without_sentencepiece_says_what_to_install(
     monkeypatch.setitem(import_utils.BACKENDS_MAPPING, "sentencepiece", (lambda: False, message))
     with pytest.raises(ModelUnavailableError, match=r"sentencepiece and protobuf.*reinstall"):
         Embedder.load(str(tiny_siglip_spm_dir), device="cpu")
+
+
+@pytest.mark.parametrize("fixture", ["tiny_siglip2_naflex_dir", "tiny_chinese_clip_dir"])
+def test_fine_tuning_refuses_other_families_than_clip(fixture: str,
+                                                      request: pytest.FixtureRequest) -> None:
+    from core.errors import UsageError
+    from core.finetune_train import check_supported
+
+    embedder = Embedder.load(str(request.getfixturevalue(fixture)), device="cpu",
+                             precision="fp32")
+    with pytest.raises(UsageError, match="fine-tuning supports CLIP models only"):
+        check_supported(embedder.model)
