@@ -365,7 +365,7 @@ class Embedder:
     def has_fast_images(self, cache: Path) -> bool | None:
         """Whether :meth:`use_fast_images` has nothing to build (True: a tower, or a refusal
         of one, is in ``cache``), would build one (False), or cannot run one here (None:
-        not a CPU, or ONNX Runtime missing)."""
+        not a CPU, ONNX Runtime missing, or a NaFlex model)."""
         if self._fast_images is not None:
             return True
         if self.image_source is None or not self._can_run_fast_images():
