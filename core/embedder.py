@@ -157,13 +157,11 @@ def version_record(folder: Path, name: str) -> dict[str, Any] | None:
     model): ``base_model`` is what it was trained from. See core/finetune.py."""
     if not (folder / VERSION_PARTS).is_file():
         return None
-    try:
-        record = json.loads((folder / VERSION_RECORD).read_text(encoding="utf-8"))
-        str(record["base_model"])
-    except (OSError, ValueError, KeyError, TypeError):
+    record = read_json_object(folder / VERSION_RECORD)
+    if record is None or "base_model" not in record:
         raise ModelUnavailableError(
-            f"the fine-tuned version {name} has no readable {VERSION_RECORD}") from None
-    return dict(record)
+            f"the fine-tuned version {name} has no readable {VERSION_RECORD}")
+    return record
 
 
 def check_model_folder(folder: Path, name: str) -> None:

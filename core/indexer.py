@@ -10,6 +10,7 @@ stopped. All catalog and index writes happen in the thread that iterates (one wr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -24,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from core import sidecars
+from core import raw, sidecars
 from core.catalog import Catalog, PhotoFacts, PhotoRow
 from core.embedder import Embedder
 from core.errors import ImageError
 from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
 from core.inflight import InflightMarkers
-from core.raw import DEVELOPED_EXTENSIONS, has_developed_sibling, is_raw, raw_siblings
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.user_words import read_user_texts
@@ -116,6 +116,7 @@ class Indexer:
         online = [(rid, root) for rid, root in roots if is_online(root)]
         entries: list[tuple[int, FileEntry]] = []
         known: dict[str, PhotoRow] = {}
+        listed = functools.cache(raw.listing)  # a burst of files in one folder lists it once
         for path in map(Path, sidecars.photo_paths(str(p) for p in paths)):
             root_id = _root_of(path, online)
             if root_id is None:
@@ -125,13 +126,13 @@ class Indexer:
                 entries += [(root_id, entry) for entry in walk(path)]
                 continue
             files = [path]
-            if path.suffix.lower() in DEVELOPED_EXTENSIONS:  # a camera's JPEG came or went:
-                for raw in map(Path, raw_siblings(str(path))):  # its RAW goes or comes
-                    known.update(self.catalog.photos_at_or_under(str(raw)))
-                    files.append(raw)
+            if path.suffix.lower() in raw.DEVELOPED_EXTENSIONS:  # a camera's JPEG came or went:
+                for sibling in raw.raw_siblings(str(path), listed(str(path.parent))):
+                    known.update(self.catalog.photos_at_or_under(sibling))  # its RAW goes
+                    files.append(Path(sibling))  # or comes
             for file in files:
-                if file.suffix.lower() not in PHOTO_EXTENSIONS or (
-                        is_raw(file) and has_developed_sibling(str(file))):
+                if file.suffix.lower() not in PHOTO_EXTENSIONS or (raw.is_raw(file) and (
+                        raw.has_developed_sibling(str(file), listed(str(file.parent)).keys()))):
                     continue  # not a photo, or a RAW its JPEG stands for: dropped if known
                 try:
                     stat = file.stat()

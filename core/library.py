@@ -223,10 +223,7 @@ class Library:
     def _write_index(self, index: VectorIndex, path: Path, seq: int) -> None:
         """Save under a file lock: the window and a command line may share a library, and
         each save writes two files (index, then sidecar) that must come from one writer."""
-        from filelock import FileLock
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path.with_suffix(".lock")), timeout=60):
+        with _index_lock(path):
             index.save(path, model=self.model_name, seq=seq)
 
     def forget_model(self, name: str) -> None:
@@ -249,16 +246,12 @@ class Library:
         """Give model ``target`` this model's photo vectors, for a model whose image side is
         this one's (a version fine-tuned on its text side only): nothing to re-embed. The
         search index is copied too, so the first search need not build one."""
-        from filelock import FileLock
-
         self._save_index()
         source_id, dim = self._model_key()
         count = self.catalog.share_vectors(source_id, target, dim)
         source = vector_index_path(self.data_dir, self.model_name)
         path = vector_index_path(self.data_dir, target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(source.with_suffix(".lock")), timeout=60), \
-                FileLock(str(path.with_suffix(".lock")), timeout=60), \
+        with _index_lock(source), _index_lock(path), \
                 contextlib.suppress(IndexDamagedError):  # else built on first use
             VectorIndex.copy(source, path, model=target)
         return count
@@ -650,3 +643,11 @@ def _existing_file(path: Path | str) -> Path:
     if not file.is_file():
         raise UsageError(f"not a file: {path}")
     return file.resolve()
+
+
+def _index_lock(path: Path) -> Any:
+    """The lock every writer of the search index file ``path`` (and its sidecar) holds."""
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path.with_suffix(".lock")), timeout=60)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Collection
 from typing import Any
 
 from PIL import Image
@@ -50,29 +51,33 @@ def is_raw(name: str | os.PathLike[str]) -> bool:
     return os.path.splitext(os.fspath(name))[1].lower() in RAW_EXTENSIONS
 
 
-def has_developed_sibling(path: str, names: frozenset[str] | None = None) -> bool:
+def listing(folder: str) -> dict[str, str]:
+    """A folder's entries by lower-cased name (empty when it cannot be listed): list a
+    folder once for several of these questions."""
+    try:
+        return {name.lower(): name for name in os.listdir(folder or ".")}
+    except OSError:
+        return {}
+
+
+def has_developed_sibling(path: str, names: Collection[str] | None = None) -> bool:
     """Whether the RAW ``path`` has a JPEG/HEIF of the same name in its folder (``names``:
     the folder's entries, lower-cased, when the caller has listed it already)."""
     folder, base = os.path.split(path)
     stem = os.path.splitext(base)[0].lower()
     if names is None:
-        try:
-            names = frozenset(name.lower() for name in os.listdir(folder or "."))
-        except OSError:
-            return False
+        names = listing(folder).keys()
     return any(stem + extension in names for extension in DEVELOPED_EXTENSIONS)
 
 
-def raw_siblings(path: str) -> list[str]:
-    """The RAW files in ``path``'s folder with its name (``IMG_1.CR2`` for ``IMG_1.JPG``)."""
+def raw_siblings(path: str, names: dict[str, str] | None = None) -> list[str]:
+    """The RAW files in ``path``'s folder with its name (``IMG_1.CR2`` for ``IMG_1.JPG``);
+    ``names``: the folder's :func:`listing`, when the caller has it already."""
     folder, base = os.path.split(path)
     stem = os.path.splitext(base)[0].lower()
-    try:
-        names = os.listdir(folder or ".")
-    except OSError:
-        return []
-    return [os.path.join(folder, name) for name in names
-            if is_raw(name) and os.path.splitext(name)[0].lower() == stem]
+    names = listing(folder) if names is None else names
+    return [os.path.join(folder, name) for lower, name in names.items()
+            if is_raw(lower) and os.path.splitext(lower)[0] == stem]
 
 
 def decode_raw(data: bytes, *, min_side: int | None,

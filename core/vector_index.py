@@ -224,10 +224,7 @@ class VectorIndex:
                     raise _write_error(tmp, error) from error
             size = _fsync_file(tmp)
         meta = IndexMeta(model=model, dim=self.dim, count=count, seq=seq)
-        sidecar = {"format": FORMAT, "metric": "cos", "dtype": "f16", "bytes": size}
-        sidecar.update(model=model, dim=self.dim, count=count, seq=seq)
-        write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
-        _fsync_dir(path.parent)
+        _write_sidecar(path, meta, size)
         return meta
 
     @staticmethod
@@ -240,11 +237,9 @@ class VectorIndex:
         with replaced(target) as tmp:
             shutil.copyfile(source, tmp)
             _fsync_file(tmp)
-        sidecar = json.loads(source.with_suffix(".json").read_bytes())
-        sidecar["model"] = model
-        write_atomic(target.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
-        _fsync_dir(target.parent)
-        return IndexMeta(model=model, dim=meta.dim, count=meta.count, seq=meta.seq)
+        copied = IndexMeta(model=model, dim=meta.dim, count=meta.count, seq=meta.seq)
+        _write_sidecar(target, copied, size)
+        return copied
 
     def _as_vectors(self, vectors: npt.ArrayLike) -> npt.NDArray[Any]:
         v = np.asarray(vectors)
@@ -321,6 +316,14 @@ def _get_rows(index: Index, keys: npt.NDArray[np.uint64]) -> tuple[Any, ...]:
 
 def _empty() -> tuple[Keys, npt.NDArray[np.float32]]:
     return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+
+
+def _write_sidecar(path: Path, meta: IndexMeta, size: int) -> None:
+    """The sidecar of the index file ``path`` (``size`` bytes), then the folder synced."""
+    sidecar = {"format": FORMAT, "metric": "cos", "dtype": "f16", "bytes": size,
+               "model": meta.model, "dim": meta.dim, "count": meta.count, "seq": meta.seq}
+    write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
+    _fsync_dir(path.parent)
 
 
 def _read_sidecar(path: Path) -> tuple[IndexMeta, int]:

@@ -26,10 +26,10 @@ from typing import Any
 
 from core.config import CACHE_DIR_ENV, DATA_DIR_ENV
 from core.files import write_atomic
+from desktop import ICON
 
 IN_TRAY = "--in-tray"
 MAIN = Path(__file__).resolve().parents[1] / "main.py"
-ICON = Path(__file__).resolve().parents[1] / "resources" / "pictor.png"
 LAUNCH_AGENT = "org.pictor.autostart"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "Pictor"

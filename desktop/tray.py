@@ -7,17 +7,15 @@ menu opens the window again or quits. Without a tray, closing the window quits, 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-ICON_PATH = Path(__file__).resolve().parents[1] / "resources" / "pictor.png"
+from desktop import ICON
 
 
 def app_icon() -> QIcon:
-    return QIcon(str(ICON_PATH))
+    return QIcon(str(ICON))
 
 
 class Tray(QObject):
