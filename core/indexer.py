@@ -34,7 +34,7 @@ from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.user_words import read_user_texts
-from core.vector_index import VectorIndex
+from core.vector_index import AnyIndex
 
 SCAN_REPORT_EVERY = 2000
 QUARANTINE_AFTER = 2
@@ -65,7 +65,7 @@ class Indexer:
     def __init__(
         self,
         catalog: Catalog,
-        index: VectorIndex,
+        index: AnyIndex,
         embedder: Embedder,
         model_id: int,
         *,

@@ -20,7 +20,7 @@ from core.types import Hits, SearchHit, Vector
 
 if TYPE_CHECKING:
     from core.catalog import Catalog
-    from core.vector_index import VectorIndex
+    from core.vector_index import AnyIndex
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 
@@ -105,7 +105,7 @@ def compose(
 
 def nearest(
     catalog: Catalog,
-    index: VectorIndex,
+    index: AnyIndex,
     model_id: int,
     query: Vector,
     k: int,
