@@ -233,7 +233,10 @@ class Library:
         if index is None or not self._index_writable:
             return
         if (index.kind == HNSW and len(index) >= IVF_MIN) or index.stale():
-            self._index = self._build_ivf(*self._model_key())
+            try:
+                self._index = self._build_ivf(*self._model_key())
+            except (MemoryError, RuntimeError, ValueError) as error:  # keep what works
+                log.warning("the search index stays as it is: %s", error)
 
     def _sync(self, index: AnyIndex, model_id: int, dim: int, *, since_seq: int) -> None:
         for ids, vectors in self.catalog.iter_vectors(model_id, dim, since_seq=since_seq):

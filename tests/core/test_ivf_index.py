@@ -182,3 +182,20 @@ def test_a_library_past_ivf_min_switches_and_rebuilds_from_the_catalog(
         index = library.vector_index()
         assert isinstance(index, IvfIndex) and len(index) == 40
         assert path.exists()
+
+
+def test_an_inverted_file_that_cannot_be_built_leaves_the_graph(
+        tmp_path: Path, tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("core.library.IVF_MIN", 10)
+
+    def no_memory(*args: object, **kwargs: object) -> IvfIndex:
+        raise MemoryError
+
+    monkeypatch.setattr(IvfIndex, "build", no_memory)
+    photos = tmp_path / "photos"
+    toyworld.write_photos(photos, toyworld.random_scenes(12, seed=4), seed=4)
+    with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as library:
+        report = list(library.index([photos], batch_size=8))[-1]
+        assert report.indexed == 12
+        index = library.vector_index()
+        assert isinstance(index, VectorIndex) and len(index) == 12
