@@ -44,11 +44,14 @@ def test_ingest_smoke_ratios() -> None:
 @pytest.mark.slow
 def test_query_smoke_ratios() -> None:
     report = _bench("query")
-    (search,) = report["vector_search"]
-    assert search["vectors"] == 10_000
+    search, inverted = report["vector_search"]
+    assert (search["vectors"], search["mode"]) == (10_000, "exact")
     assert search["recall_at_10"] >= 0.95
     assert 500 < search["bytes_per_vector"] < 2000  # float16 vectors plus the graph
     assert search["median_ms"] > 0 and search["exact_median_ms"] > 0
+    assert (inverted["vectors"], inverted["mode"]) == (30_000, "ivf")
+    assert inverted["recall_at_10"] >= 0.95
+    assert 1024 < inverted["bytes_per_vector"] < 2000  # float16 vectors plus the codes
     (e2e,) = report["end_to_end"]
     for key in ("text_median_ms", "repeated_text_median_ms", "image_12mp_median_ms"):
         assert e2e[key] > 0
