@@ -312,7 +312,7 @@ class VectorIndex:
 def open_index(path: Path, *, model: str, dim: int, view: bool = False
                ) -> tuple[AnyIndex, IndexMeta]:
     """Open a saved index of either kind (the sidecar says which); IndexDamagedError on
-    any doubt. ``view`` maps a graph read-only; an inverted file is always read whole."""
+    any doubt. ``view`` maps the file read-only (an inverted file: its float16 vectors)."""
     meta, size = _read_sidecar(path)
     if meta.kind == HNSW:
         return VectorIndex.load(path, model=model, dim=dim, view=view)
@@ -321,7 +321,7 @@ def open_index(path: Path, *, model: str, dim: int, view: bool = False
     _check_meta(path, meta, model=model, dim=dim, kind=meta.kind)
     _check_file(path, size=size, dim=dim, count=meta.count, kind=meta.kind)
     try:
-        index = IvfIndex.read(path, dim=dim)
+        index = IvfIndex.read(path, dim=dim, view=view)
     except Exception as error:  # OSError, ValueError, BadZipFile, FAISS's RuntimeError
         raise IndexDamagedError(path, f"cannot be read: {error}") from error
     if len(index) != meta.count:

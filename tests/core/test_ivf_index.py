@@ -135,9 +135,19 @@ def test_saved_index_opens_again_and_damage_is_refused(index: IvfIndex, data,
     q = vectors[50]
     assert again.search(q, 10)[0].tolist() == index.search(q, 10)[0].tolist()
     assert int(keys[0]) not in again and len(again) == len(index)
+    view, _ = open_index(path, model="m", dim=DIM, view=True)  # vectors mapped, not read
+    assert isinstance(view._vectors, np.memmap) and not view._vectors.flags.writeable
+    assert view.search(q, 10)[0].tolist() == index.search(q, 10)[0].tolist()
+    before = path.read_bytes()
+    view.upsert([int(keys[0])], vectors[:1])  # the first change copies them into memory
+    assert not isinstance(view._vectors, np.memmap) and int(keys[0]) in view
+    assert view.search(vectors[0], 1)[0].tolist() == [int(keys[0])]
+    assert path.read_bytes() == before
+    view.save(path, model="m", seq=8)  # replaces the file it mapped
+    assert len(open_index(path, model="m", dim=DIM, view=True)[0]) == len(index) + 1
     copied = VectorIndex.copy(path, tmp_path / "n.usearch", model="n")
     assert copied.kind == "ivf"
-    assert len(open_index(tmp_path / "n.usearch", model="n", dim=DIM)[0]) == len(index)
+    assert len(open_index(tmp_path / "n.usearch", model="n", dim=DIM)[0]) == len(index) + 1
 
     with pytest.raises(IndexDamagedError, match="dimensions"):
         open_index(path, model="m", dim=DIM + 2)
