@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,7 @@ class IvfIndex:
 
     @property
     def is_view(self) -> bool:
-        return False
+        return isinstance(self._vectors, np.memmap)
 
     @property
     def nbytes(self) -> int:
@@ -231,8 +232,9 @@ class IvfIndex:
     @classmethod
     def read(cls, path: Path, *, dim: int, view: bool = False) -> IvfIndex:
         """Read a written index; ``view`` maps its float16 vectors read-only from the file
-        instead (at 1M photos: 1.5 s from a cold disk, not 8.5; the first change copies
-        them into memory). Raises ValueError (or OSError, BadZipFile) on anything amiss."""
+        instead (at 1M photos opened in 0.7 s, where reading 1.2 GB took 1.2 s from the page
+        cache and 8.5 s from a cold disk; the first change copies them into memory).
+        Raises ValueError (or OSError, BadZipFile) on anything amiss."""
         import faiss
 
         with np.load(os.fspath(path), allow_pickle=False) as data:
@@ -273,7 +275,10 @@ class IvfIndex:
             import torch
 
             q16 = torch.from_numpy(q.astype(np.float16))
-            every = torch.mv(torch.from_numpy(self._vectors[: len(self._keys)]), q16)
+            with warnings.catch_warnings():  # a mapped file is read-only; mv only reads it
+                warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+                matrix = torch.from_numpy(self._vectors[: len(self._keys)])
+            every = torch.mv(matrix, q16)
             sims = every.numpy()[rows]
             keep = min(len(rows), 4 * k + 100)
             rows = rows[np.argpartition(-sims, keep - 1)[:keep]]

@@ -4,6 +4,7 @@ and a library that switches to it once it passes IVF_MIN photos."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,11 @@ def test_saved_index_opens_again_and_damage_is_refused(index: IvfIndex, data,
     assert int(keys[0]) not in again and len(again) == len(index)
     view, _ = open_index(path, model="m", dim=DIM, view=True)  # vectors mapped, not read
     assert isinstance(view._vectors, np.memmap) and not view._vectors.flags.writeable
-    assert view.search(q, 10)[0].tolist() == index.search(q, 10)[0].tolist()
+    assert view.is_view and view.search(q, 10)[0].tolist() == index.search(q, 10)[0].tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a wide filter reads the mapped rows quietly
+        wide = view.search(q, 5, allowed=keys)[0].tolist()
+    assert wide == index.search(q, 5, allowed=keys)[0].tolist()
     before = path.read_bytes()
     view.upsert([int(keys[0])], vectors[:1])  # the first change copies them into memory
     assert not isinstance(view._vectors, np.memmap) and int(keys[0]) in view
