@@ -209,7 +209,7 @@ class IvfIndex:
                 return _empty()
             wanted = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * k)
             wanted = min(len(self._keys), wanted * len(self._keys) // self._count)  # + dead
-            _, found = self._ivf.search(q[None], wanted)
+            _, found = self._ivf.search(q[None], wanted, params=self._probing())
             rows = found[0]
             rows = rows[rows >= 0]
             return self._rerank(q, rows[self._keys[rows] >= 0], k)
@@ -255,6 +255,17 @@ class IvfIndex:
         return index
 
     # -- inside (the caller holds the lock) ------------------------------------------------
+
+    def _probing(self) -> Any:
+        """Lists to scan: more when the library shrank since training (its lists thinned
+        out), so that about as many vectors are scanned: 100 photos left of 25k trained
+        on kept recall@10 0.56 with the trained number of lists."""
+        import faiss
+
+        thinned = max(1.0, self.trained_on / max(self._count, 1))
+        params = faiss.SearchParametersIVF()
+        params.nprobe = min(self._ivf.nlist, math.ceil(self._ivf.nprobe * thinned))
+        return params
 
     def _rows(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         inside = keys < len(self._row_of)

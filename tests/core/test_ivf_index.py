@@ -214,3 +214,16 @@ def test_an_inverted_file_that_cannot_be_built_leaves_the_graph(
         assert report.indexed == 12
         index = library.vector_index()
         assert isinstance(index, VectorIndex) and len(index) == 12
+
+
+def test_a_library_that_shrank_scans_more_lists(data) -> None:
+    keys, vectors = data
+    index = IvfIndex.build(keys, vectors)
+    index.remove(keys[:-200])  # a folder of 200 photos left in a library of 24k
+    left, kept = vectors[-200:], keys[-200:]
+    rng = np.random.default_rng(2)
+    hits = 0
+    for row in rng.choice(200, 30, replace=False):
+        q = left[row] + rng.standard_normal(DIM).astype(np.float32) / np.sqrt(DIM)
+        hits += len(set(index.search(q, 10)[0].tolist()) & _exact(left, kept, q, 10))
+    assert hits / 300 >= 0.95
