@@ -201,43 +201,48 @@ class Library:
                 self._write_index(index, path, seq)
                 writable = True
         except IndexDamagedError:
-            if count >= IVF_MIN:
-                index = self._build_ivf(model_id, dim)
-            else:
+            built = self._build_ivf(model_id, dim) if count >= IVF_MIN else None
+            if built is None:
                 index = VectorIndex(dim)
                 self._sync(index, model_id, dim, since_seq=0)
+            else:
+                index = built
             if len(index) or path.exists():
                 self._write_index(index, path, seq)
             writable = True
         self._index, self._index_writable = index, writable
         return index
 
-    def _build_ivf(self, model_id: int, dim: int) -> AnyIndex:
-        """An inverted file of all the model's vectors in the catalog, trained on them."""
+    def _build_ivf(self, model_id: int, dim: int) -> AnyIndex | None:
+        """An inverted file of all the model's vectors in the catalog, trained on them, or
+        None when it cannot be built (memory, FAISS): the caller keeps or builds a graph."""
         from core.ivf_index import IvfIndex
 
         started = time.monotonic()
-        chunks = [(ids, v.astype(np.float16))  # as stored: 1 GB at 1M photos, not 2
-                  for ids, v in self.catalog.iter_vectors(model_id, dim, chunk=65_536)]
-        keys = np.concatenate([ids for ids, _ in chunks])
-        vectors = np.concatenate([v for _, v in chunks])
-        del chunks
-        index = IvfIndex.build(keys, vectors)
+        try:
+            chunks = [(ids, v.astype(np.float16))  # as stored: 1 GB at 1M photos, not 2
+                      for ids, v in self.catalog.iter_vectors(model_id, dim, chunk=65_536)]
+            keys = np.concatenate([ids for ids, _ in chunks])
+            vectors = np.concatenate([v for _, v in chunks])
+            del chunks
+            index = IvfIndex.build(keys, vectors)
+        except (MemoryError, RuntimeError, ValueError) as error:
+            log.warning("no inverted-file index (the graph stays): %s", error)
+            return None
         log.info("built an inverted-file index of %d vectors in %.0f s",
                  len(index), time.monotonic() - started)
         return index
 
     def _reshape_index(self) -> None:
         """After an index run: a library that grew past IVF_MIN gets an inverted file, and
-        one that outgrew its inverted file's training a new one (~100 s at 1M photos)."""
+        one that outgrew its inverted file's training a new one (2.4 min at 1M photos)."""
         index = self._index
         if index is None or not self._index_writable:
             return
         if (index.kind == HNSW and len(index) >= IVF_MIN) or index.stale():
-            try:
-                self._index = self._build_ivf(*self._model_key())
-            except (MemoryError, RuntimeError, ValueError) as error:  # keep what works
-                log.warning("the search index stays as it is: %s", error)
+            built = self._build_ivf(*self._model_key())
+            if built is not None:
+                self._index = built
 
     def _sync(self, index: AnyIndex, model_id: int, dim: int, *, since_seq: int) -> None:
         for ids, vectors in self.catalog.iter_vectors(model_id, dim, since_seq=since_seq):

@@ -12,6 +12,9 @@ At 1M, the graph's build breadth decides: expansion_add 128 gave recall@10 0.915
 256 gives 0.96 in 1.7-1.9 ms (same memory; each add costs ~1.2 ms instead of ~0.65 ms,
 a few percent of a photo's embedding): the default is 256.
 
+From 200k photos a library uses an inverted file instead (core.ivf_index, same interface):
+``open_index`` opens either kind, as the sidecar's ``kind`` says.
+
 A view (``load(view=True)``) maps the file read-only for a fast start. USearch cannot modify
 a view (``remove`` crashes the process), so the first real upsert/remove copies it into memory.
 
