@@ -38,9 +38,17 @@ from usearch.index import Matches
 from usearch.index import search as brute_force
 
 from core.types import Vector
-from core.vector_index import IndexMeta, distinct, save_ivf  # it imports this one lazily
+from core.vector_index import (  # it imports this module only lazily
+    IVF,
+    IndexMeta,
+    Keys,
+    as_keys,
+    as_vectors,
+    distinct,
+    no_matches,
+    save_pair,
+)
 
-KIND = "ivf"
 MIN_LISTS = 256
 MAX_LISTS = 16_384
 PROBE_SHARE = 64
@@ -60,8 +68,6 @@ _MAX_KEY = 2**31 - 1
 _CHUNK = 65_536
 _GATHER_SHARE = 0.05
 
-Keys = npt.NDArray[np.int64]
-
 
 def list_count(n: int) -> int:
     """Lists for ``n`` vectors: a power of two near 4 sqrt(n) (4096 at 1M, 1024 at 100k)."""
@@ -72,11 +78,10 @@ def list_count(n: int) -> int:
 class IvfIndex:
     """Same interface as :class:`core.vector_index.VectorIndex`, built with :meth:`build`."""
 
-    kind = KIND
+    kind = IVF
 
     def __init__(self, dim: int, coarse: Any, trained_on: int) -> None:
         self.dim = dim
-        self.exact_max = 0
         self.trained_on = trained_on
         self._ivf = coarse
         self._lock = threading.Lock()
@@ -157,7 +162,7 @@ class IvfIndex:
     def upsert(self, keys: npt.ArrayLike, vectors: npt.ArrayLike) -> None:
         """Add vectors, replacing those of keys already present."""
         k = _as_keys(keys)
-        v = _unit(np.asarray(vectors), self.dim)
+        v = _unit(vectors, self.dim)
         if len(k) != len(v):
             raise ValueError(f"{len(k)} keys for {len(v)} vectors")
         if len(distinct(k)) != len(k):
@@ -199,14 +204,14 @@ class IvfIndex:
             raise ValueError(f"query has shape {np.shape(query)}, expected ({self.dim},)")
         norm = float(np.linalg.norm(q))
         if k <= 0 or not norm > 0:
-            return _empty()
+            return no_matches()
         q = q / norm
         with self._lock:
             if allowed is not None:
                 rows = self._rows(distinct(_as_keys(allowed)))
                 return self._rerank(q, rows[rows >= 0], k)
             if self._count == 0:
-                return _empty()
+                return no_matches()
             wanted = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * k)
             wanted = min(len(self._keys), wanted * len(self._keys) // self._count)  # + dead
             _, found = self._ivf.search(q[None], wanted, params=self._probing())
@@ -218,16 +223,18 @@ class IvfIndex:
 
     def save(self, path: Path, *, model: str, seq: int) -> IndexMeta:
         """Write the index and then its sidecar atomically (see VectorIndex.save)."""
-        return save_ivf(self, path, model=model, seq=seq)
+        return save_pair(path, self.write, model=model, dim=self.dim, seq=seq, kind=IVF)
 
-    def write(self, path: Path) -> None:
-        """The whole index in one uncompressed zip of arrays (``numpy.savez``)."""
+    def write(self, path: Path) -> int:
+        """The whole index in one uncompressed zip of arrays (``numpy.savez``); returns the
+        number of vectors written."""
         with self._lock:
             high = len(self._keys)
             arrays = {"codes": _serialized(self._ivf), "vectors": self._vectors[:high],
                       "keys": self._keys, "trained_on": np.int64(self.trained_on)}
             with open(path, "wb") as out:
                 np.savez(out, **arrays)  # type: ignore[arg-type]
+            return self._count
 
     @classmethod
     def read(cls, path: Path, *, dim: int, view: bool = False) -> IvfIndex:
@@ -281,7 +288,7 @@ class IvfIndex:
         float16 product (37 ms at 1M, where gathering and scoring took 800), whose float16
         results are too coarse to rank the final few."""
         if rows.size == 0:
-            return _empty()
+            return no_matches()
         if len(rows) > _GATHER_SHARE * len(self._keys):
             import torch
 
@@ -341,34 +348,18 @@ class IvfIndex:
 
 
 def _as_keys(keys: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    arr = np.asarray(keys)
-    if arr.size == 0:
-        return np.empty(0, np.int64)
-    if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise ValueError(f"keys must be a 1-d integer array, not {arr.dtype} {arr.shape}")
-    if bool((arr < 0).any()):
-        raise ValueError("keys must not be negative")
-    return arr.astype(np.int64)
+    return as_keys(keys).astype(np.int64)  # photo ids; FAISS's ids are int64
 
 
-def _unit(v: npt.NDArray[Any], dim: int) -> npt.NDArray[np.float32]:
-    v = v.astype(np.float32).reshape(-1, dim) if v.size else np.empty((0, dim), np.float32)
-    if v.shape[1] != dim:
-        raise ValueError(f"vectors have shape {v.shape}, expected (n, {dim})")
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    if not np.all(np.isfinite(norms) & (norms > 0)):
-        raise ValueError("vectors must be finite and non-zero")
-    return np.ascontiguousarray(v / norms)
+def _unit(vectors: npt.ArrayLike, dim: int) -> npt.NDArray[np.float32]:
+    v = as_vectors(vectors, dim).astype(np.float32)
+    return np.ascontiguousarray(v / np.linalg.norm(v, axis=1, keepdims=True))
 
 
 def _serialized(coarse: Any) -> npt.NDArray[np.uint8]:
     import faiss
 
     return np.asarray(faiss.serialize_index(coarse))
-
-
-def _empty() -> tuple[Keys, npt.NDArray[np.float32]]:
-    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
 
 
 def _mapped(path: Path, member: str) -> npt.NDArray[Any]:

@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -62,6 +62,7 @@ Keys = npt.NDArray[np.int64]
 AnyIndex: TypeAlias = "VectorIndex | IvfIndex"
 """The graph (this module) or, for large libraries, the inverted file (core.ivf_index)."""
 HNSW = "hnsw"
+IVF = "ivf"
 
 
 class IndexDamagedError(PictorError):
@@ -162,7 +163,7 @@ class VectorIndex:
 
     def get(self, keys: npt.ArrayLike) -> Vector:
         """The stored vectors (float16 precision) as float32 rows; KeyError for unknown keys."""
-        k = _as_keys(keys)
+        k = as_keys(keys)
         if k.size == 0:
             return np.empty((0, self.dim), dtype=np.float32)
         with self._lock:
@@ -174,8 +175,8 @@ class VectorIndex:
 
     def upsert(self, keys: npt.ArrayLike, vectors: npt.ArrayLike) -> None:
         """Add vectors, replacing those of keys already present."""
-        k = _as_keys(keys)
-        v = self._as_vectors(vectors)
+        k = as_keys(keys)
+        v = as_vectors(vectors, self.dim)
         if len(k) != len(v):
             raise ValueError(f"{len(k)} keys for {len(v)} vectors")
         if len(distinct(k)) != len(k):
@@ -192,7 +193,7 @@ class VectorIndex:
     def remove(self, keys: Iterable[int]) -> None:
         """Remove vectors; keys that are not present are ignored."""
         arr = keys if isinstance(keys, np.ndarray) else np.fromiter(keys, dtype=np.int64)
-        k = _as_keys(arr)
+        k = as_keys(arr)
         if k.size == 0:
             return
         with self._lock:
@@ -211,13 +212,13 @@ class VectorIndex:
         if q.shape != (self.dim,):
             raise ValueError(f"query has shape {np.shape(query)}, expected ({self.dim},)")
         if k <= 0:
-            return _empty()
+            return no_matches()
         if allowed is not None:
-            return self._search_among(q, k, distinct(_as_keys(allowed)))
+            return self._search_among(q, k, distinct(as_keys(allowed)))
         with self._lock:
             n = len(self._index)
             if n == 0:
-                return _empty()
+                return no_matches()
             found = self._search(q, k, exact=n <= self.exact_max)
         return found.keys.astype(np.int64), (1.0 - found.distances).astype(np.float32)
 
@@ -228,18 +229,15 @@ class VectorIndex:
         or byte size usually disagrees (load fails, caller rebuilds), and otherwise the old
         ``seq`` only makes the caller replay changes that are already applied.
         """
-        path = Path(path)
-        with replaced(path) as tmp:
-            with self._lock:  # only the write itself excludes searches; fsync happens after
-                count = len(self._index)
-                try:
-                    self._index.save(os.fspath(tmp))
-                except RuntimeError as error:  # USearch says only "Failed to serialize"
-                    raise _write_error(tmp, error) from error
-            size = _fsync_file(tmp)
-        meta = IndexMeta(model=model, dim=self.dim, count=count, seq=seq)
-        _write_sidecar(path, meta, size)
-        return meta
+        return save_pair(path, self._write, model=model, dim=self.dim, seq=seq, kind=HNSW)
+
+    def _write(self, tmp: Path) -> int:
+        with self._lock:  # only the write itself excludes searches; fsync happens after
+            try:
+                self._index.save(os.fspath(tmp))
+            except RuntimeError as error:  # USearch says only "Failed to serialize"
+                raise _write_error(tmp, error) from error
+            return len(self._index)
 
     @staticmethod
     def copy(source: Path, target: Path, *, model: str) -> IndexMeta:
@@ -255,19 +253,6 @@ class VectorIndex:
                            kind=meta.kind)
         _write_sidecar(target, copied, size)
         return copied
-
-    def _as_vectors(self, vectors: npt.ArrayLike) -> npt.NDArray[Any]:
-        v = np.asarray(vectors)
-        if v.dtype not in (np.float16, np.float32):
-            v = v.astype(np.float32)
-        if v.ndim == 1:
-            v = v.reshape(1, -1)
-        if v.ndim != 2 or v.shape[1] != self.dim:
-            raise ValueError(f"vectors have shape {v.shape}, expected (n, {self.dim})")
-        norms = np.linalg.norm(v.astype(np.float32), axis=1)
-        if not np.all(np.isfinite(norms) & (norms > 0)):
-            raise ValueError("vectors must be finite and non-zero")
-        return np.ascontiguousarray(v)
 
     def _writable(self) -> Index:
         """The index, first copied into memory if it is a read-only view (caller holds lock)."""
@@ -291,7 +276,7 @@ class VectorIndex:
             if allowed.size:
                 allowed = allowed[self._index.contains(allowed)]
             if allowed.size == 0:
-                return _empty()
+                return no_matches()
             if allowed.size < _FETCH_RATIO * n:
                 rows = _get_rows(self._index, allowed)
             else:
@@ -332,13 +317,15 @@ def open_index(path: Path, *, model: str, dim: int, view: bool = False
     return index, meta
 
 
-def save_ivf(index: IvfIndex, path: Path, *, model: str, seq: int) -> IndexMeta:
-    """Write an inverted file and then its sidecar atomically, as VectorIndex.save does."""
+def save_pair(path: Path, write: Callable[[Path], int], *, model: str, dim: int, seq: int,
+              kind: str) -> IndexMeta:
+    """An index file, written by ``write`` (which returns its vector count) beside ``path``,
+    synced and renamed over it, then its sidecar: the save of either kind of index."""
     path = Path(path)
     with replaced(path) as tmp:
-        index.write(tmp)
+        count = write(tmp)
         size = _fsync_file(tmp)
-    meta = IndexMeta(model=model, dim=index.dim, count=len(index), seq=seq, kind=index.kind)
+    meta = IndexMeta(model=model, dim=dim, count=count, seq=seq, kind=kind)
     _write_sidecar(path, meta, size)
     return meta
 
@@ -352,7 +339,23 @@ def distinct(keys: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
-def _as_keys(keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+def as_vectors(vectors: npt.ArrayLike, dim: int) -> npt.NDArray[Any]:
+    """``(n, dim)`` float16 or float32 rows, contiguous; ValueError for another shape or a
+    vector that is not finite or is zero (cosine has no answer for it)."""
+    v = np.asarray(vectors)
+    if v.dtype not in (np.float16, np.float32):
+        v = v.astype(np.float32)
+    if v.ndim == 1:
+        v = v.reshape(1, -1)
+    if v.ndim != 2 or v.shape[1] != dim:
+        raise ValueError(f"vectors have shape {v.shape}, expected (n, {dim})")
+    norms = np.linalg.norm(v.astype(np.float32), axis=1)
+    if not np.all(np.isfinite(norms) & (norms > 0)):
+        raise ValueError("vectors must be finite and non-zero")
+    return np.ascontiguousarray(v)
+
+
+def as_keys(keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
     arr = np.asarray(keys)
     if arr.size == 0:
         return np.empty(0, dtype=np.uint64)
@@ -369,7 +372,7 @@ def _get_rows(index: Index, keys: npt.NDArray[np.uint64]) -> tuple[Any, ...]:
     return rows
 
 
-def _empty() -> tuple[Keys, npt.NDArray[np.float32]]:
+def no_matches() -> tuple[Keys, npt.NDArray[np.float32]]:
     return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
 
 
@@ -391,7 +394,7 @@ def _read_sidecar(path: Path) -> tuple[IndexMeta, int]:
         fields = {name: data[name] for name in ("model", "dim", "count", "seq", "bytes")}
         kind = data.get("kind", HNSW)  # sidecars written before the inverted file had none
         ok = data.get("format") == FORMAT and isinstance(fields["model"], str)
-        ok = ok and kind in (HNSW, "ivf")
+        ok = ok and kind in (HNSW, IVF)
         numbers = [fields[name] for name in ("dim", "count", "seq", "bytes")]
         ok = ok and all(type(n) is int and n >= 0 for n in numbers)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
