@@ -47,6 +47,7 @@ from core.vector_index import (  # it imports this module only lazily
     distinct,
     no_matches,
     save_pair,
+    upsert_args,
 )
 
 MIN_LISTS = 256
@@ -161,12 +162,8 @@ class IvfIndex:
 
     def upsert(self, keys: npt.ArrayLike, vectors: npt.ArrayLike) -> None:
         """Add vectors, replacing those of keys already present."""
-        k = _as_keys(keys)
-        v = _unit(vectors, self.dim)
-        if len(k) != len(v):
-            raise ValueError(f"{len(k)} keys for {len(v)} vectors")
-        if len(distinct(k)) != len(k):
-            raise ValueError("the same key appears twice in one upsert")
+        checked_keys, checked = upsert_args(keys, vectors, self.dim)
+        k, v = checked_keys.astype(np.int64), _unit(checked, self.dim)
         if k.size == 0:
             return
         with self._lock:

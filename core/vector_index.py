@@ -175,12 +175,7 @@ class VectorIndex:
 
     def upsert(self, keys: npt.ArrayLike, vectors: npt.ArrayLike) -> None:
         """Add vectors, replacing those of keys already present."""
-        k = as_keys(keys)
-        v = as_vectors(vectors, self.dim)
-        if len(k) != len(v):
-            raise ValueError(f"{len(k)} keys for {len(v)} vectors")
-        if len(distinct(k)) != len(k):
-            raise ValueError("the same key appears twice in one upsert")
+        k, v = upsert_args(keys, vectors, self.dim)
         for start in range(0, len(k), WRITE_CHUNK):
             chunk_keys = k[start : start + WRITE_CHUNK]
             with self._lock:
@@ -353,6 +348,18 @@ def as_vectors(vectors: npt.ArrayLike, dim: int) -> npt.NDArray[Any]:
     if not np.all(np.isfinite(norms) & (norms > 0)):
         raise ValueError("vectors must be finite and non-zero")
     return np.ascontiguousarray(v)
+
+
+def upsert_args(keys: npt.ArrayLike, vectors: npt.ArrayLike, dim: int
+                ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[Any]]:
+    """An upsert's keys and vectors checked (as_keys, as_vectors): one vector a key, and no
+    key twice. Either kind of index takes them so."""
+    k, v = as_keys(keys), as_vectors(vectors, dim)
+    if len(k) != len(v):
+        raise ValueError(f"{len(k)} keys for {len(v)} vectors")
+    if len(distinct(k)) != len(k):
+        raise ValueError("the same key appears twice in one upsert")
+    return k, v
 
 
 def as_keys(keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
