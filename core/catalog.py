@@ -471,6 +471,21 @@ class Catalog:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             yield ids, blob_to_vectors([r[1] for r in rows], dim)
 
+    def vectors_by_id(self, model_id: int, dim: int, ids: Iterable[int], *,
+                      chunk: int = 500) -> Iterator[tuple[np.ndarray, Vector]]:
+        """``(ids, vectors)`` chunks of the model's embeddings of these photos (those that
+        have one)."""
+        wanted = [int(i) for i in ids]
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            rows = self.db.execute(
+                f"SELECT photo_id, vector FROM embeddings WHERE model_id = ? "
+                f"AND photo_id IN ({','.join('?' * len(part))}) ORDER BY photo_id",
+                [model_id, *part]).fetchall()
+            if rows:
+                found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                yield found, blob_to_vectors([r[1] for r in rows], dim)
+
     def vector_of(self, photo_id: int, model_id: int, dim: int) -> Vector | None:
         row = self.db.execute(
             "SELECT vector FROM embeddings WHERE photo_id = ? AND model_id = ?",

@@ -111,6 +111,8 @@ class Library:
         self._embedder: Embedder | None = None
         self._index: AnyIndex | None = None
         self._index_writable = False
+        self._index_seq = 0
+        """The catalog change counter up to which every change is in ``_index``."""
         self._corpus: CaptionCorpus | None = None
         self._calibration: Calibration | None = None
         self._calibration_seq = -1  # the model's change counter it was checked at
@@ -181,8 +183,12 @@ class Library:
         self.use_model(target)
 
     def vector_index(self, *, writable: bool = False) -> AnyIndex:
-        """The current model's index, synced with the catalog (rebuilt if damaged)."""
+        """The current model's index, synced with the catalog (rebuilt if damaged).
+
+        Other processes may write the same library (the tray and a terminal): an index
+        already open first takes in what they committed since it last looked."""
         if self._index is not None and (self._index_writable or not writable):
+            self._catch_up(self._index)
             return self._index
         model_id, dim = self._model_key()
         path = vector_index_path(self.data_dir, self.model_name)
@@ -191,27 +197,38 @@ class Library:
         index: AnyIndex
         try:
             index, meta = open_index(path, model=self.model_name, dim=dim, view=not writable)
-            fresh = meta.seq == seq and meta.count == count
-            if not fresh:
+            if meta.seq == seq and meta.count == count:
+                synced = seq
+            else:
                 if meta.seq > seq:  # the catalog went back in time: trust it, rebuild
                     raise IndexDamagedError(path, "the index is newer than the catalog")
                 if not writable:
                     index, meta = open_index(path, model=self.model_name, dim=dim)
-                self._sync(index, model_id, dim, since_seq=meta.seq)
-                self._write_index(index, path, seq)
+                # A full comparison of keys: a file that lacks photos older than its stamp
+                # (left by an older Pictor with two writers) is repaired here.
+                synced = self._sync(index, model_id, dim, since_seq=meta.seq, full=True)
+                self._write_index(index, path, synced)
                 writable = True
         except IndexDamagedError:
+            synced = self.catalog.max_seq(model_id)
             built = self._build_ivf(model_id, dim) if count >= IVF_MIN else None
             if built is None:
                 index = VectorIndex(dim)
-                self._sync(index, model_id, dim, since_seq=0)
+                synced = self._sync(index, model_id, dim, since_seq=0)
             else:
                 index = built
             if len(index) or path.exists():
-                self._write_index(index, path, seq)
+                self._write_index(index, path, synced)
             writable = True
-        self._index, self._index_writable = index, writable
+        self._index, self._index_writable, self._index_seq = index, writable, synced
         return index
+
+    def _catch_up(self, index: AnyIndex) -> None:
+        """Bring an open index up to the catalog's changes since it last synced (another
+        process's index run, or this one's own writes: upserts are idempotent)."""
+        model_id, dim = self._model_key()
+        if self.catalog.max_seq(model_id) != self._index_seq:
+            self._index_seq = self._sync(index, model_id, dim, since_seq=self._index_seq)
 
     def _build_ivf(self, model_id: int, dim: int) -> AnyIndex | None:
         """An inverted file of all the model's vectors in the catalog, trained on them, or
@@ -240,24 +257,42 @@ class Library:
         if index is None or not self._index_writable:
             return
         if (index.kind == HNSW and len(index) >= IVF_MIN) or index.stale():
-            built = self._build_ivf(*self._model_key())
+            model_id, dim = self._model_key()
+            seq = self.catalog.max_seq(model_id)  # before reading: later changes replay
+            built = self._build_ivf(model_id, dim)
             if built is not None:
-                self._index = built
+                self._index, self._index_seq = built, seq
 
-    def _sync(self, index: AnyIndex, model_id: int, dim: int, *, since_seq: int) -> None:
+    def _sync(self, index: AnyIndex, model_id: int, dim: int, *, since_seq: int,
+              full: bool = False) -> int:
+        """Apply the catalog's changes after ``since_seq`` to ``index``; returns the change
+        counter it now reflects. The counter is read first, so whatever is committed
+        while this reads is applied too and merely replayed next time. Keys are compared
+        in full when asked or when the counts disagree (photos removed, or missing)."""
+        seq = self.catalog.max_seq(model_id)
         for ids, vectors in self.catalog.iter_vectors(model_id, dim, since_seq=since_seq):
             index.upsert(ids, vectors)
-        wanted = np.fromiter(self.catalog.ids_with_embedding(model_id), dtype=np.int64)
-        # Both are unique already; told otherwise numpy hashes them again (1.7 s at 1M).
-        stale = np.setdiff1d(index.keys(), wanted, assume_unique=True)
-        if len(stale):
-            index.remove(stale.tolist())
+        if full or len(index) != self.catalog.counts(model_id)[1]:
+            wanted = np.fromiter(self.catalog.ids_with_embedding(model_id), dtype=np.int64)
+            have = index.keys()
+            # Both are unique already; told otherwise numpy hashes them again (1.7 s at 1M).
+            stale = np.setdiff1d(have, wanted, assume_unique=True)
+            if len(stale):
+                index.remove(stale.tolist())
+            missing = np.setdiff1d(wanted, have, assume_unique=True)
+            if len(missing):
+                log.warning("the search index lacked %d photos of the catalog; added",
+                            len(missing))
+                for ids, vectors in self.catalog.vectors_by_id(model_id, dim, missing):
+                    index.upsert(ids, vectors)
+        return seq
 
     def _save_index(self) -> None:
         if self._index is not None and self._index_writable:
-            model_id, _ = self._model_key()
+            # What other writers committed goes in first, so the file's stamp is true.
+            self._catch_up(self._index)
             self._write_index(self._index, vector_index_path(self.data_dir, self.model_name),
-                              self.catalog.max_seq(model_id))
+                              self._index_seq)
 
     def _write_index(self, index: AnyIndex, path: Path, seq: int) -> None:
         """Save under a file lock: the window and a command line may share a library, and
