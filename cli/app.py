@@ -17,6 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli.terminal import PrintableFormatter, printable
 from core.calibration import DEFAULT_MIN_SCORE
 from core.errors import PictorError, UsageError, explain
 from core.units import human_size
@@ -147,14 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_OK
+        handler = logging.StreamHandler()  # a warning may name a file: escaped, as below
+        handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
+                            handlers=[handler])
         return int(_run(args))
-    except UsageError as error:
-        print(f"pictor: {error}", file=sys.stderr)
+    except UsageError as error:  # messages may name a file: escaped like every name
+        print(f"pictor: {printable(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except PictorError as error:
-        print(f"pictor: {error}", file=sys.stderr)
+        print(f"pictor: {printable(str(error))}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("pictor: interrupted; what was done is saved, run again to continue",
@@ -164,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         known = explain(error)  # a full disk is the machine's doing: a sentence, no trace
         if known is None:
             raise
-        print(f"pictor: {known}", file=sys.stderr)
+        print(f"pictor: {printable(str(known))}", file=sys.stderr)
         return EXIT_FAILURE
 
 
@@ -175,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
                  on_download=_download_bar(args),
                  verify=args.command in ("index", "watch")) as library:
         for notice in library.notices:
-            print(f"pictor: {notice}", file=sys.stderr)
+            print(f"pictor: {printable(notice)}", file=sys.stderr)
         if args.command == "index":
             return _index(library, args)
         if args.command == "search":
@@ -264,7 +267,7 @@ def _print_hits(hits: Any, args: argparse.Namespace) -> int:
     print(f"{'#':>3}  {'score':>5}  {'date':<10}  path")
     for rank, hit in enumerate(hits, 1):
         print(f"{rank:>3}  {hit.score:>5.1f}  {(hit.taken_at or '')[:10]:<10}  "
-              f"{_printable(hit.path)}")
+              f"{printable(hit.path)}")
     return EXIT_OK
 
 
@@ -276,7 +279,7 @@ def _captions(library: Any, args: argparse.Namespace) -> int:
     print(f"{'score':>5}  {'source':<22}  text")
     for caption in found:
         source = f"{caption.source} ({caption.kind})"
-        print(f"{caption.score:>5.1f}  {source:<22}  {_printable(caption.text)}")
+        print(f"{caption.score:>5.1f}  {source:<22}  {printable(caption.text)}")
     return EXIT_OK
 
 
@@ -286,8 +289,8 @@ def _status(library: Any, args: argparse.Namespace) -> int:
         _print_json(status.to_json())
         return EXIT_OK
     out: TextIO = sys.stdout
-    print(f"data folder: {status.data_dir}", file=out)
-    print(f"model:       {status.model} (device {status.device})", file=out)
+    print(f"data folder: {printable(str(status.data_dir))}", file=out)
+    print(f"model:       {printable(status.model)} (device {status.device})", file=out)
     print(f"photos:      {status.photos} ({status.indexed} indexed, {status.pending} pending, "
           f"{status.failed} failed)", file=out)
     print(f"index:       {status.index_vectors} vectors, {status.index_bytes / 1e6:.1f} MB",
@@ -296,16 +299,16 @@ def _status(library: Any, args: argparse.Namespace) -> int:
           file=out)
     for root in status.roots:
         state = "online" if root.online else "OFFLINE"
-        print(f"  {_printable(root.path)}  [{state}]  {root.photos} photos, "
+        print(f"  {printable(root.path)}  [{state}]  {root.photos} photos, "
               f"{root.failed} failed", file=out)
     if status.failures:
         print("failed files:", file=out)
         for failure in status.failures:
-            print(f"  {_printable(failure.path)}: {failure.error}", file=out)
+            print(f"  {printable(failure.path)}: {printable(failure.error)}", file=out)
     if status.scan_problems:
         print("not scanned:", file=out)
         for problem in status.scan_problems:
-            print(f"  {_printable(problem)}", file=out)
+            print(f"  {printable(problem)}", file=out)
     return EXIT_OK
 
 
@@ -319,8 +322,7 @@ def _watch(library: Any, args: argparse.Namespace) -> int:
                          "them with pictor index PATH")
 
     def emit(event: dict[str, Any], text: str) -> None:
-        line = json.dumps(event, ensure_ascii=False) if args.json else _printable(text)
-        print(line, flush=True)
+        print(_json_text(event) if args.json else printable(text), flush=True)
 
     def on_change(change: Change) -> None:
         if change.kind == "reconciled" and change.progress is not None:
@@ -364,7 +366,7 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
         if args.json:
             _print_json({"model": base})
         else:
-            print(f"now using {_printable(base)} (its vectors were kept: nothing to re-embed)")
+            print(f"now using {printable(base)} (its vectors were kept: nothing to re-embed)")
         return EXIT_OK
     if not args.albums:
         raise UsageError("finetune needs two or more ALBUM folders (or --rollback)")
@@ -394,16 +396,16 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
         _print_json({**result.to_json(), "reindexed": indexed})
         return EXIT_OK
     for album in result.albums:
-        where = _printable(album["folder"]) if album["folder"] else "photos tagged so"
+        where = printable(album["folder"]) if album["folder"] else "photos tagged so"
         left = [f"{album[k]} {what}" for k, what in (("unreadable", "unreadable"),
                 ("shared", "also in another album")) if album[k]]
-        print(f"album {album['name']!r} ({where}): {album['photos']} photos, "
+        print(f"album '{printable(album['name'])}' ({where}): {album['photos']} photos, "
               f"{album['train']} to learn from, {album['held_out']} held out"
               + (f"; left out: {', '.join(left)}" if left else ""))
     print(f"{'':<12}{'recall@1':>10}{'recall@5':>10}{'retention':>11}")
     for label, m in (("before", result.before), ("after", result.after)):
         print(f"{label:<12}{m.recall_at_1:>10.2f}{m.recall_at_5:>10.2f}{m.retention:>11.2f}")
-    print(f"new model: {_printable(result.model)} ({result.epochs_run} epochs, best "
+    print(f"new model: {printable(result.model)} ({result.epochs_run} epochs, best "
           f"{result.best_epoch}, {result.elapsed_s:.1f} s); {result.vectors_reused} photo "
           f"vectors carried over, {indexed} photos embedded")
     print("undo with: pictor finetune --rollback")
@@ -418,20 +420,21 @@ def _models(library: Any, args: argparse.Namespace) -> int:
         if args.json:
             _print_json({"deleted": version.to_json(), "bytes_freed": freed})
         else:
-            print(f"deleted {_printable(Path(version.folder).name)} "
+            print(f"deleted {printable(Path(version.folder).name)} "
                   f"({human_size(freed)} freed)")
         return EXIT_OK
     found = finetune.versions(library)
     if args.json:
         _print_json({"current": library.model_name, "versions": [v.to_json() for v in found]})
         return EXIT_OK
-    print(f"current model: {_printable(library.model_name)}")
+    print(f"current model: {printable(library.model_name)}")
     if not found:
         print("no fine-tuned versions (pictor finetune ALBUM ALBUM ...)")
     for v in found:
         after = v.metrics.get("after", {})
         mark = "*" if v.current else " "
-        print(f"{mark} {_printable(v.folder)}  {v.date}  albums: {', '.join(v.albums)}  "
+        albums = printable(", ".join(v.albums))
+        print(f"{mark} {printable(v.folder)}  {v.date}  albums: {albums}  "
               f"recall@1 {after.get('recall_at_1', 0):.2f}")
     return EXIT_OK
 
@@ -451,17 +454,16 @@ def _use(library: Any, args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"model": library.model_name, "embedded": embedded})
     else:
-        print(f"now using {_printable(library.model_name)} ({embedded} photos embedded)")
+        print(f"now using {printable(library.model_name)} ({embedded} photos embedded)")
     return EXIT_OK
 
 
 def _print_json(value: Any) -> None:
-    text = json.dumps(value, ensure_ascii=False, indent=2)
+    sys.stdout.write(_json_text(value, indent=2) + "\n")
+
+
+def _json_text(value: Any, indent: int | None = None) -> str:
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
     # A file name with bytes that are not UTF-8 holds lone surrogates: written as \udcXX
     # escapes, the output stays valid UTF-8 JSON and json.loads gives the name back exactly.
-    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
-
-
-def _printable(text: str) -> str:
-    """A file name for a terminal: bytes that are not UTF-8 shown as \\xNN, never a crash."""
-    return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
