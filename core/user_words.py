@@ -153,7 +153,7 @@ def read_user_texts(
         _guarded("embedded metadata", path, partial(_embedded, io.BytesIO(data), add))
     else:
         _guarded("embedded metadata", path, partial(_embedded_in_file, path, add))
-    _guarded("sidecars", path, lambda: _sidecars(path, add))
+    _guarded("sidecars", path, lambda: _sidecars(path, root, add))
     _guarded("album names", path, lambda: _albums(path, root, buckets["album"]))
     return _merge(buckets)
 
@@ -511,23 +511,42 @@ def _xmp_values(element: ET.Element) -> list[str]:
 # --- sidecars ---------------------------------------------------------------------------
 
 
-def _read_start(path: Path, limit: int) -> bytes | None:
-    """Up to ``limit + 1`` bytes of ``path``; None when it is absent or unreadable."""
+def _read_start(path: Path, limit: int, within: Path) -> bytes | None:
+    """Up to ``limit + 1`` bytes of ``path``; None when it is absent or unreadable, or a
+    link to a file outside the folder ``within``."""
     handle = _open_file(path)
     if handle is None:
         return None
     with handle:
+        if path.is_symlink() and not _leads_inside(path, handle, within):
+            log.debug("user words: %s links out of %s: not read", path, within)
+            return None
         return handle.read(limit + 1)  # an OSError here skips the sidecars (logged)
 
 
-def _sidecars(path: Path, add: Add) -> None:
+def _leads_inside(link: Path, handle: BinaryIO, within: Path) -> bool:
+    """Whether the file opened through ``link`` lies inside ``within`` (links resolved on
+    both sides): the file ``link`` resolves to must be the one open, else the link changed
+    in between."""
+    target = os.path.realpath(link)
+    if not Path(target).is_relative_to(os.path.realpath(within)):
+        return False
+    opened, found = os.fstat(handle.fileno()), os.stat(target)
+    return (opened.st_dev, opened.st_ino) == (found.st_dev, found.st_ino)
+
+
+def _sidecars(path: Path, root: Path | None, add: Add) -> None:
+    # A sidecar may be a link, but not out of the library: IMG_1.txt -> ~/.ssh/id_rsa would
+    # put that file's text into the catalog. Without the root, only the photo's own folder
+    # (and below) is known to be in the library.
+    within = root if root is not None and path.is_relative_to(root) else path.parent
     # The names core.sidecars signs: an edit of one of them gets its photo's words re-read.
     for candidate in (path.with_name(n) for n in sidecar_names(path.name, ".xmp")):
-        packet = _read_start(candidate, MAX_XMP_BYTES)
+        packet = _read_start(candidate, MAX_XMP_BYTES, within)
         if packet is not None:
             _guarded("sidecar XMP", candidate, partial(_xmp, packet, add))
     for candidate in (path.with_name(n) for n in sidecar_names(path.name, ".txt")):
-        raw = _read_start(candidate, MAX_TXT_BYTES)
+        raw = _read_start(candidate, MAX_TXT_BYTES, within)
         if raw is not None:
             text = raw[:MAX_TXT_BYTES].decode("utf-8", errors="replace")
             if len(raw) > MAX_TXT_BYTES:
