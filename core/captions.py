@@ -30,6 +30,7 @@ import numpy as np
 from core import vocabulary
 from core.calibration import DEFAULT_MIN_SCORE, Scale
 from core.config import model_slug
+from core.files import private_dir
 from core.types import Vector
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def _write_cache(path: Path, corpus: CaptionCorpus) -> None:
     """Atomically: a reader never sees half a file. Failing to cache is not an error."""
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".corpus-", suffix=".npz")
         with os.fdopen(handle, "wb") as out:
             np.savez(out, digest=np.array(corpus.digest), vectors=corpus.vectors)

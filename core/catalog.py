@@ -11,8 +11,9 @@ read open their own ``Catalog`` on the same file: WAL lets them read while it wr
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,9 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from core import keywords
-from core.errors import CatalogError
+from core import connection, keywords
+from core.errors import READ_ONLY_MESSAGE, CatalogError, ReadOnlyLibraryError
+from core.files import private_dir
 from core.schema import MIGRATIONS, SCHEMA_VERSION
 from core.types import FailedPhoto, Vector
 
@@ -113,32 +115,68 @@ def _photo_row(r: Sequence[Any]) -> PhotoRow:
 class Catalog:
     """Typed operations over the library database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        """Open (or create) the database. Another program's lock is waited for (``on_wait``
+        hears it once) up to core.connection's limit, then LibraryBusyError; a database
+        this user cannot write is opened read-only (``read_only``); CatalogError means the
+        file itself is bad."""
         self.path = path
+        self.read_only = not connection.writable(path) and path.exists()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-            self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.enable_wal()
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            conn = connection.retry_while_busy(self._connect, on_wait=on_wait)
         except sqlite3.DatabaseError as error:
             raise CatalogError(f"cannot open the library database {path}: {error}") from error
+        self.db = sqlite_utils.Database(conn)
 
-    # -- lifecycle ---------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        """One attempt at opening and migrating (retried while another program is busy)."""
+        if self.read_only:
+            conn = connection.connect_read_only(self.path)
+            self._check_version(conn, writable=False)
+            return conn
+        created = not self.path.exists()
+        private_dir(self.path.parent)
+        conn = sqlite3.connect(self.path, check_same_thread=False,
+                               timeout=connection.RETRY_S)
+        try:
+            if created:  # a private index of the user's photos, whatever the umask
+                os.chmod(self.path, 0o600)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(sqlite_utils.Database(conn))
+            conn.execute(f"PRAGMA busy_timeout = {int(connection.wait_limit_s() * 1000)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
-    def _migrate(self) -> None:
-        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+    def _check_version(self, conn: sqlite3.Connection, *, writable: bool) -> int:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise CatalogError(
                 f"the library at {self.path} was written by a newer Pictor "
                 f"(schema {version}, this version knows {SCHEMA_VERSION}); please upgrade"
             )
-        for number in range(version, SCHEMA_VERSION):
-            with self.db.conn:
-                MIGRATIONS[number](self.db)
-                self.db.execute(f"PRAGMA user_version = {number + 1}")
+        if version < SCHEMA_VERSION and not writable:
+            raise ReadOnlyLibraryError(READ_ONLY_MESSAGE.format(
+                where=self.path.parent, detail="it needs an upgrade that must write to it"))
+        return version
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _migrate(self, db: sqlite_utils.Database) -> None:
+        for number in range(self._check_version(db.conn, writable=True), SCHEMA_VERSION):
+            with db.conn:
+                MIGRATIONS[number](db)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def refuse_if_read_only(self, what: str) -> None:
+        """ReadOnlyLibraryError naming ``what`` (e.g. "indexing") when nothing may be written."""
+        if self.read_only:
+            raise ReadOnlyLibraryError(READ_ONLY_MESSAGE.format(
+                where=self.path.parent, detail=f"{what} needs to write to it"))
 
     def close(self) -> None:
         self.db.close()

@@ -61,6 +61,7 @@ class DiskFullError(PictorError):
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 _SQLITE_FULL = 13
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
 
 
 def disk_full(error: BaseException) -> bool:
@@ -86,9 +87,30 @@ def explain(error: BaseException) -> PictorError | None:
     full disk), so that fronts show a sentence, not a traceback; None for anything else."""
     if isinstance(error, PictorError):
         return error
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return LibraryBusyError(BUSY_MESSAGE.format(detail=error))
+        if code == _SQLITE_READONLY:
+            return ReadOnlyLibraryError(READ_ONLY_MESSAGE.format(where="its data folder",
+                                                                 detail=error))
     if disk_full(error):
         return DiskFullError(
             "the disk is full: Pictor could not write its data (the library database, the "
             "search index or a model). Free some space and run it again; what was done "
             "before is kept")
     return None
+
+
+class LibraryBusyError(PictorError):
+    """Another program holds the library database locked for longer than Pictor waits."""
+
+
+class ReadOnlyLibraryError(PictorError):
+    """The library can be searched but not changed (a read-only folder, file or disk)."""
+
+
+BUSY_MESSAGE = ("another program has kept the library busy for too long ({detail}); what was "
+                "done is saved: run the command again once it is done")
+READ_ONLY_MESSAGE = ("the library at {where} is read-only ({detail}): searching works, but "
+                     "indexing needs write access to that folder")

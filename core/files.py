@@ -11,11 +11,28 @@ from pathlib import Path
 from typing import Any
 
 
+def private_dir(folder: Path) -> Path:
+    """``folder`` and any missing parents, created readable by this user only (0700, not
+    what the umask allows): Pictor's data describes the user's photos."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another process: left as it is
+            continue
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask (only ever less)
+    return folder
+
+
 @contextmanager
 def replaced(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target`` to write; renamed over ``target`` when the block
     ends well, deleted when it fails, so readers see the old file or the new, never half."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)

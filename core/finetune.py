@@ -35,7 +35,7 @@ import numpy.typing as npt
 from core import finetune_train as ft
 from core.embedder import VERSION_PARTS, VERSION_RECORD
 from core.errors import ImageError, PathNotFoundError, UsageError
-from core.files import read_json_object
+from core.files import private_dir, read_json_object
 from core.imaging import decode, to_model_pixels
 
 if TYPE_CHECKING:
@@ -405,7 +405,7 @@ def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResu
     from safetensors.torch import save_file
 
     models = library.data_dir / MODELS_DIR
-    models.mkdir(parents=True, exist_ok=True)
+    private_dir(models)
     now = datetime.now().astimezone()
     final = _free_name(models, f"{_base_label(library.model_name)}-{now:%Y%m%d-%H%M%S}")
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=models))

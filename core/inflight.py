@@ -14,6 +14,8 @@ import os
 import threading
 from pathlib import Path
 
+from core.files import private_dir
+
 _PREFIX = "decode-"
 
 
@@ -29,7 +31,7 @@ class InflightMarkers:
     def _file(self) -> int:
         fd: int | None = getattr(self._local, "fd", None)
         if fd is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder)
             path = self.folder / f"{_PREFIX}{os.getpid()}-{threading.get_ident()}"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             self._local.fd = fd

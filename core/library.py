@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from core.config import (
 )
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
+from core.files import private_dir
 from core.imaging import decode
 from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, is_online
@@ -85,23 +86,27 @@ class Library:
         on_download: DownloadCallback | None = None,
         verify: bool = False,
         remember_model: bool = True,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         """``verify`` checks the whole database first (a second or so for a big library)
         and restores the newest backup if it is damaged; writers (index, watch) do.
         ``remember_model=False`` never makes ``model`` the library's model (a re-embedding
-        run for :meth:`switch_model`)."""
+        run for :meth:`switch_model`). ``on_wait`` hears once that another program holds
+        the library locked and this one waits (core.connection)."""
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
         db_path = self.data_dir / DATABASE_NAME
         self.notices: list[str] = []
         """Things the user should be told (a restored backup, ...), oldest first."""
-        if verify:
+        # A missing or empty database beside backups is restored (never silently started
+        # afresh), whoever opens it; a full check only for writers.
+        if verify or backup.health(db_path) is backup.Health.EMPTY:
             self._restore(db_path)
         try:
-            self.catalog = Catalog(db_path)
+            self.catalog = Catalog(db_path, on_wait=on_wait)
         except CatalogError:
             if not self._restore(db_path):
                 raise
-            self.catalog = Catalog(db_path)
+            self.catalog = Catalog(db_path, on_wait=on_wait)
         stored = self.catalog.get_setting(MODEL_SETTING)
         self.model_name = _model_name(model) if model else (stored or DEFAULT_MODEL)
         # Remembered only once the model has loaded: a typo must not switch the library.
@@ -147,9 +152,10 @@ class Library:
         """``(model id, dim)``; loads the model only if this library has never used it."""
         known = self.catalog.known_model(self.model_name)
         if known is None:
+            self.catalog.refuse_if_read_only(f"using the model {self.model_name}")
             dim = self.embedder.dim
             known = self.catalog.model_id(self.model_name, dim), dim
-        if not self._model_saved:
+        if not self._model_saved and not self.catalog.read_only:
             self.catalog.set_setting(MODEL_SETTING, self.model_name)
             self._model_saved = True
         return known
@@ -157,6 +163,7 @@ class Library:
     def use_model(self, model: str) -> None:
         """Switch to another model now and remember it (a fine-tuned version, or back to
         its base). Vectors are kept per model: a model used before needs no re-embedding."""
+        self.catalog.refuse_if_read_only("switching models")
         self._save_index()
         self.model_name = _model_name(model)
         self.catalog.set_setting(MODEL_SETTING, self.model_name)
@@ -177,6 +184,7 @@ class Library:
         target = _model_name(model)
         if target == self.model_name:
             return
+        self.catalog.refuse_if_read_only("switching models")
         with Library(self.data_dir, model=target, device=self.device_choice,
                      on_download=self._on_download, remember_model=False) as other:
             yield from other.index(batch_size=batch_size)
@@ -296,7 +304,10 @@ class Library:
 
     def _write_index(self, index: AnyIndex, path: Path, seq: int) -> None:
         """Save under a file lock: the window and a command line may share a library, and
-        each save writes two files (index, then sidecar) that must come from one writer."""
+        each save writes two files (index, then sidecar) that must come from one writer.
+        A read-only library keeps its index in memory."""
+        if self.catalog.read_only:
+            return
         with _index_lock(path):
             index.save(path, model=self.model_name, seq=seq)
 
@@ -305,6 +316,7 @@ class Library:
         calibration, search index and caches (model ids are reused, so nothing may stay)."""
         if _model_name(name) == self.model_name:
             raise UsageError(f"{name} is the library's model")
+        self.catalog.refuse_if_read_only("forgetting a model")
         known = self.catalog.known_model(name)
         if known is not None:
             self.catalog.forget_model(name, [CALIBRATION_SETTING.format(model_id=known[0])])
@@ -320,6 +332,7 @@ class Library:
         """Give model ``target`` this model's photo vectors, for a model whose image side is
         this one's (a version fine-tuned on its text side only): nothing to re-embed. The
         search index is copied too, so the first search need not build one."""
+        self.catalog.refuse_if_read_only("sharing vectors")
         self._save_index()
         source_id, dim = self._model_key()
         count = self.catalog.share_vectors(source_id, target, dim)
@@ -339,6 +352,7 @@ class Library:
         existing roots takes their photos over.
         """
         folders = [_existing_folder(p) for p in paths]
+        self.catalog.refuse_if_read_only("adding folders")
         covered: dict[int, Path] = {}
         for folder in folders:
             roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
@@ -368,6 +382,7 @@ class Library:
         root_id = next((rid for rid, p in self.catalog.roots() if str(p) in wanted), None)
         if root_id is None:
             raise UsageError(f"not a library folder: {path}")
+        self.catalog.refuse_if_read_only("removing folders")
         count = self.catalog.remove_root(root_id)
         self._index = None  # resynced from the catalog (and saved) on next use
         return count
@@ -387,6 +402,7 @@ class Library:
         """
         from core.indexer import Indexer
 
+        self.catalog.refuse_if_read_only("indexing")
         if paths:
             roots = self.add_roots(paths)
         else:
@@ -399,6 +415,7 @@ class Library:
         folder watcher reports them; paths outside the library's folders are ignored."""
         from core.indexer import Indexer
 
+        self.catalog.refuse_if_read_only("indexing")
         roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
         files = [Path(os.path.abspath(Path(p).expanduser())) for p in paths]
         return self._run_indexer(Indexer, roots, batch_size=batch_size, workers=None,
@@ -724,5 +741,5 @@ def _index_lock(path: Path) -> Any:
     """The lock every writer of the search index file ``path`` (and its sidecar) holds."""
     from filelock import FileLock
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(path.with_suffix(".lock")), timeout=60)
+    private_dir(path.parent)
+    return FileLock(str(path.with_suffix(".lock")), timeout=60, mode=0o600)

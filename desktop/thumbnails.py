@@ -21,6 +21,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
+from core.files import private_dir
+
 THUMBNAIL_SIZE = 256
 PREVIEW_SIZE = 1600
 
@@ -90,7 +92,7 @@ def make_thumbnail(path: str, folder: Path, size: int = THUMBNAIL_SIZE) -> QImag
         if not image.isNull():
             return image
     picture, _ = _decode_shrunk(path, size)
-    cached.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(cached.parent)
     fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:

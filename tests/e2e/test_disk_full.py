@@ -31,8 +31,8 @@ def test_indexing_onto_a_full_disk_says_so_and_resumes_once_there_is_room(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     opened = Catalog.__init__
 
-    def small_disk(self: Catalog, path: Path) -> None:
-        opened(self, path)
+    def small_disk(self: Catalog, path: Path, **kwargs: object) -> None:
+        opened(self, path, **kwargs)  # type: ignore[arg-type]
         pages = self.db.execute("PRAGMA page_count").fetchone()[0]
         self.db.execute(f"PRAGMA max_page_count = {pages + 2}")  # room for a batch or two
 

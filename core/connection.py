@@ -1,0 +1,126 @@
+"""Opening the library database: another program's lock, read-only folders, and telling
+real damage apart from both.
+
+"database is locked" and "attempt to write a readonly database" say nothing about the
+file's health: a locked library is waited for, then given up cleanly; a read-only one is
+opened read-only (search works, changes are refused with a reason). Only SQLite's "file
+is not a database", "database disk image is malformed" or a failed check mean damage,
+and only damage may make Pictor set the file aside and restore a backup.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import quote
+
+from core.errors import BUSY_MESSAGE, LibraryBusyError
+
+WAIT_ENV = "PICTOR_BUSY_WAIT_S"
+"""How long to wait for another program's lock on the library, in seconds (default 60):
+when opening it, and for each write once it is open (another writer's commit is quick;
+a lock held for a minute is a program that will not let go)."""
+DEFAULT_WAIT_S = 60.0
+RETRY_S = 1.0
+
+T = TypeVar("T")
+
+WAITING = "another program is using the library; waiting…"
+
+# SQLite's primary result codes (the low byte of an extended code).
+_BUSY, _LOCKED, _READONLY, _CANTOPEN, _PERM, _AUTH = 5, 6, 8, 14, 3, 23
+_CORRUPT, _NOTADB = 11, 26
+
+
+class Verdict(enum.Enum):
+    BUSY = "busy"
+    """Another connection holds a lock: wait, never repair."""
+    READ_ONLY = "read-only"
+    """The file or its folder cannot be written (or created) by this user."""
+    DAMAGED = "damaged"
+    OTHER = "other"
+
+
+def verdict(error: BaseException) -> Verdict:
+    """What an error raised while opening or reading the database says about it."""
+    if isinstance(error, PermissionError):
+        return Verdict.READ_ONLY
+    if not isinstance(error, sqlite3.Error):
+        return Verdict.OTHER
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code in (_BUSY, _LOCKED):
+        return Verdict.BUSY
+    if code in (_READONLY, _CANTOPEN, _PERM, _AUTH):
+        return Verdict.READ_ONLY
+    if code in (_CORRUPT, _NOTADB):
+        return Verdict.DAMAGED
+    return Verdict.OTHER
+
+
+def wait_limit_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get(WAIT_ENV, DEFAULT_WAIT_S)))
+    except ValueError:
+        return DEFAULT_WAIT_S
+
+
+def read_only_uri(path: Path, *, immutable: bool = False) -> str:
+    """A URI that opens ``path`` without writing. ``immutable`` also skips the lock and
+    WAL files, which a read-only folder cannot hold: only for a folder nobody can write."""
+    return f"file:{quote(os.fspath(path.resolve()))}?{'immutable=1' if immutable else 'mode=ro'}"
+
+
+def writable(path: Path) -> bool:
+    """Whether this user can change the database at ``path`` (or create it)."""
+    folder = path.parent
+    if path.exists():
+        return os.access(path, os.R_OK | os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection: a normal one where SQLite can keep its lock files beside
+    the database, else an immutable snapshot (a read-only folder or disk)."""
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False,
+                               timeout=wait_limit_s())
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.Error as error:
+        if verdict(error) is not Verdict.READ_ONLY:
+            raise
+    conn = sqlite3.connect(read_only_uri(path, immutable=True), uri=True,
+                           check_same_thread=False)
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return conn
+
+
+def retry_while_busy(attempt: Callable[[], T], *,
+                        on_wait: Callable[[str], None] | None = None,
+                        wait_s: float | None = None) -> T:
+    """``attempt()``, again while another program holds the database locked, for up to
+    ``wait_s`` (``$PICTOR_BUSY_WAIT_S``, default 60 s); ``on_wait`` hears once that
+    Pictor is waiting. Raises LibraryBusyError when the wait runs out."""
+    limit = wait_limit_s() if wait_s is None else wait_s
+    deadline = time.monotonic() + limit
+    told = False
+    while True:
+        try:
+            return attempt()
+        except sqlite3.Error as error:
+            if verdict(error) is not Verdict.BUSY:
+                raise
+            if time.monotonic() >= deadline:
+                raise LibraryBusyError(BUSY_MESSAGE.format(
+                    detail=f"still locked after {limit:.0f} s")) from error
+            if not told and on_wait is not None:
+                on_wait(WAITING)
+                told = True
+            time.sleep(min(RETRY_S, max(0.0, deadline - time.monotonic())))
