@@ -176,7 +176,9 @@ def _run(args: argparse.Namespace) -> int:
 
     with Library(args.data_dir, model=args.model, device=args.device,
                  on_download=_download_bar(args),
-                 verify=args.command in ("index", "watch")) as library:
+                 verify=args.command in ("index", "watch"),
+                 on_wait=lambda message: print(f"pictor: {message}", file=sys.stderr,
+                                               flush=True)) as library:
         for notice in library.notices:
             print(f"pictor: {printable(notice)}", file=sys.stderr)
         if args.command == "index":
