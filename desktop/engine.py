@@ -209,7 +209,8 @@ class Engine(QObject):
         # verify: the window writes to the library, so a damaged database is found now and
         # the newest backup restored; the user is told through `failed`.
         self._library = Library(config.data_dir, model=config.model, device=config.device,
-                                on_download=self._on_download, verify=True)
+                                on_download=self._on_download, verify=True,
+                                on_wait=self.failed.emit)  # "another program is using…"
         for notice in self._library.notices:
             self.failed.emit(notice)
         status = self._library.status(failures=500)
