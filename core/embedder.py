@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from core import fast_images
+from core import fast_images, model_files
 from core.config import model_files_digest, model_slug
 from core.errors import ModelUnavailableError
 from core.files import read_json_object, write_atomic
@@ -164,32 +164,6 @@ def version_record(folder: Path, name: str) -> dict[str, Any] | None:
     return record
 
 
-def check_model_folder(folder: Path, name: str) -> None:
-    """Refuse folders that would need pickled weights or code from the model's authors.
-
-    transformers would refuse too (``use_safetensors=True``, ``trust_remote_code=False``);
-    checking first gives the user a sentence instead of a stack of library errors.
-    """
-    if not any(folder.glob("*.safetensors")):
-        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in {".bin", ".pt", ".pth"})
-        found = f" (it has {', '.join(pickles)})" if pickles else ""
-        raise ModelUnavailableError(
-            f"model {name} has no .safetensors weights{found}: Pictor loads only safetensors, "
-            "which cannot run code. Convert the weights with transformers' save_pretrained "
-            "on a trusted machine, or choose another model"
-        )
-    config = folder / "config.json"
-    try:
-        wants_code = "auto_map" in json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ModelUnavailableError(f"model {name} has no readable config.json") from None
-    if wants_code:
-        raise ModelUnavailableError(
-            f"model {name} asks to run its own Python code (auto_map in config.json); "
-            "Pictor never runs code that comes with a model"
-        )
-
-
 def pick_device(choice: DeviceChoice | str = "auto") -> str:
     """``auto`` means CUDA, then Apple's MPS, then the CPU."""
     import torch
@@ -269,19 +243,27 @@ class Embedder:
         if record is not None:
             return cls._load_version(name, folder, record, device=device, precision=precision,
                                      on_download=on_download, precision_cache=precision_cache)
-        check_model_folder(folder, name)
+        model_files.check_folder(folder, name)
         chosen = pick_device(device)
-        from transformers import AutoModel, AutoProcessor
+        from transformers import AutoConfig, AutoModel, AutoProcessor
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # fronts show their own
         try:
-            model = AutoModel.from_pretrained(folder, use_safetensors=True,
-                                              trust_remote_code=False)
+            config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+        except Exception as error:  # a value of the wrong type or range, an unknown model
+            raise ModelUnavailableError(
+                f"model {name} cannot be loaded: its config.json ({folder / 'config.json'}) "
+                f"is not a model configuration this Pictor can use: {_brief(error)}"
+            ) from error
+        try:
+            model, loaded = AutoModel.from_pretrained(  # mismatched sizes: refused below
+                folder, config=config, use_safetensors=True, trust_remote_code=False,
+                output_loading_info=True, ignore_mismatched_sizes=True)
             processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
                 folder, trust_remote_code=False
             )
-        except (OSError, ValueError, KeyError, ImportError) as error:
+        except Exception as error:  # whatever transformers meets, the user reads one sentence
             raise ModelUnavailableError(_load_failure(name, folder, error)) from error
         if not (hasattr(model, "get_image_features") and hasattr(model, "get_text_features")
                 and getattr(processor, "tokenizer", None) is not None):
@@ -289,6 +271,7 @@ class Embedder:
                 f"{name} is a {type(model).__name__}, not an image-text model (CLIP, SigLIP, "
                 "Chinese-CLIP) with image and text towers"
             )
+        model_files.check_loaded(name, loaded, len(model.state_dict()))
         model.eval().to(chosen)
         embedder = cls(model, processor, name=name, device=chosen)
         embedder.image_source = (name, folder)
@@ -313,6 +296,11 @@ class Embedder:
             raise ModelUnavailableError(
                 f"the fine-tuned version {name} needs the model it was trained from, which "
                 f"cannot be loaded: {error}") from error
+        why = model_files.safetensors_problem(folder / VERSION_PARTS)
+        if why is not None:
+            raise ModelUnavailableError(
+                f"the fine-tuned version {name} cannot be read: {folder / VERSION_PARTS} is not "
+                f"a valid safetensors file: {why}")
         try:
             parts = load_file(folder / VERSION_PARTS)
             unexpected = inner.model.load_state_dict(parts, strict=False).unexpected_keys
@@ -558,13 +546,19 @@ def model_languages(family: str, vocab_size: int) -> frozenset[str]:
 
 
 def _load_failure(name: str, folder: Path, error: Exception) -> str:
-    text = " ".join(str(error).split())
-    if "sentencepiece" in text.lower() or "protobuf" in text.lower():  # google/siglip-*
+    text = str(error).lower()
+    if "sentencepiece" in text or "protobuf" in text:  # google/siglip-*
         # Both are Pictor's dependencies: only a damaged or hand-made environment lacks them.
         return (f"model {name} has a SentencePiece tokenizer, which needs the sentencepiece "
                 "and protobuf packages: they come with Pictor, so reinstall it (or pip install "
                 "sentencepiece protobuf)")
-    return f"cannot load model {name} from {folder}: {text}"
+    return f"cannot load model {name} from {folder}: {_brief(error)}"
+
+
+def _brief(error: Exception, limit: int = 300) -> str:
+    """A library's error on one line, without the lists some append ("Errors: ...")."""
+    text = " ".join(str(error).split()).split(" Errors: ")[0] or type(error).__name__
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _dimension(config: Any, name: str) -> int:
