@@ -2,6 +2,8 @@
 
 Pure, thread-safe functions. Every failure on a bad file is an :class:`ImageError` subclass
 with a short ``reason``; nothing here crashes, prints or touches Pillow's global settings.
+A photo comes as bytes or as a file opened by :func:`core.reading.open_photo` (decoded
+from the file: only what the format needs is read).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from os import PathLike
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -30,12 +32,15 @@ from PIL import (  # noqa: F401  (importing a plugin registers it with Image.OPE
     features,
 )
 
+from core import reading
 from core.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
 from core.raw import AVAILABLE as _RAW
 from core.raw import RAW_EXTENSIONS, decode_raw, is_raw
 from core.types import ImageInfo
 
 Pixels = npt.NDArray[np.uint8]
+Source = bytes | BinaryIO
+"""A photo's bytes, or the photo file opened for reading (see core.reading)."""
 
 MAX_PIXELS = 250_000_000
 """Refused before decoding: a 100 MP panorama passes, a 40000x40000 bomb does not."""
@@ -116,36 +121,48 @@ class ModelInput:
 _NAMED_OTHERS = ("PSD", "ICO", "CUR", "ICNS", "EPS", "JPEG2000", "PPM", "QOI", "DDS", "PCX")
 
 
-def _open(data: bytes) -> ImageFile.ImageFile:
-    """Identify ``data`` among the allowed formats only, reading just the header.
+def _as_file(source: Source) -> BinaryIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else source
+
+
+def _open(source: BinaryIO) -> ImageFile.ImageFile:
+    """Identify ``source`` among the allowed formats only, reading just the header.
 
     Like ``Image.open(fp, formats=...)`` minus its decompression-bomb check, which warns
     from 89 MP and refuses from 179 MP; we apply MAX_PIXELS instead, without changing
     Pillow's process-wide MAX_IMAGE_PIXELS.
     """
-    prefix = data[:16]
+    source.seek(0)
+    head = source.read(32)
     claimed: str | None = None
     for fmt in _FORMAT_ORDER:
         factory, accept = Image.OPEN[fmt]
-        verdict = True if accept is None else accept(prefix)
+        verdict = True if accept is None else accept(head[:16])
         if not verdict or isinstance(verdict, str):  # a str says "mine, but not compiled in"
             continue
         claimed = claimed or fmt
         try:
-            return factory(io.BytesIO(data), "")
+            source.seek(0)
+            return factory(source, "")
         except (Image.DecompressionBombError, MemoryError):
             raise
         except Exception:  # plugins say "not mine / broken header" in many ways
             continue
     if claimed is not None:
         raise CorruptImageError(f"truncated or corrupt {claimed}")
-    raise _refusal(data)
+    raise _refusal(source)
 
 
-def _refusal(data: bytes) -> ImageError:
+def _check_size(size: tuple[int, int] | None) -> None:
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise ImageTooLargeError(f"image too large: {size[0]}x{size[1]} pixels")
+
+
+def _refusal(source: BinaryIO) -> ImageError:
     """Name the format when Pillow knows it, so the user learns why the file is refused."""
     try:
-        with Image.open(io.BytesIO(data), formats=_NAMED_OTHERS) as other:
+        source.seek(0)
+        with Image.open(source, formats=_NAMED_OTHERS) as other:
             return UnsupportedFormatError(f"unsupported format: {other.format}")
     except Image.DecompressionBombError:
         return UnsupportedFormatError("unsupported format")
@@ -153,16 +170,15 @@ def _refusal(data: bytes) -> ImageError:
         return CorruptImageError("not an image (unknown format)")
 
 
-def _open_checked(data: bytes) -> ImageFile.ImageFile:
+def _open_checked(source: BinaryIO) -> ImageFile.ImageFile:
     try:
-        image = _open(data)
+        image = _open(source)
     except Image.DecompressionBombError as exc:  # GIF frame extents are checked at open
         raise ImageTooLargeError("image too large") from exc
     except MemoryError as exc:
         raise ImageTooLargeError("not enough memory to open the image") from exc
     width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ImageTooLargeError(f"image too large: {width}x{height} pixels")
+    _check_size((width, height))
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"invalid image size: {width}x{height}")
     return image
@@ -297,7 +313,7 @@ def _decoded_rgb(image: ImageFile.ImageFile, fmt: str) -> Image.Image:
         raise CorruptImageError(f"truncated or corrupt {fmt}") from exc
 
 
-def decode(data: bytes, *, min_side: int | None = None,
+def decode(source: Source, *, min_side: int | None = None,
            name: str | PathLike[str] | None = None) -> tuple[Image.Image, ImageInfo]:
     """Decode a photo to an upright RGB image plus what its header and EXIF say.
 
@@ -307,15 +323,16 @@ def decode(data: bytes, *, min_side: int | None = None,
     camera RAW, which goes through core.raw, from the TIFF it often resembles.
     """
     if name is not None and is_raw(name):
+        data = source if isinstance(source, bytes) else reading.read_all(source)
         return decode_raw(data, min_side=min_side, max_pixels=MAX_PIXELS)
-    image, info, _ = decode_oriented(data, min_side=min_side)
+    image, info, _ = decode_oriented(source, min_side=min_side)
     return image, info
 
 
-def decode_oriented(data: bytes, *,
+def decode_oriented(source: Source, *,
                     min_side: int | None = None) -> tuple[Image.Image, ImageInfo, bool]:
     """:func:`decode` for the allowed formats, and whether EXIF turned or flipped it."""
-    image = _open_checked(data)
+    image = _open_checked(_as_file(source))
     size, fmt = image.size, _format_name(image)
     if min_side and isinstance(image, JpegImagePlugin.JpegImageFile):
         image.draft("RGB", (min_side, min_side))
@@ -328,15 +345,13 @@ def decode_oriented(data: bytes, *,
 
 
 def read_info(path: str | PathLike[str]) -> ImageInfo:
-    """Size, format, date and camera of a photo file, mostly from its header."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
-    if is_raw(path):
-        return decode_raw(data, min_side=None, max_pixels=MAX_PIXELS)[1]
-    image = _open_checked(data)
-    return _info(image.size, _format_name(image), _exif(image))
+    """Size, format, date and camera of a photo file, from its header (a RAW is read whole).
+    Only a regular file within its size cap is read (core.reading)."""
+    with reading.open_photo(path) as file:
+        if is_raw(path):
+            return decode_raw(reading.read_all(file), min_side=None, max_pixels=MAX_PIXELS)[1]
+        image = _open_checked(file)
+        return _info(image.size, _format_name(image), _exif(image))
 
 
 # --- model input ----------------------------------------------------------------------
@@ -421,8 +436,8 @@ def to_model_pixels(image: Image.Image, spec: ModelInput) -> Pixels:
     return np.array(rgb.resize((size, size), spec.resample, box=box, reducing_gap=None))
 
 
-def load_for_model(data: bytes, spec: ModelInput,
+def load_for_model(source: Source, spec: ModelInput,
                    name: str | PathLike[str] | None = None) -> tuple[Pixels, ImageInfo]:
     """Decode only as many pixels as ``spec`` needs and return the model's input array."""
-    image, info = decode(data, min_side=spec.size, name=name)
+    image, info = decode(source, min_side=spec.size, name=name)
     return to_model_pixels(image, spec), info

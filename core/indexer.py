@@ -11,7 +11,6 @@ stopped. All catalog and index writes happen in the thread that iterates (one wr
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -19,13 +18,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from core import raw, sidecars
+from core import raw, reading, sidecars
 from core.catalog import Catalog, PhotoFacts, PhotoRow
 from core.embedder import Embedder
 from core.errors import ImageError
@@ -55,8 +56,9 @@ class _Prepared:
     moved_from: PhotoRow | None = None
 
 
-def _hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def _hash(file: BinaryIO) -> str:
+    """blake2b-128 of a file's content, streamed (never read whole)."""
+    return reading.content_hash(file)
 
 
 class Indexer:
@@ -342,32 +344,37 @@ def _prepare(
     gone_by_hash: dict[str, PhotoRow],
     markers: InflightMarkers | None = None,
 ) -> _Prepared:
-    """Read, hash and decode one file (runs in the pool; touches no shared state)."""
+    """Read, hash and decode one file (runs in the pool; touches no shared state).
+
+    Only a regular file within its size cap is opened (core.reading: a FIFO, a device or a
+    3 GB file fails with its reason, never hangs); it is hashed as a stream, then decoded
+    from the file."""
     base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
                       content_hash=None, sidecars=entry.sidecars)
-    try:
-        data = Path(entry.path).read_bytes()
-    except OSError as error:
-        reason = f"cannot read file: {error.strerror or error}"
-        return _Prepared(entry, row, None, facts=replace(base, error=reason))
-    content_hash = _hash(data)
-    base = replace(base, content_hash=content_hash)
-    moved_from = gone_by_hash.get(content_hash) if row is None else None
-    if moved_from is not None:  # its words are those next to it now (sidecars may differ)
-        base = replace(base, user_words=_own_words(Path(entry.path), data))
-        return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
-    if markers is not None:
-        markers.begin(entry.path)
-    try:
-        pixels, info = load_for_model(data, spec, name=entry.path)
-    except ImageError as error:
-        return _Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
-    except Exception as error:  # a decoder bug must fail one file, not the whole run
-        reason = f"cannot decode image: {type(error).__name__}: {error}"
-        return _Prepared(entry, row, content_hash, facts=replace(base, error=reason))
-    finally:
+    with ExitStack() as stack:
+        try:
+            photo = stack.enter_context(reading.open_photo(entry.path))
+            content_hash = _hash(photo)
+        except ImageError as error:
+            return _Prepared(entry, row, None, facts=replace(base, error=error.reason))
+        base = replace(base, content_hash=content_hash)
+        moved_from = gone_by_hash.get(content_hash) if row is None else None
+        if moved_from is not None:  # its words are those next to it now (sidecars may differ)
+            base = replace(base, user_words=_own_words(Path(entry.path)))
+            return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
         if markers is not None:
-            markers.end()
+            markers.begin(entry.path)
+        try:
+            pixels, info = load_for_model(photo, spec, name=entry.path)
+        except ImageError as error:
+            return _Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
+        except Exception as error:  # a decoder bug must fail one file, not the whole run
+            reason = f"cannot decode image: {type(error).__name__}: {error}"
+            return _Prepared(entry, row, content_hash, facts=replace(base, error=reason))
+        finally:
+            if markers is not None:
+                markers.end()
+        user_words = _own_words(Path(entry.path))
     facts = replace(
         base,
         width=info.width,
@@ -375,7 +382,7 @@ def _prepare(
         format=info.format,
         taken_at=info.taken_at.isoformat() if info.taken_at else None,
         camera=info.camera,
-        user_words=_own_words(Path(entry.path), data),
+        user_words=user_words,
     )
     return _Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
 

@@ -3,8 +3,9 @@
 The corpus is generated here: broken and disguised files, a decompression bomb, a huge
 panorama, odd colour modes, EXIF orientations, symlink loops and broken links, and files
 and folders that cannot be read. Tests run as root (here and in CI), where ``chmod 000``
-stops nothing, so "permission denied" is injected by monkeypatching ``Path.read_bytes``
-and ``os.scandir`` for chosen paths; a real ``chmod`` variant runs for non-root users.
+stops nothing, so "permission denied" is injected by monkeypatching ``os.open``,
+``Path.read_bytes`` and ``os.scandir`` for chosen paths; a real ``chmod`` variant runs for
+non-root users.
 
 What each case does (the README's reliability table is built from this):
 
@@ -174,13 +175,19 @@ def tree_digest(folder: Path) -> dict[str, tuple[object, ...]]:
 
 
 def deny(monkeypatch: pytest.MonkeyPatch, *, files: set[str], folders: set[str]) -> None:
-    """``Path.read_bytes`` of ``files`` and ``os.scandir`` of ``folders``: permission denied."""
-    read_bytes, scandir = Path.read_bytes, os.scandir
+    """``os.open`` and ``Path.read_bytes`` of ``files`` and ``os.scandir`` of ``folders``:
+    permission denied."""
+    read_bytes, scandir, os_open = Path.read_bytes, os.scandir, os.open
 
     def guarded_read(self: Path) -> bytes:
         if str(self) in files:
             raise PermissionError(13, "Permission denied", str(self))
         return read_bytes(self)
+
+    def guarded_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if str(path) in files:
+            raise PermissionError(13, "Permission denied", str(path))
+        return os_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     def guarded_scandir(path: object = ".") -> object:
         if str(path) in folders:
@@ -188,6 +195,7 @@ def deny(monkeypatch: pytest.MonkeyPatch, *, files: set[str], folders: set[str])
         return scandir(path)  # type: ignore[call-overload]
 
     monkeypatch.setattr(Path, "read_bytes", guarded_read)
+    monkeypatch.setattr(os, "open", guarded_open)
     monkeypatch.setattr(os, "scandir", guarded_scandir)
 
 

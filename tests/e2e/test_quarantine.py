@@ -23,10 +23,13 @@ import ctypes, sys
 sys.path.insert(0, {root!r})
 import core.indexer
 real = core.indexer.load_for_model
-def crashing(data, spec, **named):
+def crashing(source, spec, **named):
+    data = source if isinstance(source, bytes) else source.read()  # bytes or an open file
+    if not isinstance(source, bytes):
+        source.seek(0)
     if {marker!r} in data:
         ctypes.string_at(0)
-    return real(data, spec, **named)
+    return real(source, spec, **named)
 core.indexer.load_for_model = crashing
 from cli.app import main
 sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,166 @@
+"""Hostile files through the command line: nothing a file is can hang, flood or exhaust Pictor.
+
+Special files under photo names (a FIFO, a link to /dev/zero), a 3 GB sparse file, next to
+good photos (tests/support/odd_files.py writes them in kilobytes). `index` finishes, keeps
+the good photos, and lists each hostile file in `status` with its reason; its peak memory
+stays inside the 2 GB budget; `watch` fails such files as they come and ends on SIGTERM.
+
+Each run is guarded so that a regression fails the test instead of the machine: a time
+limit that kills the whole process group, and (Linux) an 8 GiB address-space limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support import odd_files, toyworld
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120.0
+BUDGET = 2 * 1000**3  # the memory budget of any library, in bytes
+ADDRESS_SPACE = 8 * 1024**3
+
+# Runs Pictor as its only child: its peak resident memory is then this process's
+# RUSAGE_CHILDREN maximum (kilobytes on Linux, bytes on macOS).
+GUARD = """
+import resource, subprocess, sys
+if sys.platform.startswith("linux"):
+    resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+code = subprocess.call(sys.argv[1:])
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"peak={{peak * (1 if sys.platform == 'darwin' else 1024)}}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    peak: int  # bytes
+
+
+def env_for(data: Path) -> dict[str, str]:
+    return {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+
+
+def pictor(*args: str, data: Path, timeout: float = TIMEOUT) -> Run:
+    """``main.py ARGS`` under the guard; fails the test if it outlives ``timeout``."""
+    command = [sys.executable, "-c", GUARD.format(limit=ADDRESS_SPACE), sys.executable,
+               str(ROOT / "main.py"), *args]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env_for(data), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # Pictor too, not only the guard
+        out, err = proc.communicate()
+        raise AssertionError(f"`{' '.join(args[:2])}` still running after {timeout:.0f} s; "
+                             f"stderr: {err[-2000:]}") from None
+    *lines, last = err.rstrip("\n").split("\n")
+    assert last.startswith("peak="), err[-2000:]
+    return Run(proc.returncode, out, "\n".join(lines), int(last.removeprefix("peak=")))
+
+
+def failures(data: Path) -> dict[str, str]:
+    status = pictor("status", "--json", data=data)
+    assert status.returncode == 0, status.stderr
+    return {Path(f["path"]).name: f["error"] for f in json.loads(status.stdout)["failures"]}
+
+
+def good_photos(folder: Path, n: int, seed: int) -> list[Path]:
+    return toyworld.write_photos(folder, toyworld.random_scenes(n, seed=seed), seed=seed)
+
+
+def test_special_and_huge_files_fail_with_a_reason_and_never_stop_the_run(
+    tmp_path: Path, tiny_clip_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    good_photos(photos, 3, seed=21)
+    odd_files.fifo(photos / "photo.jpg")  # used to hang the run: nothing was committed
+    odd_files.zero_link(photos / "zero.jpg")  # used to read until killed (24 GB)
+    odd_files.sparse(photos / "big.jpg")  # used to peak at 4 GB before "not an image"
+    data = tmp_path / "data"
+
+    run = pictor("index", str(photos), "--model", str(tiny_clip_dir), "--device", "cpu",
+                 "--json", data=data)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert (report["indexed"], report["failed"]) == (3, 3)
+    assert run.stderr == ""
+    assert run.peak < BUDGET, f"peak {run.peak / 1e9:.2f} GB"
+    assert failures(data) == {
+        "photo.jpg": "not a regular file: a named pipe",
+        "zero.jpg": "not a regular file: a device",
+        "big.jpg": "file too large: 3.2 GB (the limit for images is 1.5 GB)",
+    }
+
+
+class Watch:
+    """``main.py watch ... --json``, its stdout read as JSON events by a thread."""
+
+    def __init__(self, *args: str, data: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), "watch", *args, "--json"], cwd=ROOT,
+            env=env_for(data), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.put(json.loads(line))
+
+    def wait_for(self, match: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                event = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {match} event within {timeout:.0f} s") from None
+            if all(event.get(k) == v for k, v in match.items()):
+                return event
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def test_watch_fails_special_files_as_they_come_and_stops_on_sigterm(
+    tmp_path: Path, tiny_clip_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    good_photos(photos, 2, seed=24)
+    odd_files.fifo(photos / "photo.jpg")  # used to wedge the start-up scan for good
+    watch = Watch(str(photos), "--model", str(tiny_clip_dir), "--device", "cpu",
+                  data=tmp_path / "data")
+    try:
+        reconciled = watch.wait_for({"event": "reconciled"})
+        assert (reconciled["indexed"], reconciled["failed"]) == (2, 1)
+        while not watch.wait_for({"event": "message"})["message"].startswith("watching"):
+            pass
+        real = photos.resolve()
+        odd_files.fifo(real / "late.jpg")
+        odd_files.zero_link(real / "zero.jpg")
+        watch.wait_for({"event": "failed", "path": str(real / "late.jpg")})
+        watch.wait_for({"event": "failed", "path": str(real / "zero.jpg")})
+
+        watch.proc.send_signal(signal.SIGTERM)
+        assert watch.proc.wait(timeout=10) == 0  # used to ignore it
+    finally:
+        watch.kill()
+    assert watch.proc.stderr is not None
+    assert "Traceback" not in watch.proc.stderr.read()
