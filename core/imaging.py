@@ -34,6 +34,7 @@ from PIL import (  # noqa: F401  (importing a plugin registers it with Image.OPE
 
 from core import reading
 from core.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
+from core.image_sizes import declared_size
 from core.raw import AVAILABLE as _RAW
 from core.raw import RAW_EXTENSIONS, decode_raw, is_raw
 from core.types import ImageInfo
@@ -42,8 +43,12 @@ Pixels = npt.NDArray[np.uint8]
 Source = bytes | BinaryIO
 """A photo's bytes, or the photo file opened for reading (see core.reading)."""
 
-MAX_PIXELS = 250_000_000
-"""Refused before decoding: a 100 MP panorama passes, a 40000x40000 bomb does not."""
+MAX_PIXELS = 178_956_970
+"""Refused from the header, before decoding, in every format alike: a 151 MP medium-format
+photo passes, a 15000x15000 (225 MP) image or a 40000x40000 bomb does not. This is Pillow's
+own hard limit (twice its ``MAX_IMAGE_PIXELS``, process-wide, which Pictor leaves alone):
+its WebP, TIFF and GIF plugins refuse anything larger themselves, so no format may have a
+higher one. Decoded as RGB, such an image is 716 MB (Pillow keeps 4 bytes a pixel)."""
 
 # Same table as ImageOps.exif_transpose; we also need the value itself for ImageInfo.
 _ORIENTATION = {
@@ -141,6 +146,7 @@ def _open(source: BinaryIO) -> ImageFile.ImageFile:
         if not verdict or isinstance(verdict, str):  # a str says "mine, but not compiled in"
             continue
         claimed = claimed or fmt
+        _check_size(declared_size(fmt, head, source))
         try:
             source.seek(0)
             return factory(source, "")
@@ -173,7 +179,7 @@ def _refusal(source: BinaryIO) -> ImageError:
 def _open_checked(source: BinaryIO) -> ImageFile.ImageFile:
     try:
         image = _open(source)
-    except Image.DecompressionBombError as exc:  # GIF frame extents are checked at open
+    except Image.DecompressionBombError as exc:  # Pillow's own guard (MAX_PIXELS is first)
         raise ImageTooLargeError("image too large") from exc
     except MemoryError as exc:
         raise ImageTooLargeError("not enough memory to open the image") from exc
@@ -267,13 +273,23 @@ def _info(size: tuple[int, int], fmt: str, exif: Image.Exif) -> ImageInfo:
 # --- pixels ---------------------------------------------------------------------------
 
 
-def _high_depth_to_l(image: Image.Image) -> Image.Image:
-    """Scale 16/32-bit greyscale to 8 bits; Pillow's convert("L") clips at 255 instead."""
+def _high_depth_peak(image: Image.Image) -> float:
+    """The largest value of an "I"/"F" image (NaN as 0), a band of rows at a time."""
+    peaks: list[float] = []
+    for box in _bands(image):
+        floats = np.nan_to_num(np.asarray(image.crop(box)).astype(np.float32))
+        if floats.size:
+            peaks.append(float(floats.max()))
+    return max(peaks, default=0.0)
+
+
+def _high_depth_to_l(image: Image.Image, peak: float) -> Image.Image:
+    """Scale 16/32-bit greyscale to 8 bits; Pillow's convert("L") clips at 255 instead.
+    ``peak``: the whole image's largest value (:func:`_high_depth_peak`; unused for I;16)."""
     values = np.asarray(image)
     if image.mode.startswith("I;16"):
         return Image.fromarray((values >> 8).astype(np.uint8), "L")
     floats = np.nan_to_num(values.astype(np.float32))
-    peak = float(floats.max()) if floats.size else 0.0
     if image.mode == "F" and peak <= 1.0:
         full = 1.0
     else:  # "I"/"F" carry no nominal range: guess 8 or 16 bits, else stretch to the peak
@@ -282,12 +298,37 @@ def _high_depth_to_l(image: Image.Image) -> Image.Image:
     return Image.fromarray(scaled.astype(np.uint8), "L")
 
 
+_BAND_PIXELS = 1 << 22
+"""Beyond this many pixels (4 MP), :func:`to_rgb` converts a band of rows at a time."""
+
+
+def _bands(image: Image.Image) -> list[tuple[int, int, int, int]]:
+    rows = max(1, _BAND_PIXELS // max(1, image.width))
+    return [(0, top, image.width, min(image.height, top + rows))
+            for top in range(0, image.height, rows)]
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB; transparency is composited on white, as transformers does."""
+    """Any Pillow mode to RGB; transparency is composited on white, as transformers does.
+
+    A large image is converted a band of rows at a time into one RGB image: the same
+    pixels (every step is per pixel), without full-size RGBA and float copies (a 179 MP
+    palette PNG with transparency took 2.9 GB of memory, 0.9 GB so)."""
     if image.mode == "RGB":
         return image
+    high_depth = image.mode.startswith("I") or image.mode == "F"
+    peak = _high_depth_peak(image) if high_depth and not image.mode.startswith("I;16") else 0.0
+    if image.width * image.height <= _BAND_PIXELS:
+        return _converted(image, peak)
+    out = Image.new("RGB", image.size)
+    for box in _bands(image):
+        out.paste(_converted(image.crop(box), peak), box[:2])
+    return out
+
+
+def _converted(image: Image.Image, peak: float) -> Image.Image:
     if image.mode.startswith("I") or image.mode == "F":
-        return _high_depth_to_l(image).convert("RGB")
+        return _high_depth_to_l(image, peak).convert("RGB")
     try:
         if image.mode in _ALPHA_MODES or image.info.get("transparency") is not None:
             rgba = image.convert("RGBA")

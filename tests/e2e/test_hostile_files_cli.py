@@ -1,9 +1,10 @@
 """Hostile files through the command line: nothing a file is can hang, flood or exhaust Pictor.
 
-Special files under photo names (a FIFO, a link to /dev/zero), a 3 GB sparse file, next to
-good photos (tests/support/odd_files.py writes them in kilobytes). `index` finishes, keeps
-the good photos, and lists each hostile file in `status` with its reason; its peak memory
-stays inside the 2 GB budget; `watch` fails such files as they come and ends on SIGTERM.
+Special files under photo names (a FIFO, a link to /dev/zero), a 3 GB sparse file and
+225-megapixel images in four formats, next to good photos (tests/support/odd_files.py
+writes them in kilobytes). `index` finishes, keeps the good photos, and lists each hostile
+file in `status` with its reason; its peak memory stays inside the 2 GB budget; `watch`
+fails such files as they come and ends on SIGTERM.
 
 Each run is guarded so that a regression fails the test instead of the machine: a time
 limit that kills the whole process group, and (Linux) an 8 GiB address-space limit.
@@ -105,6 +106,26 @@ def test_special_and_huge_files_fail_with_a_reason_and_never_stop_the_run(
         "zero.jpg": "not a regular file: a device",
         "big.jpg": "file too large: 3.2 GB (the limit for images is 1.5 GB)",
     }
+
+
+def test_225_megapixel_images_are_refused_alike_from_their_header(
+    tmp_path: Path, tiny_clip_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    good_photos(photos, 1, seed=22)
+    giants = odd_files.write_giants(photos)  # PNG, GIF, WebP and TIFF, 15000x15000
+    data = tmp_path / "data"
+
+    started = time.monotonic()
+    run = pictor("index", str(photos), "--model", str(tiny_clip_dir), "--device", "cpu",
+                 "--json", data=data)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["failed"] == 4
+    assert failures(data) == {path.name: "image too large: 15000x15000 pixels"
+                              for path in giants}
+    # Refused from the header: none was decoded (two decoded at once used to take 2.8 GB).
+    assert run.peak < BUDGET, f"peak {run.peak / 1e9:.2f} GB"
+    assert time.monotonic() - started < 90
 
 
 class Watch:
