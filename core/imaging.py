@@ -3,7 +3,8 @@
 Pure, thread-safe functions. Every failure on a bad file is an :class:`ImageError` subclass
 with a short ``reason``; nothing here crashes, prints or touches Pillow's global settings.
 A photo comes as bytes or as a file opened by :func:`core.reading.open_photo` (decoded
-from the file: only what the format needs is read).
+from the file: only what the format needs is read). Pillow's warnings about a file become
+one log line (core.file_warnings).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from PIL import (  # noqa: F401  (importing a plugin registers it with Image.OPE
 
 from core import reading
 from core.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
+from core.file_warnings import one_line_per_file
 from core.image_sizes import declared_size
 from core.raw import AVAILABLE as _RAW
 from core.raw import RAW_EXTENSIONS, decode_raw, is_raw
@@ -363,11 +365,12 @@ def decode(source: Source, *, min_side: int | None = None,
     always describes the full-size, upright original. ``name`` (the file's name) tells a
     camera RAW, which goes through core.raw, from the TIFF it often resembles.
     """
-    if name is not None and is_raw(name):
-        data = source if isinstance(source, bytes) else reading.read_all(source)
-        return decode_raw(data, min_side=min_side, max_pixels=MAX_PIXELS)
-    image, info, _ = decode_oriented(source, min_side=min_side)
-    return image, info
+    with one_line_per_file(name if name is not None else "an image"):
+        if name is not None and is_raw(name):
+            data = source if isinstance(source, bytes) else reading.read_all(source)
+            return decode_raw(data, min_side=min_side, max_pixels=MAX_PIXELS)
+        image, info, _ = decode_oriented(source, min_side=min_side)
+        return image, info
 
 
 def decode_oriented(source: Source, *,
@@ -388,7 +391,7 @@ def decode_oriented(source: Source, *,
 def read_info(path: str | PathLike[str]) -> ImageInfo:
     """Size, format, date and camera of a photo file, from its header (a RAW is read whole).
     Only a regular file within its size cap is read (core.reading)."""
-    with reading.open_photo(path) as file:
+    with reading.open_photo(path) as file, one_line_per_file(path):
         if is_raw(path):
             return decode_raw(reading.read_all(file), min_side=None, max_pixels=MAX_PIXELS)[1]
         image = _open_checked(file)

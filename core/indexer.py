@@ -30,6 +30,7 @@ from core import raw, reading, sidecars
 from core.catalog import Catalog, PhotoFacts, PhotoRow
 from core.embedder import Embedder
 from core.errors import ImageError
+from core.file_warnings import one_line_per_file
 from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model
 from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
@@ -348,10 +349,11 @@ def _prepare(
 
     Only a regular file within its size cap is opened (core.reading: a FIFO, a device or a
     3 GB file fails with its reason, never hangs); it is hashed as a stream, then decoded
-    from the file."""
+    from the file; Pillow's warnings about it make one log line at most."""
     base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
                       content_hash=None, sidecars=entry.sidecars)
     with ExitStack() as stack:
+        stack.enter_context(one_line_per_file(entry.path))
         try:
             photo = stack.enter_context(reading.open_photo(entry.path))
             content_hash = _hash(photo)
@@ -389,5 +391,8 @@ def _prepare(
 
 def _own_words(path: Path, data: bytes | None = None) -> str:
     """The photo's own words, for the full-text table: album names are in its folders
-    column already."""
-    return " ".join(t.text for t in read_user_texts(path, data=data) if t.source != "album")
+    column already. Without ``data``, core.user_words opens the file itself (a regular
+    file only, headers only)."""
+    with one_line_per_file(path):
+        texts = read_user_texts(path, data=data)
+    return " ".join(t.text for t in texts if t.source != "album")

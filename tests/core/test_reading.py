@@ -1,21 +1,24 @@
-"""core.reading: what Pictor opens and how much it reads.
+"""core.reading and core.file_warnings: what Pictor opens, how much it reads, what it logs.
 
 The command-line view of the same faults is tests/e2e/test_hostile_files_cli.py; here are
 the cases a folder cannot set up on cue (a FIFO swapped in between the check and the open,
-a file growing while it is read).
+a file growing while it is read) and the per-thread warning collection.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
 
 from core import reading
 from core.errors import ImageError
+from core.file_warnings import one_line_per_file
 from tests.support import odd_files
 
 
@@ -81,3 +84,31 @@ def test_the_streamed_hash_is_the_hash_of_the_whole_content(tmp_path: Path) -> N
     with reading.open_photo(path) as file:
         assert reading.content_hash(file) == hashlib.blake2b(data, digest_size=16).hexdigest()
         assert file.read(5) == data[:5]  # left at the start, for the decoder
+
+
+def test_warnings_while_reading_a_file_make_one_log_line_per_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "core.file_warnings")
+    shown: list[str] = []  # what reaches the hook in place before (stderr, normally)
+
+    def read(name: str) -> None:
+        with one_line_per_file(name):
+            for tag in range(300):
+                warnings.warn(f"{name}: skipping tag {tag}", UserWarning, stacklevel=1)
+                with one_line_per_file("inner"):  # a nested block adds no line of its own
+                    pass
+
+    threads = [threading.Thread(target=read, args=(f"/photos/{i}.jpg",)) for i in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *rest: shown.append(str(message))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        warnings.warn("outside any file", UserWarning, stacklevel=1)
+    assert sorted(record.getMessage() for record in caplog.records) == [
+        f"/photos/{i}.jpg: warning while reading it: UserWarning: /photos/{i}.jpg: "
+        f"skipping tag 0 (and 299 more)" for i in range(4)]
+    assert shown == ["outside any file"]

@@ -1,10 +1,10 @@
 """Hostile files through the command line: nothing a file is can hang, flood or exhaust Pictor.
 
-Special files under photo names (a FIFO, a link to /dev/zero), a 3 GB sparse file and
-225-megapixel images in four formats, next to good photos (tests/support/odd_files.py
-writes them in kilobytes). `index` finishes, keeps the good photos, and lists each hostile
-file in `status` with its reason; its peak memory stays inside the 2 GB budget; `watch`
-fails such files as they come and ends on SIGTERM.
+Special files under photo names (a FIFO, a link to /dev/zero), a 3 GB sparse file,
+225-megapixel images in four formats and a JPEG that makes Pillow warn 5,000 times, next to
+good photos (tests/support/odd_files.py writes them in kilobytes). `index` finishes, keeps
+the good photos, and lists each hostile file in `status` with its reason; its peak memory
+stays inside the 2 GB budget; `watch` fails such files as they come and ends on SIGTERM.
 
 Each run is guarded so that a regression fails the test instead of the machine: a time
 limit that kills the whole process group, and (Linux) an 8 GiB address-space limit.
@@ -126,6 +126,29 @@ def test_225_megapixel_images_are_refused_alike_from_their_header(
     # Refused from the header: none was decoded (two decoded at once used to take 2.8 GB).
     assert run.peak < BUDGET, f"peak {run.peak / 1e9:.2f} GB"
     assert time.monotonic() - started < 90
+
+
+def test_thousands_of_pillow_warnings_make_one_log_line(
+    tmp_path: Path, tiny_clip_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    good_photos(photos, 2, seed=23)
+    flooded = odd_files.xmp_flood_jpeg(photos / "xmp.jpg")
+    data = tmp_path / "data"
+
+    quiet = pictor("index", str(photos), "--model", str(tiny_clip_dir), "--device", "cpu",
+                   "--json", data=data)
+    assert quiet.returncode == 0, quiet.stderr
+    assert json.loads(quiet.stdout)["indexed"] == 3  # the photo itself is fine
+    assert quiet.stderr == ""  # used to be 10,000 lines of UserWarning
+
+    flooded.touch()  # changed: read again, this time with the log shown
+    verbose = pictor("index", "--json", "-v", data=data)
+    assert verbose.returncode == 0, verbose.stderr
+    about = [line for line in verbose.stderr.splitlines() if "xmp.jpg" in line]
+    assert len(about) == 1, verbose.stderr[-3000:]
+    assert "Tag data larger than file" in about[0] and "more)" in about[0]
+    assert "UserWarning" not in verbose.stderr.replace(about[0], "")
 
 
 class Watch:
