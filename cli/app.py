@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
@@ -314,6 +315,16 @@ def _status(library: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+STOP_GRACE_S = 10.0
+"""How long ``watch`` may take to stop after Ctrl-C or SIGTERM before it exits anyway."""
+
+
+def _exit_now() -> None:
+    print("pictor: stopping took too long; exiting (what was indexed is saved)",
+          file=sys.stderr, flush=True)
+    os._exit(EXIT_OK)
+
+
 def _watch(library: Any, args: argparse.Namespace) -> int:
     import signal
 
@@ -343,6 +354,11 @@ def _watch(library: Any, args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: object) -> None:
         watcher.stop()
+        # A read stuck in the kernel (a dead network share, FUSE) could hold the stop up
+        # and, at exit, the join of its thread: ending takes seconds, whatever happens.
+        deadline = threading.Timer(STOP_GRACE_S, _exit_now)
+        deadline.daemon = True
+        deadline.start()
         signal.signal(signum, previous[signum])  # a second one acts as usual
 
     previous: dict[int, Any] = {sig: signal.signal(sig, on_signal)

@@ -36,7 +36,7 @@ from core import finetune_train as ft
 from core.embedder import VERSION_PARTS, VERSION_RECORD
 from core.errors import ImageError, PathNotFoundError, UsageError
 from core.files import private_dir, read_json_object
-from core.imaging import decode, to_model_pixels
+from core.imaging import decode_path, to_model_pixels
 
 if TYPE_CHECKING:
     from core.embedder import Embedder
@@ -375,7 +375,7 @@ def _decode_all(paths: Sequence[str], embedder: Embedder
     good, bad = [], []
     for path in paths:
         try:
-            image, _ = decode(Path(path).read_bytes(), min_side=spec.size, name=path)
+            image, _ = decode_path(path, min_side=spec.size)
             good.append(to_model_pixels(image, spec))
         except (OSError, ImageError):
             bad.append(path)

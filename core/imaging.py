@@ -373,6 +373,14 @@ def decode(source: Source, *, min_side: int | None = None,
         return image, info
 
 
+def decode_path(path: str | PathLike[str], *,
+                min_side: int | None = None) -> tuple[Image.Image, ImageInfo]:
+    """:func:`decode` of a file on disk, opened safely (core.reading: a regular file within
+    its size cap; a FIFO or device is refused, never opened)."""
+    with reading.open_photo(path) as file:
+        return decode(file, min_side=min_side, name=path)
+
+
 def decode_oriented(source: Source, *,
                     min_side: int | None = None) -> tuple[Image.Image, ImageInfo, bool]:
     """:func:`decode` for the allowed formats, and whether EXIF turned or flipped it."""

@@ -44,7 +44,7 @@ from core.config import (
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
 from core.files import private_dir
-from core.imaging import decode
+from core.imaging import decode_path
 from core.inflight import InflightMarkers
 from core.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import Hits, LibraryStatus, Progress, Root, Vector
@@ -678,8 +678,7 @@ class Library:
             if stored is not None:
                 return stored
         try:
-            picture, _ = decode(path.read_bytes(), min_side=self.embedder.image_input.size,
-                                 name=path)
+            picture, _ = decode_path(path, min_side=self.embedder.image_input.size)
         except ImageError as error:
             raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error
         vector: Vector = self.embedder.embed_images([picture])[0]

@@ -57,10 +57,9 @@ def _to_qimage(picture: Any) -> QImage:
 
 
 def _decode_shrunk(path: str, size: int) -> tuple[Any, Any]:
-    from core.imaging import decode
+    from core.imaging import decode_path
 
-    with open(path, "rb") as file:
-        picture, info = decode(file.read(), min_side=size, name=path)
+    picture, info = decode_path(path, min_side=size)
     picture.thumbnail((size, size))
     return picture, info
 
