@@ -3,6 +3,7 @@
     python bench/run.py ingest  [--size smoke|full] [--json] [--batch-size N] [--workers N]
     python bench/run.py query   [--size smoke|full] [--json] [--min-vectors N] [--max-vectors N]
     python bench/run.py startup [--size smoke|full] [--json]
+    python bench/run.py memory  [--size smoke|full] [--json] [--corpus NAME ...]
 
 ``ingest``: generated photo-like JPEGs through ``Library.index`` against (a) the naive
 pipeline (Pillow full decode, transformers processor, fp32, one photo at a time) and (b) the
@@ -11,7 +12,9 @@ tower (prepared beforehand, as a large first run does) and with PyTorch alone.
 ``query``: vector search alone at 10k, 100k and 1M clustered synthetic vectors (recall@10
 against exact, bytes per vector; --connectivity/--expansion-add try other graphs), and text
 and image queries end to end. ``startup``: bench/startup.py (first paint) and process start
-to the first search answered by the command line.
+to the first search answered by the command line. ``memory``: peak resident memory of
+``main.py index`` on generated libraries of normal, odd, broken, huge and hostile files,
+against a fixed budget (bench/_memory.py).
 
 ``smoke`` is tiny (CI, well under a minute); ``full`` is run by hand for the README. Inputs
 and models are built offline and cached in ``.cache/bench``. Absolute times on shared
@@ -40,7 +43,7 @@ def _print_text(report: dict[str, Any], indent: str = "") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmark", choices=["ingest", "query", "startup"])
+    parser.add_argument("benchmark", choices=["ingest", "query", "startup", "memory"])
     parser.add_argument("--size", choices=["smoke", "full"], default="full")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--batch-size", type=int, default=32, help="ingest: indexer batch")
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="query: HNSW links per vector (default: the library's)")
     parser.add_argument("--expansion-add", type=int, default=None,
                         help="query: HNSW build breadth (default: the library's)")
+    parser.add_argument("--corpus", action="append", default=None,
+                        help="memory: measure only this corpus (repeatable)")
+    parser.add_argument("--cap-mb", type=int, default=8192,
+                        help="memory: kill a run whose resident memory passes this")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if args.benchmark == "ingest":
@@ -66,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
                                    ("expansion_add", args.expansion_add)) if v is not None}
         report = _query.run(args.size, max_vectors=args.max_vectors,
                             min_vectors=args.min_vectors, graph=graph)
+    elif args.benchmark == "memory":
+        import _memory
+
+        report = _memory.run(args.size, only=args.corpus, cap_mb=args.cap_mb)
     else:
         import _startup
 
