@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench-startup clean
+.PHONY: run test test-tools lint typecheck bench-startup clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Pictor needs Python 3.11 or newer: install python3.11 and run: make PYTHON=python3.11")'
@@ -28,7 +28,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+# tests/e2e/test_no_network.py watches system calls with strace (Linux); installed when run
+# as root on Debian/Ubuntu, otherwise the exact command is printed.
+test-tools:
+	@[ "$$(uname -s)" != Linux ] || command -v strace >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing: strace"; \
+	  apt-get install -y --no-install-recommends strace || \
+	    { apt-get update && apt-get install -y --no-install-recommends strace; }; \
+	else \
+	  echo "The tests need strace. Install it, then run make test again:"; \
+	  echo "  sudo apt-get install -y strace"; exit 1; \
+	fi
+
+test: $(STAMP) test-tools lint typecheck
 	$(BIN)/python -m pytest
 
 clean:

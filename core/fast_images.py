@@ -13,6 +13,13 @@ use; the tower is refused (PyTorch keeps the work) when its vectors differ more 
 :data:`core.embedder.MIN_PRECISION_COSINE` or when it is not clearly faster (tiny models,
 CPUs without int8 dot products). The refusal is cached too. Text stays
 on PyTorch: it is one short sequence per query and its vectors are cached.
+
+ONNX Runtime's official builds report usage to Microsoft (1DS telemetry): once the runtime is
+imported they keep an event store and a device id under ``~/.cache/Microsoft/DeveloperTools``
+(``$XDG_CACHE_HOME`` if set) and, about 9 s later, a native thread resolves
+``mobile.events.data.microsoft.com`` to upload. ``ORT_DISABLE_TELEMETRY=1`` in the
+environment when the runtime loads stops all of it (``disable_telemetry_events()`` afterwards
+does not), so this module sets it on import, before it imports the runtime.
 """
 
 from __future__ import annotations
@@ -48,6 +55,11 @@ MODEL_FILE = "image.int8.onnx"
 META_FILE = "meta.json"
 MIN_SPEEDUP = 1.15
 """The tower must beat PyTorch by this much, or it is not worth a second runtime."""
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+
+# The runtime reads it once, as it loads. Pictor imports the runtime only in this module's
+# functions, so always after this line; child processes inherit it.
+os.environ[TELEMETRY_ENV] = "1"
 
 Features = npt.NDArray[np.float32]
 ImageTower = Callable[[Features], Features]
