@@ -61,9 +61,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "corpora": {
             "photos-3": _photos(3, 1600, 1200),
             "one-byte-jpg-600": lambda f: odd.one_byte_files(f, 600),
-            "odd-and-broken-70": lambda f: odd.odd_corpus(f, 70, bombs=1),
-            "big-64mp-gif-png-webp": lambda f: odd.huge_images(f, 1, 8000,
-                                                               ("GIF", "PNG", "WEBP")),
+            "odd-and-broken-70": lambda f: odd.odd_corpus(f, 70, bombs=1, bomb_side=8000),
+            "big-100mp-gif-png-2+2": lambda f: odd.huge_images(f, 2, 10_000, ("GIF", "PNG")),
             "hostile": _hostile,
         },
     },

@@ -260,11 +260,11 @@ def _write(path: Path, data: bytes) -> None:
         tmp.replace(path)
 
 
-def odd_corpus(folder: Path, count: int, *, bombs: int = 2) -> int:
+def odd_corpus(folder: Path, count: int, *, bombs: int = 2, bomb_side: int = 12_000) -> int:
     """About ``count`` odd and broken files in ``folder`` (made once; deterministic): every
     valid kind in every variant, under its own and a wrong extension, plus the odd files,
-    plus ``bombs`` flat PNGs of 12,000 x 12,000 (144 MP, under the pixel limit). Returns the
-    number of files."""
+    plus ``bombs`` flat grey PNGs of ``bomb_side`` pixels square (12,000: 144 MP, under the
+    pixel limit, a few hundred KB on disk). Returns the number of files."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(17)
     written = 0
@@ -287,7 +287,7 @@ def odd_corpus(folder: Path, count: int, *, bombs: int = 2) -> int:
                 break
         round_ += 1
     for i in range(bombs):
-        _write(folder / f"bomb-{i}.png", _png_bomb(12_000))
+        _write(folder / f"bomb-{i}-{bomb_side}.png", _png_bomb(bomb_side))
         written += 1
     return written
 

@@ -49,8 +49,8 @@ back to the system at once (see :func:`_trim_heap`)."""
 DECODE_BUDGET_BYTES = 400 * 2**20
 """Memory the decode pool's images may take at once, by their headers' estimate (see
 :func:`_decode_cost`). Photos cost a few MB each and decode side by side; an image whose
-estimate passes this waits until it can decode alone, so that two 100-megapixel PNGs do
-not decode at the same time (each is 400 MB or more while decoded)."""
+estimate passes this waits until it can decode alone: two 64-megapixel WebPs decoded at
+once took 2 GB, the whole budget of an index run."""
 QUARANTINE_REASON = ("quarantined: Pictor crashed twice while decoding this file; it is "
                      "tried again when the file changes")
 log = logging.getLogger(__name__)
@@ -382,20 +382,22 @@ class _DecodeBudget:
 
 
 def _decode_cost(path: str) -> int:
-    """Bytes decoding ``path`` takes at its peak, estimated from its header (measured peaks
-    per pixel: palette PNG/GIF 6, WebP 16 (libwebp's RGBA, Pillow's copy, RGB); a JPEG
-    larger than the model needs is decoded at 1/8 scale). 0 for a file that fails before
-    decoding and for camera RAWs (their preview is a JPEG; their file cap bounds them)."""
+    """Bytes decoding ``path`` takes at its peak, estimated from its header: measured peaks
+    per pixel were 4 for RGB PNG/TIFF/BMP, 6 palette or grey, 8 16-bit, 12 RGBA, 13 float
+    TIFF, 18 WebP (libwebp's RGBA, Pillow's copy, then RGB); a JPEG larger than the model
+    needs is decoded at 1/8 scale. The header does not give the mode, so the worst but WebP
+    is assumed. 0 for a file that fails before decoding and for camera RAWs (their preview
+    is a JPEG; their file cap bounds them)."""
     if raw.is_raw(path):
         return 0
     try:
         info = read_info(path)
     except Exception:  # refused or unreadable: _prepare says why, without decoding
         return 0
-    return int(info.width * info.height * _BYTES_PER_PIXEL.get(info.format, 8))
+    return int(info.width * info.height * _BYTES_PER_PIXEL.get(info.format, 13))
 
 
-_BYTES_PER_PIXEL = {"JPEG": 8 / 64, "WEBP": 16}
+_BYTES_PER_PIXEL = {"JPEG": 8 / 64, "WEBP": 18}
 
 
 def _prepare_within(budget: _DecodeBudget, entry: FileEntry, row: PhotoRow | None,

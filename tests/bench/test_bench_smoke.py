@@ -77,7 +77,9 @@ def test_memory_smoke_budget() -> None:
     assert runs["hostile"]["index"]["indexed"] == 4
     baseline = runs["photos-3"]["peak_rss_mb"]
     for name, run in runs.items():
-        # Measured 1.3-1.5 GB for photos-3 with the 2-layer model; a FIFO read forever, a
-        # 3 GB file read whole or two big images decoded at once pass these by far.
+        # With the 2-layer model: 1.3 GB for photos-3 (its caption vocabulary), 1.1-1.6 GB
+        # for the others. A 100-megapixel palette image takes about 600 MB while it
+        # decodes: two at once (as before the decode budget) measured +735 MB here, and a
+        # FIFO read forever or a 3 GB file read whole would pass the bound by far.
         assert run["peak_rss_mb"] <= report["budget_mb"], (name, run["phase_at_peak"])
-        assert run["peak_rss_mb"] <= baseline + 800, (name, run["phase_at_peak"])
+        assert run["peak_rss_mb"] <= baseline + 550, (name, run["phase_at_peak"])
