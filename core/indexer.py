@@ -10,12 +10,10 @@ stopped. All catalog and index writes happen in the thread that iterates (one wr
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from collections import deque
@@ -36,6 +34,7 @@ from core.errors import ImageError
 from core.file_warnings import one_line_per_file
 from core.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model, read_info
 from core.inflight import InflightMarkers
+from core.memory import trim_heap
 from core.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.user_words import read_user_texts
@@ -45,7 +44,7 @@ SCAN_REPORT_EVERY = 2000
 QUARANTINE_AFTER = 2
 TRIM_AFTER_PIXELS = 16_000_000
 """After decoding an image this large (or failing to decode one), free memory is handed
-back to the system at once (see :func:`_trim_heap`)."""
+back to the system at once (see :func:`core.memory.trim_heap`)."""
 DECODE_BUDGET_BYTES = 400 * 2**20
 """Memory the decode pool's images may take at once, by their headers' estimate (see
 :func:`_decode_cost`). Photos cost a few MB each and decode side by side; an image whose
@@ -98,6 +97,8 @@ class Indexer:
         self.batch_size = batch_size
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.on_batch = on_batch
+        self._root_paths: dict[int, Path] = {}
+        """Each root's folder: a sidecar link is read only when it stays inside it."""
         self.before_embedding = before_embedding
         """Readies the model (may report progress) for the number of photos the run is
         expected to embed. Called once, when the first decoded photo is ready: files that
@@ -106,6 +107,7 @@ class Indexer:
 
     def run(self, roots: Sequence[tuple[int, Path]]) -> Iterator[Progress]:
         started = time.monotonic()
+        self._root_paths = dict(roots)
         online = [(rid, path) for rid, path in roots if is_online(path)]
         progress = Progress(phase="scan", done=0, total=0)
         entries: list[tuple[int, FileEntry]] = []
@@ -129,6 +131,7 @@ class Indexer:
         offline. A sidecar (``IMG_1.xmp``, written, added or deleted) stands for its photos.
         Paths outside every root are ignored.
         """
+        self._root_paths = dict(roots)
         started = time.monotonic()
         online = [(rid, root) for rid, root in roots if is_online(root)]
         entries: list[tuple[int, FileEntry]] = []
@@ -225,7 +228,7 @@ class Indexer:
             root_id = root_of[entry.path]
             pending.append(_done(_quarantine(entry, row, root_id) if self._quarantined(entry)
                                  else _prepare(entry, row, root_id, spec, gone_by_hash,
-                                               self.markers)))
+                                               self.markers, self._root_paths.get(root_id))))
         items = iter([item for item in work if item[0].path not in self._suspects])
         try:
             batch: list[_Prepared] = []
@@ -235,9 +238,10 @@ class Indexer:
                     if item is None:
                         break
                     entry, row = item
+                    root_id = root_of[entry.path]
                     pending.append(pool.submit(_prepare_within, budget, entry, row,
-                                               root_of[entry.path], spec, gone_by_hash,
-                                               self.markers))
+                                               root_id, spec, gone_by_hash, self.markers,
+                                               self._root_paths.get(root_id)))
                 if not pending:
                     break
                 batch.append(pending.popleft().result())
@@ -327,8 +331,9 @@ class Indexer:
         path) per batch, so that a long run can be stopped."""
         for start in range(0, len(work), self.batch_size):
             chunk = work[start:start + self.batch_size]
-            self.catalog.set_user_words([(row.id, _own_words(Path(entry.path)), entry.sidecars)
-                                         for entry, row in chunk])
+            self.catalog.set_user_words(
+                [(row.id, _own_words(Path(entry.path), root=self._root_paths.get(row.root_id)),
+                  entry.sidecars) for entry, row in chunk])
             yield chunk[-1][0].path
 
     def _known_vector(self, item: _Prepared) -> npt.NDArray[np.float32] | None:
@@ -402,42 +407,16 @@ _BYTES_PER_PIXEL = {"JPEG": 8 / 64, "WEBP": 18}
 
 def _prepare_within(budget: _DecodeBudget, entry: FileEntry, row: PhotoRow | None,
                     root_id: int, spec: ModelInput, gone_by_hash: dict[str, PhotoRow],
-                    markers: InflightMarkers | None) -> _Prepared:
+                    markers: InflightMarkers | None, root: Path | None) -> _Prepared:
     """:func:`_prepare` once the decode budget allows, then the memory a large decode
     freed goes back to the system."""
     with budget.claim(_decode_cost(entry.path)):
-        prepared = _prepare(entry, row, root_id, spec, gone_by_hash, markers)
+        prepared = _prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
     facts = prepared.facts
     if facts is not None and (facts.error or (facts.width or 0) * (facts.height or 0)
                               >= TRIM_AFTER_PIXELS):
-        _trim_heap()
+        trim_heap()
     return prepared
-
-
-def _trim_heap() -> None:
-    """Hand the C heap's free pages back to the system (glibc; elsewhere a no-op).
-
-    A decode pool thread frees a big image's buffers into its own malloc arena, where glibc
-    keeps them (its mmap threshold grows after the first big free): two threads, each
-    holding the pages of the last big image it decoded, added 300 MB to every later
-    phase of a run (measured with three 64 MP images). Trimming costs microseconds."""
-    trim = _MALLOC_TRIM
-    if trim is not None:
-        trim(0)
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None)
-        trim: Callable[[int], int] = libc.malloc_trim
-    except (OSError, AttributeError):  # musl and others have no malloc_trim
-        return None
-    return trim
-
-
-_MALLOC_TRIM = _malloc_trim()
 
 
 def _done(result: _Prepared) -> Future[_Prepared]:
@@ -459,6 +438,7 @@ def _prepare(
     spec: ModelInput,
     gone_by_hash: dict[str, PhotoRow],
     markers: InflightMarkers | None = None,
+    root: Path | None = None,
 ) -> _Prepared:
     """Read, hash and decode one file (runs in the pool; touches no shared state).
 
@@ -477,7 +457,7 @@ def _prepare(
         base = replace(base, content_hash=content_hash)
         moved_from = gone_by_hash.get(content_hash) if row is None else None
         if moved_from is not None:  # its words are those next to it now (sidecars may differ)
-            base = replace(base, user_words=_own_words(Path(entry.path)))
+            base = replace(base, user_words=_own_words(Path(entry.path), root=root))
             return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
         if markers is not None:
             markers.begin(entry.path)
@@ -491,7 +471,7 @@ def _prepare(
         finally:
             if markers is not None:
                 markers.end()
-        user_words = _own_words(Path(entry.path))
+        user_words = _own_words(Path(entry.path), root=root)
     facts = replace(
         base,
         width=info.width,
@@ -504,10 +484,10 @@ def _prepare(
     return _Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
 
 
-def _own_words(path: Path, data: bytes | None = None) -> str:
+def _own_words(path: Path, data: bytes | None = None, *, root: Path | None = None) -> str:
     """The photo's own words, for the full-text table: album names are in its folders
     column already. Without ``data``, core.user_words opens the file itself (a regular
     file only, headers only)."""
     with one_line_per_file(path):
-        texts = read_user_texts(path, data=data)
+        texts = read_user_texts(path, data=data, root=root)
     return " ".join(t.text for t in texts if t.source != "album")

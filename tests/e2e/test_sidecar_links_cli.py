@@ -71,6 +71,7 @@ def test_sidecar_links_out_of_the_library_are_not_read(
     assert word_matches("zebracorn", data=data) == set()
     assert word_matches("quokkatitle", data=data) == set()
     assert word_matches("lighthouse", data=data) == {"IMG_3.jpg"}
+    assert word_matches("windmill", data=data) == {"IMG_4.jpg"}  # another folder of it
     assert caption_texts(album / "IMG_1.jpg", data=data) == albums
     assert caption_texts(album / "IMG_2.jpg", data=data) == albums
     assert caption_texts(album / "IMG_3.jpg", data=data) == {"lighthouse keeper", *albums}
