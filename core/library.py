@@ -46,8 +46,10 @@ from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
 from core.files import private_dir
 from core.imaging import decode_path
 from core.inflight import InflightMarkers
+from core.memory import available_bytes
 from core.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import Hits, LibraryStatus, Progress, Root, Vector
+from core.units import human_size
 from core.vector_index import HNSW, AnyIndex, IndexDamagedError, VectorIndex, open_index
 
 log = logging.getLogger(__name__)
@@ -475,6 +477,12 @@ class Library:
         if built is None or (built is False and count < FAST_IMAGES_MIN_PHOTOS):
             return
         if built is False:
+            need = _tower_build_bytes(self.embedder.model)
+            free = available_bytes()
+            if free is not None and free < need:
+                log.info("no int8 image tower: building it needs about %s of memory, %s is "
+                         "free; PyTorch embeds the photos", human_size(need), human_size(free))
+                return
             yield Progress(phase="optimise", done=0, total=count)
         self.embedder.use_fast_images(cache, build=True)
 
@@ -716,6 +724,20 @@ class Library:
             models=self.catalog.model_names(),
             scan_problems=json.loads(self.catalog.get_setting(SCAN_PROBLEMS_SETTING) or "[]"),
         )
+
+
+TOWER_BUILD_FACTOR = 3
+"""Memory that preparing the int8 image tower takes beyond the loaded model, per byte of
+the image tower's float32 weights (export, fusion and quantization each hold about two
+copies of the graph; ViT-B/32: +1.0 GB for 350 MB, see bench/run.py memory)."""
+
+
+def _tower_build_bytes(model: Any) -> int:
+    """What building the int8 tower of ``model`` adds to the process, with a margin, so
+    that a machine short of memory keeps PyTorch instead of swapping."""
+    tower = getattr(model, "vision_model", model)
+    weights = sum(p.numel() * 4 for p in tower.parameters())
+    return int(TOWER_BUILD_FACTOR * weights) + 512 * 2**20
 
 
 def _existing_folder(path: Path | str) -> Path:

@@ -139,3 +139,18 @@ def test_small_runs_and_the_off_switch_keep_pytorch(
         assert "optimise" not in {s.phase for s in lib.index([tmp_path / "more"])}
         assert lib.embedder.precision != "int8"
     assert not (tmp_path / "cache" / FAST_IMAGES_DIR).exists()
+
+
+def test_a_machine_short_of_memory_keeps_pytorch_instead_of_building_the_tower(
+        tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preparing the tower costs about three copies of the image tower's weights: with
+    less free memory than that, the run embeds with PyTorch and builds nothing."""
+    monkeypatch.setenv("PICTOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr("core.library.FAST_IMAGES_MIN_PHOTOS", 1)
+    monkeypatch.setattr("core.library.available_bytes", lambda: 256 * 2**20)
+    toyworld.write_photos(tmp_path / "photos", toyworld.random_scenes(3, seed=6), seed=6)
+    with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as lib:
+        steps = list(lib.index([tmp_path / "photos"]))
+        assert "optimise" not in {s.phase for s in steps}
+        assert steps[-1].indexed == 3 and lib.embedder.precision != "int8"
+    assert not (tmp_path / "cache" / FAST_IMAGES_DIR).exists()
