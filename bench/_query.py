@@ -95,8 +95,8 @@ def vector_search(n: int, count: int, expansions: list[int], *, graph: dict[str,
                   ) -> tuple[dict[str, Any], Any, npt.NDArray[np.float32]]:
     """The index a library of ``n`` photos has (a graph, or from ``ivf_min``, by default
     the library's IVF_MIN, the inverted file; ``graph`` settings always measure a graph)."""
+    from core.index_keeper import IVF_MIN
     from core.ivf_index import IvfIndex
-    from core.library import IVF_MIN
     from core.vector_index import VectorIndex
 
     vectors = clustered(n, seed=n)

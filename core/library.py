@@ -43,23 +43,20 @@ from core.config import (
 )
 from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
-from core.files import private_dir
 from core.imaging import decode_path
+from core.index_keeper import IndexKeeper, index_lock
 from core.inflight import InflightMarkers
 from core.memory import available_bytes
 from core.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import Hits, LibraryStatus, Progress, Root, Vector
 from core.units import human_size
-from core.vector_index import HNSW, AnyIndex, IndexDamagedError, VectorIndex, open_index
+from core.vector_index import AnyIndex, IndexDamagedError, VectorIndex
 
 log = logging.getLogger(__name__)
 
 MODEL_SETTING = "model"
 CALIBRATION_SETTING = "calibration:{model_id}"
 INDEX_SAVE_INTERVAL_S = 60.0
-IVF_MIN = 200_000
-"""From this many photos a model's search index is an inverted file (core.ivf_index):
-USearch's graph meets recall 0.98 within 2 ms up to ~100k photos on two cores, not at 1M."""
 INFLIGHT_DIR = "inflight"
 FAST_IMAGES_DIR = "fast-images"
 PRECISION_DIR = "precision"  # the bf16 check's verdict per model (core.embedder)
@@ -100,8 +97,8 @@ class Library:
         self.notices: list[str] = []
         """Things the user should be told (a restored backup, ...), oldest first."""
         # A missing or empty database beside backups is restored (never silently started
-        # afresh), whoever opens it; a full check only for writers.
-        if verify or backup.health(db_path) is backup.Health.EMPTY:
+        # afresh), whoever opens it; the full check (every page read) only for writers.
+        if verify or backup.is_empty(db_path):
             self._restore(db_path)
         try:
             self.catalog = Catalog(db_path, on_wait=on_wait)
@@ -116,10 +113,9 @@ class Library:
         self.device_choice = device
         self._on_download = on_download
         self._embedder: Embedder | None = None
-        self._index: AnyIndex | None = None
-        self._index_writable = False
-        self._index_seq = 0
-        """The catalog change counter up to which every change is in ``_index``."""
+        self._keeper = IndexKeeper(self.catalog,
+                                   vector_index_path(self.data_dir, self.model_name),
+                                   self.model_name)
         self._corpus: CaptionCorpus | None = None
         self._calibration: Calibration | None = None
         self._calibration_seq = -1  # the model's change counter it was checked at
@@ -171,8 +167,9 @@ class Library:
         self.catalog.set_setting(MODEL_SETTING, self.model_name)
         self._model_saved = True
         self._embedder = None
-        self._index = None
-        self._index_writable = False
+        self._keeper = IndexKeeper(self.catalog,
+                                   vector_index_path(self.data_dir, self.model_name),
+                                   self.model_name)
         self._corpus = None
         self._calibration = None
 
@@ -193,125 +190,13 @@ class Library:
         self.use_model(target)
 
     def vector_index(self, *, writable: bool = False) -> AnyIndex:
-        """The current model's index, synced with the catalog (rebuilt if damaged).
-
-        Other processes may write the same library (the tray and a terminal): an index
-        already open first takes in what they committed since it last looked."""
-        if self._index is not None and (self._index_writable or not writable):
-            self._catch_up(self._index)
-            return self._index
-        model_id, dim = self._model_key()
-        path = vector_index_path(self.data_dir, self.model_name)
-        seq = self.catalog.max_seq(model_id)
-        count = self.catalog.counts(model_id)[1]
-        index: AnyIndex
-        try:
-            index, meta = open_index(path, model=self.model_name, dim=dim, view=not writable)
-            if meta.seq == seq and meta.count == count:
-                synced = seq
-            else:
-                if meta.seq > seq:  # the catalog went back in time: trust it, rebuild
-                    raise IndexDamagedError(path, "the index is newer than the catalog")
-                if not writable:
-                    index, meta = open_index(path, model=self.model_name, dim=dim)
-                # A full comparison of keys: a file that lacks photos older than its stamp
-                # (left by an older Pictor with two writers) is repaired here.
-                synced = self._sync(index, model_id, dim, since_seq=meta.seq, full=True)
-                self._write_index(index, path, synced)
-                writable = True
-        except IndexDamagedError:
-            synced = self.catalog.max_seq(model_id)
-            built = self._build_ivf(model_id, dim) if count >= IVF_MIN else None
-            if built is None:
-                index = VectorIndex(dim)
-                synced = self._sync(index, model_id, dim, since_seq=0)
-            else:
-                index = built
-            if len(index) or path.exists():
-                self._write_index(index, path, synced)
-            writable = True
-        self._index, self._index_writable, self._index_seq = index, writable, synced
-        return index
-
-    def _catch_up(self, index: AnyIndex) -> None:
-        """Bring an open index up to the catalog's changes since it last synced (another
-        process's index run, or this one's own writes: upserts are idempotent)."""
-        model_id, dim = self._model_key()
-        if self.catalog.max_seq(model_id) != self._index_seq:
-            self._index_seq = self._sync(index, model_id, dim, since_seq=self._index_seq)
-
-    def _build_ivf(self, model_id: int, dim: int) -> AnyIndex | None:
-        """An inverted file of all the model's vectors in the catalog, trained on them, or
-        None when it cannot be built (memory, FAISS): the caller keeps or builds a graph."""
-        from core.ivf_index import IvfIndex
-
-        started = time.monotonic()
-        try:
-            chunks = [(ids, v.astype(np.float16))  # as stored: 1 GB at 1M photos, not 2
-                      for ids, v in self.catalog.iter_vectors(model_id, dim, chunk=65_536)]
-            keys = np.concatenate([ids for ids, _ in chunks])
-            vectors = np.concatenate([v for _, v in chunks])
-            del chunks
-            index = IvfIndex.build(keys, vectors)
-        except (MemoryError, RuntimeError, ValueError) as error:
-            log.warning("no inverted-file index (the graph stays): %s", error)
-            return None
-        log.info("built an inverted-file index of %d vectors in %.0f s",
-                 len(index), time.monotonic() - started)
-        return index
-
-    def _reshape_index(self) -> None:
-        """After an index run: a library that grew past IVF_MIN gets an inverted file, and
-        one that outgrew its inverted file's training a new one (2.4 min at 1M photos)."""
-        index = self._index
-        if index is None or not self._index_writable:
-            return
-        if (index.kind == HNSW and len(index) >= IVF_MIN) or index.stale():
-            model_id, dim = self._model_key()
-            seq = self.catalog.max_seq(model_id)  # before reading: later changes replay
-            built = self._build_ivf(model_id, dim)
-            if built is not None:
-                self._index, self._index_seq = built, seq
-
-    def _sync(self, index: AnyIndex, model_id: int, dim: int, *, since_seq: int,
-              full: bool = False) -> int:
-        """Apply the catalog's changes after ``since_seq`` to ``index``; returns the change
-        counter it now reflects. The counter is read first, so whatever is committed
-        while this reads is applied too and merely replayed next time. Keys are compared
-        in full when asked or when the counts disagree (photos removed, or missing)."""
-        seq = self.catalog.max_seq(model_id)
-        for ids, vectors in self.catalog.iter_vectors(model_id, dim, since_seq=since_seq):
-            index.upsert(ids, vectors)
-        if full or len(index) != self.catalog.counts(model_id)[1]:
-            wanted = np.fromiter(self.catalog.ids_with_embedding(model_id), dtype=np.int64)
-            have = index.keys()
-            # Both are unique already; told otherwise numpy hashes them again (1.7 s at 1M).
-            stale = np.setdiff1d(have, wanted, assume_unique=True)
-            if len(stale):
-                index.remove(stale.tolist())
-            missing = np.setdiff1d(wanted, have, assume_unique=True)
-            if len(missing):
-                log.warning("the search index lacked %d photos of the catalog; added",
-                            len(missing))
-                for ids, vectors in self.catalog.vectors_by_id(model_id, dim, missing):
-                    index.upsert(ids, vectors)
-        return seq
+        """The current model's index, synced with the catalog (rebuilt if damaged); an
+        index already open first takes in what other processes committed meanwhile."""
+        return self._keeper.get(*self._model_key(), writable=writable)
 
     def _save_index(self) -> None:
-        if self._index is not None and self._index_writable:
-            # What other writers committed goes in first, so the file's stamp is true.
-            self._catch_up(self._index)
-            self._write_index(self._index, vector_index_path(self.data_dir, self.model_name),
-                              self._index_seq)
-
-    def _write_index(self, index: AnyIndex, path: Path, seq: int) -> None:
-        """Save under a file lock: the window and a command line may share a library, and
-        each save writes two files (index, then sidecar) that must come from one writer.
-        A read-only library keeps its index in memory."""
-        if self.catalog.read_only:
-            return
-        with _index_lock(path):
-            index.save(path, model=self.model_name, seq=seq)
+        if self._keeper.index is not None:
+            self._keeper.save(*self._model_key())
 
     def forget_model(self, name: str) -> None:
         """Drop what the library derived from a model it no longer uses: vectors, tags,
@@ -340,7 +225,7 @@ class Library:
         count = self.catalog.share_vectors(source_id, target, dim)
         source = vector_index_path(self.data_dir, self.model_name)
         path = vector_index_path(self.data_dir, target)
-        with _index_lock(source), _index_lock(path), \
+        with index_lock(source), index_lock(path), \
                 contextlib.suppress(IndexDamagedError):  # else built on first use
             VectorIndex.copy(source, path, model=target)
         return count
@@ -386,7 +271,7 @@ class Library:
             raise UsageError(f"not a library folder: {path}")
         self.catalog.refuse_if_read_only("removing folders")
         count = self.catalog.remove_root(root_id)
-        self._index = None  # resynced from the catalog (and saved) on next use
+        self._keeper.forget()  # resynced from the catalog (and saved) on next use
         return count
 
     # -- indexing ----------------------------------------------------------------------
@@ -464,13 +349,13 @@ class Library:
             except Exception as error:  # e.g. the disk that failed the run: that error tells
                 log.warning("the search index could not be saved: %s", error)
             raise
-        self._reshape_index()
+        self._keeper.reshape(*self._model_key())
         self._save_index()
 
     def _ready_fast_images(self, count: int) -> Iterator[Progress]:
         """Put images through the int8 ONNX tower (core.fast_images) when one is cached for
         this model, or build it first when ``count`` photos make that worth its cost."""
-        if os.environ.get(FAST_IMAGES_ENV, "1") == "0":
+        if os.environ.get(FAST_IMAGES_ENV, "1") == "0" or self.embedder.precision == "int8":
             return
         cache = cache_dir(self.data_dir) / FAST_IMAGES_DIR
         built = self.embedder.has_fast_images(cache)
@@ -756,11 +641,3 @@ def _existing_file(path: Path | str) -> Path:
     if not file.is_file():
         raise UsageError(f"not a file: {path}")
     return file.resolve()
-
-
-def _index_lock(path: Path) -> Any:
-    """The lock every writer of the search index file ``path`` (and its sidecar) holds."""
-    from filelock import FileLock
-
-    private_dir(path.parent)
-    return FileLock(str(path.with_suffix(".lock")), timeout=60, mode=0o600)

@@ -178,7 +178,7 @@ def test_an_index_that_outgrew_its_training_says_so(data) -> None:
 def test_a_library_past_ivf_min_switches_and_rebuilds_from_the_catalog(
         tmp_path: Path, tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Small numbers stand for large ones: 40 photos past a threshold of 30, in 4 lists.
-    monkeypatch.setattr("core.library.IVF_MIN", 30)
+    monkeypatch.setattr("core.index_keeper.IVF_MIN", 30)
     monkeypatch.setattr(ivf_index, "list_count", lambda n: 4)
     monkeypatch.setattr(ivf_index, "MIN_TRAIN_PER_LIST", 5)
     photos = tmp_path / "photos"
@@ -201,7 +201,7 @@ def test_a_library_past_ivf_min_switches_and_rebuilds_from_the_catalog(
 
 def test_an_inverted_file_that_cannot_be_built_leaves_the_graph(
         tmp_path: Path, tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.library.IVF_MIN", 10)
+    monkeypatch.setattr("core.index_keeper.IVF_MIN", 10)
 
     def no_memory(*args: object, **kwargs: object) -> IvfIndex:
         raise MemoryError
