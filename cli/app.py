@@ -320,9 +320,10 @@ STOP_GRACE_S = 10.0
 
 
 def _exit_now() -> None:
-    print("pictor: stopping took too long; exiting (what was indexed is saved)",
+    print("pictor: stopping took too long; exiting now (every indexed photo is saved in the "
+          "library; its search index is brought up to date at the next start)",
           file=sys.stderr, flush=True)
-    os._exit(EXIT_OK)
+    os._exit(EXIT_FAILURE)
 
 
 def _watch(library: Any, args: argparse.Namespace) -> int:

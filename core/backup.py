@@ -39,7 +39,7 @@ def backup(db_path: Path, *, keep: int = KEEP) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{db_path.stem}-{stamp}.db"
     partial = target.with_suffix(".partial")
-    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    source = sqlite3.connect(read_only_uri(db_path), uri=True)
     try:
         destination = sqlite3.connect(partial)
         os.chmod(partial, 0o600)
@@ -72,6 +72,16 @@ class Health(enum.Enum):
     DAMAGED = "damaged"
     UNKNOWN = "unknown"
     """Locked by another program, or unreadable to this user: nothing to repair."""
+
+
+def is_empty(db_path: Path) -> bool:
+    """Missing or zero bytes, by ``stat`` alone (cheap enough for every open)."""
+    try:
+        return db_path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def health(db_path: Path) -> Health:
@@ -107,8 +117,26 @@ def restore_if_damaged(db_path: Path) -> str | None:
 
     What was there is kept beside it (``library.db.damaged-<time>``), never deleted.
     Returns a sentence for the user, or None when nothing was done (a healthy database,
-    a locked or unreadable one, or a new library without backups).
+    a locked or unreadable one, or a new library without backups). Two programs opening
+    the library at once restore it once: the second finds it healthy.
     """
+    from filelock import FileLock, Timeout
+
+    state = health(db_path)
+    if state in (Health.OK, Health.UNKNOWN) or (state is Health.EMPTY
+                                                and not backups(db_path)):
+        return None  # nothing to repair, or a new library: nothing to restore
+    lock = FileLock(str(db_path.with_name(db_path.name + ".restore-lock")), timeout=60,
+                    mode=0o600)
+    try:
+        with lock:
+            return _restore(db_path)
+    except (OSError, Timeout) as error:  # a read-only folder: opening will say what is wrong
+        log.warning("the library database could not be restored: %s", error)
+        return None
+
+
+def _restore(db_path: Path) -> str | None:
     state = health(db_path)
     if state in (Health.OK, Health.UNKNOWN):
         return None
@@ -139,14 +167,16 @@ def restore_if_damaged(db_path: Path) -> str | None:
 
 
 def _set_aside(db_path: Path, why: str) -> Path | None:
-    """Rename the database and its WAL files to ``<name>.<why>-<time>``; None if absent."""
-    if not db_path.exists():
-        return None
+    """Rename the database and its WAL files to ``<name>.<why>-<time>`` (WAL files left
+    without their database too: SQLite would replay them onto the restored copy); returns
+    the database's new name, None if it was absent."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     kept = db_path.with_name(f"{db_path.name}.{why}-{stamp}")
-    os.replace(db_path, kept)
+    present = db_path.exists()
+    if present:
+        os.replace(db_path, kept)
     for suffix in ("-wal", "-shm"):
         side = db_path.with_name(db_path.name + suffix)
         if side.exists():
             os.replace(side, kept.with_name(kept.name + suffix))
-    return kept
+    return kept if present else None

@@ -133,7 +133,11 @@ class Catalog:
         """One attempt at opening and migrating (retried while another program is busy)."""
         if self.read_only:
             conn = connection.connect_read_only(self.path)
-            self._check_version(conn, writable=False)
+            try:
+                self._check_version(conn, writable=False)
+            except BaseException:
+                conn.close()
+                raise
             return conn
         created = not self.path.exists()
         private_dir(self.path.parent)

@@ -87,18 +87,26 @@ def writable(path: Path) -> bool:
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection: a normal one where SQLite can keep its lock files beside
-    the database, else an immutable snapshot (a read-only folder or disk)."""
+    the database, else an immutable snapshot (a read-only folder or disk). Waits only
+    briefly on a lock, so that the caller's retry can tell the user it waits."""
     try:
-        conn = sqlite3.connect(read_only_uri(path), uri=True, check_same_thread=False,
-                               timeout=wait_limit_s())
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
+        return _checked(sqlite3.connect(read_only_uri(path), uri=True,
+                                        check_same_thread=False, timeout=RETRY_S))
     except sqlite3.Error as error:
         if verdict(error) is not Verdict.READ_ONLY:
             raise
-    conn = sqlite3.connect(read_only_uri(path, immutable=True), uri=True,
-                           check_same_thread=False)
-    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return _checked(sqlite3.connect(read_only_uri(path, immutable=True), uri=True,
+                                    check_same_thread=False))
+
+
+def _checked(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """``conn`` once a first read worked (closed when it did not)."""
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_limit_s() * 1000)}")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -98,12 +98,17 @@ def cache_key(folder: Path) -> str:
     """A digest of what the build depends on: the model's files and the tools' versions
     (read from the installed packages' metadata: a small run need not load the 35 MB
     runtime just to know whether a tower is cached)."""
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     import torch  # loaded already: the model runs on it
 
-    return model_files_digest(folder,
-                              f"{FORMAT}|{version('onnxruntime')}|{torch.__version__}")
+    try:
+        runtime = version("onnxruntime")
+    except PackageNotFoundError:  # installed as onnxruntime-gpu, -openvino, ...
+        import onnxruntime
+
+        runtime = onnxruntime.__version__
+    return model_files_digest(folder, f"{FORMAT}|{runtime}|{torch.__version__}")
 
 
 def _folder(cache: Path, name: str, folder: Path) -> Path:

@@ -51,6 +51,10 @@ photo passes, a 15000x15000 (225 MP) image or a 40000x40000 bomb does not. This 
 own hard limit (twice its ``MAX_IMAGE_PIXELS``, process-wide, which Pictor leaves alone):
 its WebP, TIFF and GIF plugins refuse anything larger themselves, so no format may have a
 higher one. Decoded as RGB, such an image is 716 MB (Pillow keeps 4 bytes a pixel)."""
+MAX_JPEG_PIXELS = 250_000_000
+"""A JPEG is decoded at 1/8 scale for the model and for thumbnails (a 200 MP phone photo,
+16320x12240, costs 94 MB), and Pillow's JPEG plugin has no limit of its own: phones that
+shoot 200 MP save JPEG, so JPEG keeps the limit every format had before."""
 
 # Same table as ImageOps.exif_transpose; we also need the value itself for ImageInfo.
 _ORIENTATION = {
@@ -148,7 +152,7 @@ def _open(source: BinaryIO) -> ImageFile.ImageFile:
         if not verdict or isinstance(verdict, str):  # a str says "mine, but not compiled in"
             continue
         claimed = claimed or fmt
-        _check_size(declared_size(fmt, head, source))
+        _check_size(declared_size(fmt, head, source), fmt)
         try:
             source.seek(0)
             return factory(source, "")
@@ -161,8 +165,9 @@ def _open(source: BinaryIO) -> ImageFile.ImageFile:
     raise _refusal(source)
 
 
-def _check_size(size: tuple[int, int] | None) -> None:
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
+def _check_size(size: tuple[int, int] | None, fmt: str) -> None:
+    limit = MAX_JPEG_PIXELS if fmt in ("JPEG", "MPO") else MAX_PIXELS
+    if size is not None and size[0] * size[1] > limit:
         raise ImageTooLargeError(f"image too large: {size[0]}x{size[1]} pixels")
 
 
@@ -186,7 +191,7 @@ def _open_checked(source: BinaryIO) -> ImageFile.ImageFile:
     except MemoryError as exc:
         raise ImageTooLargeError("not enough memory to open the image") from exc
     width, height = image.size
-    _check_size((width, height))
+    _check_size((width, height), str(image.format))
     if width <= 0 or height <= 0:
         raise CorruptImageError(f"invalid image size: {width}x{height}")
     return image

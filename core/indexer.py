@@ -101,9 +101,9 @@ class Indexer:
         """Each root's folder: a sidecar link is read only when it stays inside it."""
         self.before_embedding = before_embedding
         """Readies the model (may report progress) for the number of photos the run is
-        expected to embed. Called once, when the first decoded photo is ready: files that
-        fail to decode (a folder of broken or empty files) do not count, see
-        :func:`_expected_photos`."""
+        expected to embed: when the first decoded photo is ready, and again each time the
+        estimate doubles. Files that fail to decode (a folder of broken or empty files) do
+        not count, see :func:`_expected_photos`."""
 
     def run(self, roots: Sequence[tuple[int, Path]]) -> Iterator[Progress]:
         started = time.monotonic()
@@ -176,14 +176,16 @@ class Indexer:
         gone_by_hash = {row.content_hash: row for row in plan.gone if row.content_hash}
         moved_ids: set[int] = set()
         embed_started = time.monotonic()
-        ready = self.before_embedding is None
+        asked = 0  # the photo count the model was last readied for
         seen = decoded = 0
         for batch in self._prepared_batches(plan.to_embed, root_of, gone_by_hash):
             seen += len(batch)
             decoded += sum(1 for item in batch if item.pixels is not None)
-            if not ready and decoded and self.before_embedding is not None:
-                ready = True
-                expected = _expected_photos(decoded, seen, len(plan.to_embed))
+            expected = _expected_photos(decoded, seen, len(plan.to_embed)) if decoded else 0
+            # Asked again whenever the estimate doubles: a run that starts with a folder of
+            # broken files may hold thousands of photos after it.
+            if self.before_embedding is not None and expected and expected >= 2 * asked:
+                asked = expected
                 for step in self.before_embedding(expected):
                     yield replace(step, elapsed_s=time.monotonic() - started)
             progress = self._commit(batch, progress, moved_ids)
@@ -410,7 +412,14 @@ def _prepare_within(budget: _DecodeBudget, entry: FileEntry, row: PhotoRow | Non
                     markers: InflightMarkers | None, root: Path | None) -> _Prepared:
     """:func:`_prepare` once the decode budget allows, then the memory a large decode
     freed goes back to the system."""
-    with budget.claim(_decode_cost(entry.path)):
+    if markers is not None:  # the estimate parses the header: a crash there names the file
+        markers.begin(entry.path)
+    try:
+        cost = _decode_cost(entry.path)
+    finally:
+        if markers is not None:
+            markers.end()
+    with budget.claim(cost):
         prepared = _prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
     facts = prepared.facts
     if facts is not None and (facts.error or (facts.width or 0) * (facts.height or 0)

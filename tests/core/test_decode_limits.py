@@ -90,3 +90,17 @@ def test_a_large_image_converted_in_bands_has_the_same_pixels(
     banded = to_rgb(image)
     assert banded.mode == "RGB" and banded.size == image.size
     assert np.array_equal(np.asarray(banded), whole)
+
+
+def test_a_200_megapixel_phone_jpeg_is_still_decoded_at_reduced_size() -> None:
+    """Phones that shoot 200 MP (16320x12240) save JPEG, which decodes at 1/8 scale."""
+    import io
+
+    from core.imaging import MAX_JPEG_PIXELS
+
+    assert MAX_JPEG_PIXELS >= 16320 * 12240 > MAX_PIXELS
+    buffer = io.BytesIO()
+    Image.new("L", (16320, 12240), 120).save(buffer, "JPEG", quality=50)  # 200 MB, not 600
+    picture, info = decode(buffer.getvalue(), min_side=224)
+    assert (info.width, info.height) == (16320, 12240)
+    assert max(picture.size) <= 16320 // 4  # reduced while decoding, never full size
