@@ -1,6 +1,6 @@
 """The library database: roots, photos and their embeddings, in SQLite.
 
-SQLite is the source of truth (GUIDE: "derived data is disposable"): the vector index is
+SQLite is the source of truth and derived data is disposable: the vector index is
 rebuilt from the ``embeddings`` table whenever it is missing or stale. The schema carries
 a version in ``PRAGMA user_version`` and is migrated forward when the file is opened.
 
@@ -686,12 +686,13 @@ class Catalog:
         photos, failed = self.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(status = ?), 0) FROM photos", [STATUS_FAILED]
         ).fetchone()
-        indexed = 0
-        if model_id is not None:
-            indexed = self.db.execute(
-                "SELECT COUNT(*) FROM embeddings WHERE model_id = ?", [model_id]
-            ).fetchone()[0]
-        return int(photos), int(indexed), int(failed)
+        indexed = 0 if model_id is None else self.embedding_count(model_id)
+        return int(photos), indexed, int(failed)
+
+    def embedding_count(self, model_id: int) -> int:
+        """How many photos have a vector of the model."""
+        return int(self.db.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?",
+                                   [model_id]).fetchone()[0])
 
     def failures(self, limit: int | None = None) -> list[FailedPhoto]:
         sql = "SELECT path, error FROM photos WHERE status = ? ORDER BY path"

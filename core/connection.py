@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
-from core.errors import BUSY_MESSAGE, LibraryBusyError
+from core import errors
+from core.errors import BUSY_MESSAGE, LibraryBusyError, sqlite_code
 
 WAIT_ENV = "PICTOR_BUSY_WAIT_S"
 """How long to wait for another program's lock on the library, in seconds (default 60):
@@ -31,10 +32,6 @@ RETRY_S = 1.0
 T = TypeVar("T")
 
 WAITING = "another program is using the library; waiting…"
-
-# SQLite's primary result codes (the low byte of an extended code).
-_BUSY, _LOCKED, _READONLY, _CANTOPEN, _PERM, _AUTH = 5, 6, 8, 14, 3, 23
-_CORRUPT, _NOTADB = 11, 26
 
 
 class Verdict(enum.Enum):
@@ -52,12 +49,13 @@ def verdict(error: BaseException) -> Verdict:
         return Verdict.READ_ONLY
     if not isinstance(error, sqlite3.Error):
         return Verdict.OTHER
-    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    if code in (_BUSY, _LOCKED):
+    code = sqlite_code(error)
+    if code in (errors.SQLITE_BUSY, errors.SQLITE_LOCKED):
         return Verdict.BUSY
-    if code in (_READONLY, _CANTOPEN, _PERM, _AUTH):
+    if code in (errors.SQLITE_READONLY, errors.SQLITE_CANTOPEN, errors.SQLITE_PERM,
+                errors.SQLITE_AUTH):
         return Verdict.READ_ONLY
-    if code in (_CORRUPT, _NOTADB):
+    if code in (errors.SQLITE_CORRUPT, errors.SQLITE_NOTADB):
         return Verdict.DAMAGED
     return Verdict.OTHER
 

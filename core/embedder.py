@@ -1,7 +1,7 @@
 """Image-text models: loading (local folder or hub id) and batched image/text vectors.
 
 torch and transformers are imported inside functions: importing this module is cheap, so
-a front can show itself before the model loads (GUIDE: import torch lazily).
+a front can show itself before the model loads.
 
 Vectors are L2-normalised float32. Images come in as uint8 pixels already resized and
 cropped by :mod:`core.imaging` (decoding runs in a thread pool, the model in the caller's

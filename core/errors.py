@@ -60,8 +60,14 @@ class DiskFullError(PictorError):
 
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-_SQLITE_FULL = 13
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
+# SQLite's primary result codes (the low byte of an extended code), for core.connection too.
+SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
+SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_AUTH, SQLITE_NOTADB = 11, 13, 14, 23, 26
+
+
+def sqlite_code(error: BaseException) -> int:
+    """The primary SQLite result code of ``error`` (0 when it carries none)."""
+    return int(getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
 def disk_full(error: BaseException) -> bool:
@@ -75,7 +81,7 @@ def disk_full(error: BaseException) -> bool:
         if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
             return True
         if isinstance(current, sqlite3.Error) and (
-                getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL
+                sqlite_code(current) == SQLITE_FULL
                 or "disk is full" in str(current)):
             return True
         current = current.__cause__ or current.__context__
@@ -88,10 +94,10 @@ def explain(error: BaseException) -> PictorError | None:
     if isinstance(error, PictorError):
         return error
     if isinstance(error, sqlite3.Error):
-        code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        code = sqlite_code(error)
+        if code in (SQLITE_BUSY, SQLITE_LOCKED):
             return LibraryBusyError(BUSY_MESSAGE.format(detail=error))
-        if code == _SQLITE_READONLY:
+        if code == SQLITE_READONLY:
             return ReadOnlyLibraryError(READ_ONLY_MESSAGE.format(where="its data folder",
                                                                  detail=error))
     if disk_full(error):

@@ -1,6 +1,6 @@
 """The search index of one model of a library, kept in step with the catalog.
 
-SQLite is the truth (GUIDE: "derived data is disposable"); the index file is a cache. The
+SQLite is the truth and derived data is disposable: the index file is a cache. The
 keeper opens it, checks it against the catalog's change counter and counts, syncs it or
 rebuilds it (a USearch graph, or from IVF_MIN photos an inverted file), takes in what
 other processes commit to the same library (the tray and a terminal), and saves it
@@ -55,7 +55,7 @@ class IndexKeeper:
             return self.index
         path = self.path
         seq = self.catalog.max_seq(model_id)
-        count = self.catalog.counts(model_id)[1]
+        count = self.catalog.embedding_count(model_id)
         index: AnyIndex
         try:
             index, meta = open_index(path, model=self.model, dim=dim, view=not writable)
@@ -135,7 +135,7 @@ class IndexKeeper:
             ids, vectors = _changed(index, ids, vectors)
             if len(ids):
                 index.upsert(ids, vectors)
-        if full or len(index) != self.catalog.counts(model_id)[1]:
+        if full or len(index) != self.catalog.embedding_count(model_id):
             wanted = np.fromiter(self.catalog.ids_with_embedding(model_id), dtype=np.int64)
             have = index.keys()
             # Both are unique already; told otherwise numpy hashes them again (1.7 s at 1M).

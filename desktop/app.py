@@ -1,7 +1,7 @@
 """Start the window: ``python main.py`` with no command.
 
 Only Qt and the window's own modules load before the first paint; the library opens and
-torch loads on the engine's thread afterwards (GUIDE: the window paints before they load).
+torch loads on the engine's thread afterwards (the window paints before they load).
 Set ``PICTOR_EXIT_AFTER_PAINT=1`` to print the wall-clock time of the first paint and quit
 (bench/startup.py compares it with the time it spawned the process).
 """

@@ -1,6 +1,6 @@
 """The window's side of the engine: one writer thread runs every :class:`Library` call.
 
-Anki's ``taskman`` pattern (GUIDE habit 4): a one-thread pool owns the Library, so the
+Anki's ``taskman`` pattern (one writer): a one-thread pool owns the Library, so the
 catalog and the vector index only ever see one thread; results come back to the GUI
 thread as queued Qt signals. A long index run is a generator that the writer advances one
 batch per task and then re-queues, so a search typed meanwhile runs between two batches

@@ -1,4 +1,5 @@
-"""core/ is the engine: it must import and work with no Qt installed (GUIDE habit 2)."""
+"""core/ is the engine: it must import and work with no Qt installed (checked here, not
+by review)."""
 
 from __future__ import annotations
 

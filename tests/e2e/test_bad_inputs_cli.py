@@ -10,22 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 from tests.support import toyworld
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def pictor(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+from tests.support.cli import pictor
 
 
 def tree_digest(folder: Path) -> dict[str, tuple[str, int]]:

@@ -8,22 +8,15 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.cli import pictor
+
 WEIGHTS = "model.safetensors"
-
-
-def pictor(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 def pickled(folder: Path) -> None:

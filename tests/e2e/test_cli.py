@@ -16,14 +16,9 @@ import pytest
 from PIL import Image
 
 from tests.support import toyworld
+from tests.support.cli import pictor
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def pictor(*args: str, data: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

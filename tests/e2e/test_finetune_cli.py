@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.support import toyworld
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def pictor(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+from tests.support.cli import pictor
 
 
 def test_finetune_search_list_and_roll_back(tmp_path: Path, toy_clip_dir: Path) -> None:

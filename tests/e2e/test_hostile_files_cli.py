@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tests.support import odd_files, toyworld
+from tests.support.cli import WatchProcess, env_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0
@@ -50,10 +48,6 @@ class Run:
     stdout: str
     stderr: str
     peak: int  # bytes
-
-
-def env_for(data: Path) -> dict[str, str]:
-    return {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
 
 
 def pictor(*args: str, data: Path, timeout: float = TIMEOUT) -> Run:
@@ -151,56 +145,24 @@ def test_thousands_of_pillow_warnings_make_one_log_line(
     assert "UserWarning" not in verbose.stderr.replace(about[0], "")
 
 
-class Watch:
-    """``main.py watch ... --json``, its stdout read as JSON events by a thread."""
-
-    def __init__(self, *args: str, data: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), "watch", *args, "--json"], cwd=ROOT,
-            env=env_for(data), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
-        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.events.put(json.loads(line))
-
-    def wait_for(self, match: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                event = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"no {match} event within {timeout:.0f} s") from None
-            if all(event.get(k) == v for k, v in match.items()):
-                return event
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-
-
 def test_watch_fails_special_files_as_they_come_and_stops_on_sigterm(
     tmp_path: Path, tiny_clip_dir: Path
 ) -> None:
     photos = tmp_path / "photos"
     good_photos(photos, 2, seed=24)
     odd_files.fifo(photos / "photo.jpg")  # used to wedge the start-up scan for good
-    watch = Watch(str(photos), "--model", str(tiny_clip_dir), "--device", "cpu",
+    watch = WatchProcess(str(photos), "--model", str(tiny_clip_dir), "--device", "cpu",
                   data=tmp_path / "data")
     try:
-        reconciled = watch.wait_for({"event": "reconciled"})
+        reconciled = watch.wait_event({"event": "reconciled"})
         assert (reconciled["indexed"], reconciled["failed"]) == (2, 1)
-        while not watch.wait_for({"event": "message"})["message"].startswith("watching"):
+        while not watch.wait_event({"event": "message"})["message"].startswith("watching"):
             pass
         real = photos.resolve()
         odd_files.fifo(real / "late.jpg")
         odd_files.zero_link(real / "zero.jpg")
-        watch.wait_for({"event": "failed", "path": str(real / "late.jpg")})
-        watch.wait_for({"event": "failed", "path": str(real / "zero.jpg")})
+        watch.wait_event({"event": "failed", "path": str(real / "late.jpg")})
+        watch.wait_event({"event": "failed", "path": str(real / "zero.jpg")})
 
         watch.proc.send_signal(signal.SIGTERM)
         assert watch.proc.wait(timeout=20) == 0  # used to ignore it (a forced exit after 10 s is 1)

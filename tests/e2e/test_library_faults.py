@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import toyworld
+from tests.support.cli import pictor
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLD_LOCK = """
@@ -33,13 +34,6 @@ print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
 """
-
-
-def pictor(*args: str, data: Path, env: dict[str, str] | None = None,
-           timeout: float = 300, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args, "--data-dir",
-                           str(data)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, **kwargs)  # type: ignore[call-overload]
 
 
 def photo_count(data: Path) -> int:

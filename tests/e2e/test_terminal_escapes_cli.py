@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cli.terminal import printable
 from tests.support import toyworld
+from tests.support.cli import pictor as _pictor
 
 ROOT = Path(__file__).resolve().parents[2]
 ESC = "\x1b"
@@ -25,12 +26,7 @@ ESC = "\x1b"
 
 def pictor(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     """Run the command line; its output decoded as is (text mode would turn \r into \n)."""
-    env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, timeout=300)
-    return subprocess.CompletedProcess(done.args, done.returncode,
-                                       done.stdout.decode("utf-8", "replace"),
-                                       done.stderr.decode("utf-8", "replace"))
+    return _pictor(*args, data=data, keep_newlines=True)
 
 
 def raw_controls(text: str) -> list[str]:

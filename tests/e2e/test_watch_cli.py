@@ -7,67 +7,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 from tests.support import toyworld
+from tests.support.cli import TIMEOUT, WatchProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 60.0
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-class WatchProcess:
-    """``main.py watch ... --json`` with its stdout read line by line as JSON events."""
-
-    def __init__(self, *args: str, data: Path) -> None:
-        env = {**os.environ, "PICTOR_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), "watch", *args, "--json"], cwd=ROOT,
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.events.put(json.loads(line))
-
-    def wait_event(self, match: dict[str, Any], timeout: float = TIMEOUT) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                event = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.proc.kill()
-                raise AssertionError(f"no {match} event; stderr: {self.stderr()}") from None
-            if all(event.get(k) == v for k, v in match.items()):
-                return event
-
-    def wait_watching(self) -> None:
-        while not self.wait_event({"event": "message"})["message"].startswith("watching"):
-            pass
-
-    def stop(self, signum: int) -> int:
-        self.proc.send_signal(signum)
-        return self.proc.wait(TIMEOUT)
-
-    def stderr(self) -> str:
-        if self.proc.poll() is None:
-            return "(still running)"
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read()
 
 
 def test_watch_indexes_a_copied_photo_and_stops_cleanly_on_ctrl_c(
