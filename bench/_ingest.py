@@ -117,8 +117,8 @@ def indexer(model_dir: Path, photos: Path, *, runs: int, batch_size: int,
 
 
 def run(size: str, *, batch_size: int = 32, workers: int | None = None) -> dict[str, Any]:
-    from core.embedder import Embedder
     from core.library import FAST_IMAGES_ENV
+    from core.models.embedder import Embedder
 
     spec = SIZES[size]
     name = f"vitb32-L{spec['layers'] or 12}"

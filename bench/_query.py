@@ -95,9 +95,9 @@ def vector_search(n: int, count: int, expansions: list[int], *, graph: dict[str,
                   ) -> tuple[dict[str, Any], Any, npt.NDArray[np.float32]]:
     """The index a library of ``n`` photos has (a graph, or from ``ivf_min``, by default
     the library's IVF_MIN, the inverted file; ``graph`` settings always measure a graph)."""
-    from core.index_keeper import IVF_MIN
-    from core.ivf_index import IvfIndex
-    from core.vector_index import VectorIndex
+    from core.store.index_keeper import IVF_MIN
+    from core.store.ivf_index import IvfIndex
+    from core.store.vector_index import VectorIndex
 
     vectors = clustered(n, seed=n)
     queries = _queries(vectors, count)
@@ -142,8 +142,8 @@ def end_to_end(n: int, index: Any, vectors: npt.NDArray[np.float32], model_dir: 
                image: Path, count: int) -> dict[str, Any]:
     """Text and image queries through ``Library.search`` on a library of ``n`` photos
     (catalog rows and the saved index; the model loaded before timing)."""
-    from core.catalog import PhotoFacts
     from core.library import Library, vector_index_path
+    from core.store.catalog import PhotoFacts
 
     texts = [f"a photo of {w} at the beach number {i}" for i, w in
              enumerate(["a dog", "a cat", "my kids", "a boat", "a cake"] * (count // 5 + 1))]

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from core.library import Library
-from core.watcher import Change, Watcher, WatchSettings
+from core.sync.watcher import Change, Watcher, WatchSettings
 from tests.support import toyworld
 
 
@@ -46,8 +46,8 @@ def write_burst(root: Path, n: int, base: bytes, *, per_folder: int = 1000) -> N
 
 
 def indexed(library_dir: Path, model: str) -> int:
-    from core.catalog import Catalog
     from core.config import DATABASE_NAME
+    from core.store.catalog import Catalog
 
     with Catalog(library_dir / DATABASE_NAME) as catalog:
         known = catalog.known_model(model)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cli.terminal import PrintableFormatter, printable
-from core.calibration import DEFAULT_MIN_SCORE
 from core.errors import PictorError, UsageError, explain
+from core.search.calibration import DEFAULT_MIN_SCORE
 from core.units import human_size
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -329,7 +329,7 @@ def _exit_now() -> None:
 def _watch(library: Any, args: argparse.Namespace) -> int:
     import signal
 
-    from core.watcher import Change, Watcher
+    from core.sync.watcher import Change, Watcher
 
     if not args.paths and not library.roots():
         raise UsageError("no folders to watch: name them (pictor watch PATH...) or add "
@@ -376,7 +376,7 @@ def _watch(library: Any, args: argparse.Namespace) -> int:
 def _finetune(library: Any, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core import finetune
+    from core.finetune import run as finetune
 
     if args.rollback:
         if args.albums:
@@ -432,7 +432,7 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
 
 
 def _models(library: Any, args: argparse.Namespace) -> int:
-    from core import finetune
+    from core.finetune import run as finetune
 
     if args.delete:
         version, freed = finetune.delete_version(library, args.delete)

@@ -60,7 +60,7 @@ class DiskFullError(PictorError):
 
 
 _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-# SQLite's primary result codes (the low byte of an extended code), for core.connection too.
+# SQLite's primary result codes (the low byte of an extended code), for core.store.connection too.
 SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
 SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_AUTH, SQLITE_NOTADB = 11, 13, 14, 23, 26
 

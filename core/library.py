@@ -23,17 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from core import backup, keywords, user_words
-from core import search as search_mod
-from core.calibration import (
-    DEFAULT_MIN_SCORE,
-    SAMPLE_PHOTOS,
-    Calibration,
-    Scale,
-    calibrate,
-)
-from core.captions import CAPTIONS_DIR, Caption, CaptionCorpus
-from core.catalog import Catalog
 from core.config import (
     DATABASE_NAME,
     cache_dir,
@@ -41,16 +30,28 @@ from core.config import (
     model_slug,
     vector_index_path,
 )
-from core.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
 from core.errors import CatalogError, ImageError, PathNotFoundError, UsageError
-from core.imaging import decode_path
-from core.index_keeper import IndexKeeper, index_lock
-from core.inflight import InflightMarkers
 from core.memory import available_bytes
-from core.scanner import SCAN_PROBLEMS_SETTING, is_online
+from core.models.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
+from core.photos.imaging import decode_path
+from core.photos.inflight import InflightMarkers
+from core.search import queries as search_mod
+from core.search.calibration import (
+    DEFAULT_MIN_SCORE,
+    SAMPLE_PHOTOS,
+    Calibration,
+    Scale,
+    calibrate,
+)
+from core.search.captions import CAPTIONS_DIR, Caption, CaptionCorpus
+from core.store import backup
+from core.store.catalog import Catalog
+from core.store.index_keeper import IndexKeeper, index_lock
+from core.store.vector_index import AnyIndex, IndexDamagedError, VectorIndex
+from core.sync.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import Hits, LibraryStatus, Progress, Root, Vector
 from core.units import human_size
-from core.vector_index import AnyIndex, IndexDamagedError, VectorIndex
+from core.words import keywords, user_words
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ CALIBRATION_SETTING = "calibration:{model_id}"
 INDEX_SAVE_INTERVAL_S = 60.0
 INFLIGHT_DIR = "inflight"
 FAST_IMAGES_DIR = "fast-images"
-PRECISION_DIR = "precision"  # the bf16 check's verdict per model (core.embedder)
+PRECISION_DIR = "precision"  # the bf16 check's verdict per model (core.models.embedder)
 FAST_IMAGES_MIN_PHOTOS = 500
 """An index run with this many photos to embed builds the model's int8 ONNX image tower
 (once per model, ~10-20 s for ViT-B/32 on two cores; it then runs ~1.5x as fast as bf16)."""
@@ -91,7 +92,7 @@ class Library:
         and restores the newest backup if it is damaged; writers (index, watch) do.
         ``remember_model=False`` never makes ``model`` the library's model (a re-embedding
         run for :meth:`switch_model`). ``on_wait`` hears once that another program holds
-        the library locked and this one waits (core.connection)."""
+        the library locked and this one waits (core.store.connection)."""
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
         db_path = self.data_dir / DATABASE_NAME
         self.notices: list[str] = []
@@ -287,7 +288,7 @@ class Library:
 
         Paths are checked before anything is written, so a typo changes nothing.
         """
-        from core.indexer import Indexer
+        from core.sync.indexer import Indexer
 
         self.catalog.refuse_if_read_only("indexing")
         if paths:
@@ -300,7 +301,7 @@ class Library:
                     batch_size: int = 32) -> Iterator[Progress]:
         """Update just these files or folders (new, changed, moved or deleted ones), as a
         folder watcher reports them; paths outside the library's folders are ignored."""
-        from core.indexer import Indexer
+        from core.sync.indexer import Indexer
 
         self.catalog.refuse_if_read_only("indexing")
         roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
@@ -353,7 +354,7 @@ class Library:
         self._save_index()
 
     def _ready_fast_images(self, count: int) -> Iterator[Progress]:
-        """Put images through the int8 ONNX tower (core.fast_images) when one is cached for
+        """Put images through the int8 ONNX tower (core.models.fast_images) when one is cached for
         this model, or build it first when ``count`` photos make that worth its cost."""
         if os.environ.get(FAST_IMAGES_ENV, "1") == "0" or self.embedder.precision == "int8":
             return
@@ -381,7 +382,7 @@ class Library:
         return self._corpus
 
     def calibration(self, *, fallback: Vector | None = None) -> Calibration:
-        """The current model's score calibration (core.calibration): the stored one while
+        """The current model's score calibration (core.search.calibration): the stored one while
         the library has not halved or doubled, else measured again in memory (the tag pass
         of an index run stores it). Kept until the model's vectors change, so a search
         costs no query for it. ``fallback`` (a photo's vector) stands in for the photos
@@ -495,7 +496,7 @@ class Library:
         Dates in the text ("2019", "june 2021", "2021-06") become a date filter unless
         ``after`` or ``before`` is given, and are not sent to the model; with ``words``
         the text's words are also matched against file names, folders, the photos' own
-        words and their tags (see :func:`core.search.nearest`). Photos found by meaning
+        words and their tags (see :func:`core.search.queries.nearest`). Photos found by meaning
         alone that score under ``min_score`` (0-100) are hidden: see :class:`Hits`.
         """
         text = text.strip() if text else None

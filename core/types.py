@@ -57,7 +57,7 @@ class FailedPhoto:
 class SearchHit:
     """One result, best first in a list.
 
-    ``score`` is the calibrated relevance, 0-100 (core.calibration: 50 and up is a good
+    ``score`` is the calibrated relevance, 0-100 (core.search.calibration: 50 and up is a good
     match); ``similarity`` the model's raw cosine similarity (-1..1). ``match`` says what
     found it: ``meaning`` (the vector search), ``words`` (its file name, folders, own
     words or tags matched the query's words) or ``both``. The order of a fused list is by

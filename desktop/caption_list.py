@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
-    from core.captions import Caption
+    from core.search.captions import Caption
 
 MAX_CHARS = 120
 """A long description is cut here in the list (the tooltip has all of it)."""

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop.settings import DEVICES
 
-DEFAULT_MODEL = "openai/clip-vit-base-patch32"  # core.embedder.DEFAULT_MODEL, without torch
+DEFAULT_MODEL = "openai/clip-vit-base-patch32"  # core.models.embedder.DEFAULT_MODEL, without torch
 DEFAULT_MODEL_SIZE = "about 600 MB"
 
 

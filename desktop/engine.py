@@ -30,9 +30,9 @@ from core.errors import ModelUnavailableError, PictorError, explain
 from desktop.query import Query
 
 if TYPE_CHECKING:
-    from core.captions import Caption
-    from core.finetune import FinetuneProgress
+    from core.finetune.run import FinetuneProgress
     from core.library import Library
+    from core.search.captions import Caption
     from core.types import Progress
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Engine(QObject):
     statusChanged = Signal(object)  # LibraryStatus
     albumsListed = Signal(object, object)  # [AlbumChoice], [ModelVersion] trained here
     versionDeleted = Signal(str, int)  # the version's folder, bytes freed
-    finetuneProgress = Signal(object)  # core.finetune.FinetuneProgress
+    finetuneProgress = Signal(object)  # core.finetune.run.FinetuneProgress
     finetuneFinished = Signal(object, str)  # FinetuneResult or None, "" or why not
     rolledBack = Signal(str)  # the base model now in use
     failed = Signal(str)  # an operation failed: a sentence for the user
@@ -174,7 +174,7 @@ class Engine(QObject):
         self.modelReady.emit(library.model_name, library.embedder.device)
 
     def download_default_model(self) -> None:
-        from core.embedder import DEFAULT_MODEL
+        from core.models.embedder import DEFAULT_MODEL
 
         self.reconfigure(EngineConfig(self.config.data_dir, DEFAULT_MODEL, self.config.device))
 
@@ -500,13 +500,13 @@ class Engine(QObject):
     # -- fine-tuning (writer thread) ---------------------------------------------------
 
     def _list_albums(self) -> None:
-        from core import finetune
+        from core.finetune import run as finetune
 
         library = self._lib()
         self.albumsListed.emit(finetune.album_choices(library), finetune.versions(library))
 
     def _delete_version(self, folder: str) -> None:
-        from core import finetune
+        from core.finetune import run as finetune
 
         version, freed = finetune.delete_version(self._lib(), folder)
         self.versionDeleted.emit(version.folder, freed)
@@ -514,7 +514,7 @@ class Engine(QObject):
 
     def _start_finetune(self, albums: list[str], epochs: int, train_images: bool,
                         token: int) -> None:
-        from core import finetune
+        from core.finetune import run as finetune
 
         if token != self._tune_token:  # cancelled before it started
             self.finetuneFinished.emit(None, "cancelled")
@@ -555,7 +555,7 @@ class Engine(QObject):
             self.finetuneFinished.emit(None, "cancelled")
 
     def _rollback(self) -> None:
-        from core import finetune
+        from core.finetune import run as finetune
 
         library = self._lib()
         base = finetune.rollback(library)

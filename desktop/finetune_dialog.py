@@ -1,7 +1,7 @@
 """The fine-tuning dialog: pick albums, watch the run, see whether it helped, roll back;
 and the versions trained before, to go back to one or delete it (each is a whole model).
 
-It only shows and asks; the engine runs :func:`core.finetune.finetune` on its writer thread
+It only shows and asks; the engine runs :func:`core.finetune.run.finetune` on its writer thread
 (see desktop/engine.py) while the window keeps searching with the current model. Closing
 the dialog during a run cancels it (nothing is written).
 """
@@ -157,8 +157,8 @@ class FinetuneDialog(QDialog):
     # -- what the engine reports -------------------------------------------------------
 
     def set_choices(self, choices: Sequence[Any], versions: Sequence[Any]) -> None:
-        """The folders that can be albums (core.finetune.AlbumChoice) and the versions
-        trained here (core.finetune.ModelVersion, the one in use marked ``current``)."""
+        """The folders that can be albums (core.finetune.run.AlbumChoice) and the versions
+        trained here (core.finetune.run.ModelVersion, the one in use marked ``current``)."""
         checked = set(self.chosen())
         self.albums.clear()
         for choice in choices:

@@ -14,7 +14,7 @@ from desktop.results import MATCHED
 from desktop.thumbnails import ImageCache
 
 if TYPE_CHECKING:
-    from core.captions import Caption
+    from core.search.captions import Caption
     from core.types import SearchHit
 
 FIELDS = (("path", "Path"), ("taken_at", "Taken"), ("camera", "Camera"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 _NOT = re.compile(r"(?:^|\s)not:\s*", re.IGNORECASE)
 DEFAULT_MIN_SCORE = 50.0
-"""core.calibration.DEFAULT_MIN_SCORE, repeated so the window paints before numpy loads
+"""core.search.calibration.DEFAULT_MIN_SCORE, repeated so the window paints before numpy loads
 (a test checks that the two agree)."""
 
 

@@ -1,6 +1,6 @@
 """Thumbnails and previews, made off the GUI thread and cached on disk and in memory.
 
-A thread pool decodes photos with :func:`core.imaging.decode` (allow-listed formats,
+A thread pool decodes photos with :func:`core.photos.imaging.decode` (allow-listed formats,
 EXIF orientation applied, JPEG draft decoding) and shrinks them. Thumbnails are kept as
 JPEG files in ``<data folder>/thumbnails/``, named by a hash of the photo's path, size
 and modification time, so a changed photo gets a new one. The cache is derived data:
@@ -57,7 +57,7 @@ def _to_qimage(picture: Any) -> QImage:
 
 
 def _decode_shrunk(path: str, size: int) -> tuple[Any, Any]:
-    from core.imaging import decode_path
+    from core.photos.imaging import decode_path
 
     picture, info = decode_path(path, min_side=size)
     picture.thumbnail((size, size))

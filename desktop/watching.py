@@ -1,8 +1,8 @@
 """Tells the window which photos changed in the library folders while it is open.
 
-The engine does the hard parts: :mod:`core.watch_events` turns watchdog events into hints
+The engine does the hard parts: :mod:`core.sync.watch_events` turns watchdog events into hints
 handed over once a file's size and modification time have settled (a photo still being
-copied is read once, complete), and :class:`core.watch_roots.RootObservers` keeps one
+copied is read once, complete), and :class:`core.sync.watch_roots.RootObservers` keeps one
 observer per folder: native events, polling on network shares and when the system's watch
 limit is reached, and a check every few seconds that notices a drive unplugged, a drive
 back, or an observer thread that died; those checks touch the folders, so they run on a
@@ -14,7 +14,7 @@ observer was restarted (events were missed meanwhile), and ``changed`` for a res
 every folder: every few minutes, and when events were lost (events are hints; the scan is
 the truth).
 
-This is lighter than :class:`core.watcher.Watcher`, whose service loop would own the
+This is lighter than :class:`core.sync.watcher.Watcher`, whose service loop would own the
 writer thread and finish a whole index run before a search could run; the window keeps
 its own writer (see desktop/engine.py) and shares only the collector and the observers.
 """
@@ -69,8 +69,8 @@ class FolderWatcher(QObject):
         self.settle_s = settle_s
         self.poll_interval_s = poll_interval_s  # a full walk each time: not too often
         self._folders: list[str] = []
-        self._observers: Any = None  # core.watch_roots.RootObservers: worker thread only
-        self._pending: Any = None  # core.watch_events.PendingPaths (thread-safe)
+        self._observers: Any = None  # core.sync.watch_roots.RootObservers: worker thread only
+        self._pending: Any = None  # core.sync.watch_events.PendingPaths (thread-safe)
         self._worker: _Worker | None = None
         self._modes: dict[str, str] = {}
         self._checking = self._recheck = False
@@ -103,8 +103,8 @@ class FolderWatcher(QObject):
             self.stop()
             return
         if self._observers is None:
-            from core.watch_events import PendingPaths
-            from core.watch_roots import RootObservers
+            from core.sync.watch_events import PendingPaths
+            from core.sync.watch_roots import RootObservers
 
             self._pending = PendingPaths()
             self._observers = RootObservers(

@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
         self.message.setVisible(bool(text))
 
     def choose_image(self) -> None:
-        from core.imaging import PHOTO_EXTENSIONS  # not before the first paint: it loads PIL
+        from core.photos.imaging import PHOTO_EXTENSIONS  # not before the first paint: it loads PIL
 
         patterns = " ".join(f"*{extension}" for extension in sorted(PHOTO_EXTENSIONS))
         path, _ = QFileDialog.getOpenFileName(

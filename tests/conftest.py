@@ -132,7 +132,7 @@ def toy_photos(tmp_path: Path) -> PhotoFactory:
 @pytest.fixture
 def embedded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many images the model embedded, call by call."""
-    from core.embedder import Embedder
+    from core.models.embedder import Embedder
 
     calls: list[int] = []
     original = Embedder.embed_pixels

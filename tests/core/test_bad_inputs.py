@@ -41,11 +41,11 @@ import pytest
 from PIL import ExifTags, Image
 
 from cli import app as cli
-from core import imaging
-from core.embedder import Embedder
-from core.imaging import load_for_model
 from core.library import Library
-from core.scanner import walk
+from core.models.embedder import Embedder
+from core.photos import imaging
+from core.photos.imaging import load_for_model
+from core.sync.scanner import walk
 from tests.support import toyworld
 
 T = Image.Transpose

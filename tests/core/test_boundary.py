@@ -20,8 +20,8 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 sys.meta_path.insert(0, Block())
 import pkgutil, importlib, core
-for module in pkgutil.iter_modules(core.__path__):
-    importlib.import_module('core.' + module.name)
+for module in pkgutil.walk_packages(core.__path__, 'core.'):
+    importlib.import_module(module.name)
 from cli.app import main
 assert main(['status', '--data-dir', {data!r}, '--json']) == 0
 print('ok')

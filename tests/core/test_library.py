@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from core.config import vector_index_path
-from core.embedder import Embedder
 from core.errors import PathNotFoundError, UsageError
 from core.library import Library
+from core.models.embedder import Embedder
 from tests.support import toyworld
 
 

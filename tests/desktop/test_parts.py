@@ -99,7 +99,7 @@ def test_preparing_the_model_says_it_happens_once(qtbot) -> None:  # type: ignor
 
 
 def test_the_windows_default_minimum_score_is_the_engines() -> None:
-    from core.calibration import DEFAULT_MIN_SCORE
+    from core.search.calibration import DEFAULT_MIN_SCORE
     from desktop.query import DEFAULT_MIN_SCORE as WINDOW_DEFAULT
     from desktop.query import Query
 

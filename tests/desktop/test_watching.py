@@ -50,9 +50,9 @@ def test_out_of_watches_falls_back_to_polling_and_says_so(
 
 def test_network_shares_are_polled(qtbot: Any, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.watch_roots
+    import core.sync.watch_roots
 
-    monkeypatch.setattr(core.watch_roots, "filesystem_type", lambda path: "nfs4")
+    monkeypatch.setattr(core.sync.watch_roots, "filesystem_type", lambda path: "nfs4")
     folder = tmp_path / "share"
     folder.mkdir()
     source = toyworld.write_photos(tmp_path / "staging", toyworld.random_scenes(1, seed=2),
@@ -98,20 +98,20 @@ def test_a_folder_that_hangs_does_not_freeze_the_window(
     so the GUI thread keeps handing over the other folders' changes meanwhile."""
     import threading
 
-    import core.watch_roots
+    import core.sync.watch_roots
 
     hung, fine = tmp_path / "nas", tmp_path / "local"
     for folder in (hung, fine):
         toyworld.write_photos(folder, toyworld.random_scenes(1, seed=6), seed=6)
     release = threading.Event()
-    online = core.watch_roots.is_online
+    online = core.sync.watch_roots.is_online
 
     def is_online(path: Path) -> bool:
         if path == hung:
             release.wait(30)  # like an NFS server that went away
         return online(path)
 
-    monkeypatch.setattr(core.watch_roots, "is_online", is_online)
+    monkeypatch.setattr(core.sync.watch_roots, "is_online", is_online)
     watcher = FolderWatcher(settle_s=0.2, tick_ms=50, check_ms=100)
     handed: list[list] = []
     watcher.filesChanged.connect(handed.append)

@@ -39,7 +39,7 @@ def test_thousands_of_results_load_thumbnails_lazily(qtbot: Any, make_window: An
 
 def test_download_progress_and_cancel(qtbot: Any, make_window: Any, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import embedder
+    from core.models import embedder
 
     def slow_download(name: str, *, device: str = "auto", on_download: Any = None,
                       **_: Any) -> Any:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.captions import CaptionCorpus
 from core.library import Library
-from core.vocabulary import Term
+from core.search.captions import CaptionCorpus
+from core.search.vocabulary import Term
 from tests.e2e.test_cli import pictor, tree_digest
 from tests.support import toyworld
 

@@ -17,8 +17,8 @@ import pytest
 
 from cli import app
 from core import errors
-from core.catalog import Catalog
-from core.vector_index import VectorIndex
+from core.store.catalog import Catalog
+from core.store.vector_index import VectorIndex
 from tests.support import toyworld
 
 

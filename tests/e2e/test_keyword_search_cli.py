@@ -97,6 +97,6 @@ def test_cli_reports_how_each_hit_matched(tmp_path: Path, tiny_clip_dir: Path) -
     plain = json.loads(pictor("search", "harbour", "-n", "6", "--json", "--min-score", "0",
                               "--no-words", data=data).stdout)
     assert {h["match"] for h in plain} == {"meaning"}
-    for query in ['"', "-x"]:  # the rest: tests/core/test_keywords.py
+    for query in ['"', "-x"]:  # the rest: tests/core/words/test_keywords.py
         result = pictor("search", "--json", "--min-score", "0", "--", query, data=data)
         assert result.returncode == 0, (query, result.stderr)

@@ -3,7 +3,7 @@
 ``index``, ``search``, ``status``, ``watch`` and the window run under strace, which sees the
 socket calls of native code too: ONNX Runtime's telemetry resolved its upload host from a C++
 thread about 9 s after the runtime loaded, out of reach of a guard on Python's ``socket``.
-The index run builds the int8 ONNX image tower (core.fast_images) even for this toy library,
+The index run builds the int8 ONNX image tower (core.models.fast_images) even for this toy library,
 the watcher and the window load it and stay up past that delay, and nothing may be written
 under the fake HOME's ``.cache/Microsoft`` (the runtime's event store and device id). The
 Hugging Face offline switches are deliberately *not* set: with a local model folder, Pictor
@@ -76,7 +76,8 @@ def engine(module):  # the window: say when its start-up scan is done
         self.indexFinished.connect(lambda *_: print("index-finished", flush=True))
     module.Engine.__init__ = hooked
 
-PATCHES = {{"core.library": library, "core.fast_images": fast_images, "desktop.engine": engine}}
+PATCHES = {{"core.library": library, "core.models.fast_images": fast_images,
+           "desktop.engine": engine}}
 
 class Patcher:
     @staticmethod

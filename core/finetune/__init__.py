@@ -1,0 +1,1 @@
+"""Fine-tuning a model on the user's albums: the albums, the training run, versions."""

@@ -1,0 +1,120 @@
+"""Scores people can trust: a model's cosine similarities as 0-100, per model.
+
+A raw cosine means nothing to a user, and its scale differs from model to model (CLIP
+puts a good caption near 0.3, SigLIP elsewhere). So each model is calibrated against the
+scores of things that mostly do *not* match:
+
+- text queries: the built-in vocabulary's captions against a sample of the library's
+  photos; almost every (caption, photo) pair is unrelated, so the pairs' median and
+  robust spread (1.4826 x the median absolute deviation, which the few true matches
+  hardly move) describe what "unrelated" looks like for this model;
+- image queries: pairs of random photos of the library, the same way.
+
+A cosine ``Z_CENTER`` robust spreads above the unrelated median scores 50; the score is
+a logistic curve around it, so an unrelated photo scores near 0 and a photo that stands
+out clearly scores near 100. ``DEFAULT_MIN_SCORE`` hides the tail below 50.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from core.types import Vector
+
+Z_CENTER = 3.0
+"""How many robust spreads above the unrelated median a cosine must be to score 50."""
+Z_WIDTH = 0.75
+"""The logistic's width, in robust spreads: +1.5 spreads above the centre scores 88."""
+DEFAULT_MIN_SCORE = 50.0
+SAMPLE_PHOTOS = 2000
+"""Photos sampled to calibrate (the vocabulary times 2,000 photos: ~2M pairs)."""
+_MIN_SPREAD = 1e-3
+# Image queries: before a library holds two photos there are no pairs to measure, and in
+# any library a cosine of 0.9 between two photos means the same scene or a near-copy.
+_DEFAULT_IMAGE = (0.9, 0.03)
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """A logistic map from cosine to 0-100: ``center`` scores 50."""
+
+    center: float
+    width: float
+
+    def score(self, cosine: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        values = (np.asarray(cosine, dtype=np.float64) - self.center) / self.width
+        result: npt.NDArray[np.float64] = 100.0 / (1.0 + np.exp(-np.clip(values, -50, 50)))
+        return result
+
+    def score_one(self, cosine: float) -> float:
+        return round(float(self.score(cosine)), 1)
+
+    def cosine_for(self, score: float) -> float:
+        """The cosine that scores ``score`` (0 < score < 100)."""
+        score = min(max(score, 1e-6), 100 - 1e-6)
+        return self.center + self.width * math.log(score / (100 - score))
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A model's scales for text and image queries, and what they were measured on."""
+
+    text: Scale
+    image: Scale
+    photos: int
+    """How many photos the library had for the model when measured."""
+    corpus: str
+    """The caption corpus's digest (core.search.captions): a new vocabulary recalibrates."""
+
+    def for_query(self, *, text: bool, image: bool) -> Scale:
+        """The scale for a query of text, an image or both (both: halfway)."""
+        if text and image:
+            return Scale((self.text.center + self.image.center) / 2,
+                         (self.text.width + self.image.width) / 2)
+        return self.image if image else self.text
+
+    def is_stale(self, photos: int, corpus: str) -> bool:
+        """Measure again after a new vocabulary, or once the library halved or doubled
+        (small libraries: whenever they change)."""
+        if corpus != self.corpus:
+            return True
+        if self.photos < 100:
+            return photos != self.photos
+        return not self.photos / 2 <= photos <= self.photos * 2
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Calibration:
+        return cls(text=Scale(**data["text"]), image=Scale(**data["image"]),
+                   photos=int(data["photos"]), corpus=str(data["corpus"]))
+
+
+def calibrate(photos: Vector, captions: Vector, *, count: int, corpus: str) -> Calibration:
+    """Measure a model on a sample of its library's ``photos`` and its caption vectors.
+
+    ``count`` is the library's size for the model (the sample may be smaller).
+    """
+    if len(photos) == 0 or len(captions) == 0:
+        raise ValueError("calibration needs at least one photo and one caption")
+    text = _scale((captions @ photos.T).ravel())
+    image = Scale(*_DEFAULT_IMAGE)
+    if len(photos) >= 2:
+        pairs = _scale((photos @ photos.T)[np.triu_indices(len(photos), 1)])
+        # A library of a few look-alike sets spreads its pairs so widely that the centre
+        # passes 0.9 (or 1): a near-copy must still score high, so the centre stops there.
+        if pairs.center < _DEFAULT_IMAGE[0]:
+            image = pairs
+    return Calibration(text=text, image=image, photos=count, corpus=corpus)
+
+
+def _scale(unrelated: npt.NDArray[np.float32]) -> Scale:
+    median = float(np.median(unrelated))
+    spread = max(1.4826 * float(np.median(np.abs(unrelated - median))), _MIN_SPREAD)
+    return Scale(center=median + Z_CENTER * spread, width=Z_WIDTH * spread)

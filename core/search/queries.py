@@ -1,0 +1,210 @@
+"""Queries: text, image, both, minus a description, within a folder or a date range.
+
+A query becomes one unit vector: the weighted sum of its text and image vectors, minus a
+share of the ``--not`` description's vector, normalised again. Scores are the cosine
+similarity between that vector and each photo's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from core.errors import UsageError
+from core.search.calibration import Scale
+from core.types import Hits, SearchHit, Vector
+
+if TYPE_CHECKING:
+    from core.store.catalog import Catalog
+    from core.store.vector_index import AnyIndex
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each part of a combined query counts."""
+
+    text: float = 1.0
+    image: float = 1.0
+    negative: float = 0.5
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions on which photos a query may return (None: no restriction).
+
+    ``folder`` is an absolute folder path; ``after`` (inclusive) and ``before`` (exclusive)
+    are ISO dates as :func:`parse_date` returns them.
+    """
+
+    folder: str | None = None
+    after: str | None = None
+    before: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.folder, self.after, self.before))
+
+
+def parse_date(value: str, *, end: bool = False) -> str:
+    """``2019``, ``2019-06`` or ``2019-06-30`` as an ISO date for comparisons.
+
+    With ``end`` the first day *after* the period is returned, so ``--before 2019`` keeps
+    photos up to 31 December 2018 and ``--after 2019`` starts on 1 January 2019.
+    """
+    match = _DATE.match(value.strip())
+    if match is None:
+        raise UsageError(f"not a date: {value!r} (use YYYY, YYYY-MM or YYYY-MM-DD)")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    assert year is not None
+    try:
+        start = date(year, month or 1, day or 1)
+    except ValueError as error:
+        raise UsageError(f"not a date: {value!r} ({error})") from error
+    if not end:
+        return start.isoformat()
+    if day is not None:
+        return date.fromordinal(start.toordinal() + 1).isoformat()
+    if month is not None:
+        return date(year + (month == 12), month % 12 + 1, 1).isoformat()
+    return date(year + 1, 1, 1).isoformat()
+
+
+def compose(
+    *,
+    text: Vector | None = None,
+    image: Vector | None = None,
+    negative: Vector | None = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> Vector:
+    """One normalised query vector from its parts (at least one of text or image)."""
+    parts = []
+    if text is not None:
+        parts.append(weights.text * text)
+    if image is not None:
+        parts.append(weights.image * image)
+    if not parts:
+        raise UsageError("a search needs a text, an image, or both")
+    query = np.sum(parts, axis=0)
+    if negative is not None:
+        query = query / np.linalg.norm(query) - weights.negative * negative
+    norm = float(np.linalg.norm(query))
+    if norm < 1e-9:
+        raise UsageError("the query cancels itself out (is --not the same as the text?)")
+    result: Vector = (query / norm).astype(np.float32)
+    return result
+
+
+def nearest(
+    catalog: Catalog,
+    index: AnyIndex,
+    model_id: int,
+    query: Vector,
+    k: int,
+    *,
+    filters: Filters = Filters(),
+    exclude: frozenset[int] = frozenset(),
+    words: str | None = None,
+    scale: Scale | None = None,
+    min_score: float = 0.0,
+) -> Hits:
+    """The ``k`` best photos for a query vector, with the catalog's details.
+
+    With ``words`` (an FTS5 expression from :func:`core.words.keywords.match_expression`) the
+    vector ranking and the photos' word ranking are fused by reciprocal-rank fusion:
+    each list gives ``1 / (RRF_K + rank)``, summed; ties go to word matches.
+
+    ``scale`` turns cosines into 0-100 scores (without it the score is the cosine);
+    photos found by meaning alone that score under ``min_score`` are left out, while a
+    photo whose words match is kept whatever the model thinks of it.
+    """
+    if k <= 0:
+        raise UsageError("the number of results must be at least 1")
+    allowed = None
+    if filters.active:
+        allowed = catalog.filtered_ids(model_id, folder=filters.folder, after=filters.after,
+                                       before=filters.before)
+        if len(allowed) == 0:
+            return Hits()
+    depth = k if words is None else max(k, FUSION_DEPTH)
+    keys, scores = index.search(query, depth + len(exclude), allowed=allowed)
+    ranked = [(int(key), float(score)) for key, score in zip(keys, scores, strict=True)
+              if int(key) not in exclude][:depth]
+    if words is None:
+        wanted: list[tuple[int, float, Match]] = [(key, s, "meaning") for key, s in ranked[:k]]
+    else:
+        wanted = _fuse(catalog, model_id, query, ranked, words, k=k, depth=depth,
+                       filters=filters, exclude=exclude)
+    hits = Hits()
+    kept = []
+    cosines = [cosine for _, cosine, _ in wanted]
+    scores = np.round(scale.score(cosines), 1) if scale is not None else np.round(cosines, 4)
+    for (key, cosine, match), score in zip(wanted, scores.tolist(), strict=True):
+        if match == "meaning" and score < min_score:
+            hits.hidden += 1
+            hits.best_hidden = max(score, hits.best_hidden or score)
+            continue
+        kept.append((key, cosine, score, match))
+    details = catalog.photo_details([key for key, _, _, _ in kept])
+    for key, cosine, score, match in kept:
+        row = details.get(key)
+        if row is None:  # the index is a cache: a photo removed since it was saved
+            continue
+        hits.append(SearchHit(photo_id=key, path=row["path"], score=score,
+                              similarity=round(cosine, 4), taken_at=row["taken_at"],
+                              width=row["width"], height=row["height"], match=match))
+    return hits
+
+
+RRF_K = 60
+"""Reciprocal-rank fusion's constant: how gently a lower rank loses weight."""
+FUSION_DEPTH = 100
+"""How far down each ranking fusion looks."""
+
+Match = Literal["meaning", "words", "both"]
+
+
+def _fuse(
+    catalog: Catalog,
+    model_id: int,
+    query: Vector,
+    ranked: list[tuple[int, float]],
+    words: str,
+    *,
+    k: int,
+    depth: int,
+    filters: Filters,
+    exclude: frozenset[int],
+) -> list[tuple[int, float, Match]]:
+    """``(id, cosine, match)`` of the ``k`` best by reciprocal-rank fusion."""
+    matched = [i for i in catalog.word_matches(words, model_id, limit=depth + len(exclude),
+                                               folder=filters.folder, after=filters.after,
+                                               before=filters.before)
+               if i not in exclude][:depth]
+    cosine = dict(ranked)
+    fused = {key: 1.0 / (RRF_K + rank) for rank, (key, _) in enumerate(ranked, 1)}
+    for rank, key in enumerate(matched, 1):
+        fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+    # Found by words only: their cosine still tells how close they are (one query).
+    by_words_only = [key for key in matched if key not in cosine]
+    vectors = catalog.vectors_of(by_words_only, model_id, int(query.shape[-1]))
+    for key in by_words_only:
+        vector = vectors.get(key)
+        cosine[key] = float(np.dot(vector, query)) if vector is not None else 0.0
+    by_words = set(matched)
+    by_meaning = {key for key, _ in ranked}
+    best = sorted(fused, key=lambda key: (-fused[key], key not in by_words, -cosine[key]))
+    out: list[tuple[int, float, Match]] = []
+    for key in best[:k]:
+        match: Match = ("both" if key in by_meaning else "words") if key in by_words \
+            else "meaning"
+        out.append((key, cosine[key], match))
+    return out

@@ -1,0 +1,128 @@
+"""The catalog's schema, as an append-only list of migrations.
+
+Migration N brings a database from schema version N-1 to N (``PRAGMA user_version``);
+:class:`core.store.catalog.Catalog` runs the missing ones, each in its own transaction, when it
+opens a file. Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE roots (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            root_id INTEGER NOT NULL REFERENCES roots(id),
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            content_hash TEXT,
+            width INTEGER,
+            height INTEGER,
+            format TEXT,
+            taken_at TEXT,
+            camera TEXT,
+            date TEXT,               -- taken_at, or the file's mtime when EXIF has no date
+            status TEXT NOT NULL,    -- 'ok' (decodable) or 'failed' (see error)
+            error TEXT,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX photos_root ON photos(root_id);
+        CREATE INDEX photos_hash ON photos(content_hash);
+        CREATE INDEX photos_date ON photos(date);
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            dim INTEGER NOT NULL,
+            seq INTEGER NOT NULL DEFAULT 0  -- bumped by every write of the model's vectors
+        );
+        CREATE TABLE embeddings (
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL,    -- little-endian float16, L2-normalised
+            seq INTEGER NOT NULL,    -- change counter: the vector index records the last it saw
+            PRIMARY KEY (photo_id, model_id)
+        );
+        CREATE INDEX embeddings_seq ON embeddings(model_id, seq);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE suspects (       -- files being decoded when Pictor crashed
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,     -- the file as it was then: a changed file is retried
+            mtime REAL NOT NULL,
+            crashes INTEGER NOT NULL
+        );
+        """
+    )
+
+
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """Full-text words of every photo (see core.words.keywords), kept in step by the writes."""
+    from core.store.catalog import from_db
+    from core.words import keywords
+
+    # execute, not executescript: the table, the trigger and the rows commit together.
+    db.execute(f"CREATE VIRTUAL TABLE {keywords.TABLE} USING fts5("
+               "name, folders, words, tokenize = 'unicode61 remove_diacritics 2')")
+    db.execute(f"CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
+               f"DELETE FROM {keywords.TABLE} WHERE rowid = old.id; END")
+    roots = {int(r[0]): from_db(str(r[1])) for r in db.execute("SELECT id, path FROM roots")}
+    for photo_id, root_id, path in db.execute("SELECT id, root_id, path FROM photos").fetchall():
+        keywords.write_words(db, int(photo_id), from_db(str(path)), roots.get(int(root_id)))
+
+
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """Automatic tags per photo and model (core.search.captions), and a ``tags`` column in the
+    full-text table so that typed words find tagged photos. FTS5 tables cannot gain a
+    column, so the table is copied into a new one."""
+    db.execute(
+        "CREATE TABLE photo_tags ("
+        " photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,"
+        " model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
+        " tags TEXT NOT NULL,"  # JSON [[term, score 0-100], ...], best first
+        " PRIMARY KEY (photo_id, model_id))"
+    )
+    db.execute("CREATE INDEX photo_tags_model ON photo_tags(model_id)")
+    db.execute("CREATE VIRTUAL TABLE photo_words_new USING fts5(name, folders, words, tags, "
+               "tokenize = 'unicode61 remove_diacritics 2')")
+    db.execute("INSERT INTO photo_words_new(rowid, name, folders, words, tags) "
+               "SELECT rowid, name, folders, words, '' FROM photo_words")
+    db.execute("DROP TRIGGER photos_words_delete")
+    db.execute("DROP TABLE photo_words")
+    db.execute("ALTER TABLE photo_words_new RENAME TO photo_words")
+    db.execute("CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
+               "DELETE FROM photo_words WHERE rowid = old.id; END")
+
+
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """A signature of each photo's sidecar files (core.words.sidecars), so that a scan notices a
+    sidecar edited while the photo did not change. Photos indexed before have ''; those
+    with sidecars now get their words read once more by the next scan."""
+    db.execute("ALTER TABLE photos ADD COLUMN sidecars TEXT NOT NULL DEFAULT ''")
+
+
+# Append-only (see the module docstring).
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2,
+                                                             _migrate_3, _migrate_4,
+                                                             _migrate_5]
+SCHEMA_VERSION = len(MIGRATIONS)

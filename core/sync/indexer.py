@@ -1,0 +1,503 @@
+"""The ingest pipeline, as a generator of :class:`Progress`.
+
+scan roots → diff against the catalog → read + hash + decode in a thread pool (ahead of
+the model) → embed in batches → write each batch's rows and vectors in one transaction.
+
+Iterating drives the work; closing the generator (or just dropping it) cancels between
+batches. Everything committed stays committed, so the next run resumes where this one
+stopped. All catalog and index writes happen in the thread that iterates (one writer).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from core.errors import ImageError
+from core.memory import trim_heap
+from core.models.embedder import Embedder
+from core.photos import raw, reading
+from core.photos.file_warnings import one_line_per_file
+from core.photos.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model, read_info
+from core.photos.inflight import InflightMarkers
+from core.store.catalog import Catalog, PhotoFacts, PhotoRow
+from core.store.vector_index import AnyIndex
+from core.sync.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
+from core.types import Progress
+from core.words import sidecars
+from core.words.user_words import read_user_texts
+
+SCAN_REPORT_EVERY = 2000
+QUARANTINE_AFTER = 2
+TRIM_AFTER_PIXELS = 16_000_000
+"""After decoding an image this large (or failing to decode one), free memory is handed
+back to the system at once (see :func:`core.memory.trim_heap`)."""
+DECODE_BUDGET_BYTES = 400 * 2**20
+"""Memory the decode pool's images may take at once, by their headers' estimate (see
+:func:`_decode_cost`). Photos cost a few MB each and decode side by side; an image whose
+estimate passes this waits until it can decode alone: two 64-megapixel WebPs decoded at
+once took 2 GB, the whole budget of an index run."""
+QUARANTINE_REASON = ("quarantined: Pictor crashed twice while decoding this file; it is "
+                     "tried again when the file changes")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A file after the pool has read, hashed and (unless it moved) decoded it."""
+
+    entry: FileEntry
+    row: PhotoRow | None
+    content_hash: str | None
+    pixels: npt.NDArray[np.uint8] | None = None
+    facts: PhotoFacts | None = None
+    moved_from: PhotoRow | None = None
+
+
+def _hash(file: BinaryIO) -> str:
+    """blake2b-128 of a file's content, streamed (never read whole)."""
+    return reading.content_hash(file)
+
+
+class Indexer:
+    """Brings the catalog and the vector index of one model up to date with the disk."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        index: AnyIndex,
+        embedder: Embedder,
+        model_id: int,
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        on_batch: Callable[[], None] | None = None,
+        markers: InflightMarkers | None = None,
+        before_embedding: Callable[[int], Iterator[Progress]] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.markers = markers
+        self._suspects: dict[str, tuple[int, float, int]] = {}
+        self.index = index
+        self.embedder = embedder
+        self.model_id = model_id
+        self.batch_size = batch_size
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.on_batch = on_batch
+        self._root_paths: dict[int, Path] = {}
+        """Each root's folder: a sidecar link is read only when it stays inside it."""
+        self.before_embedding = before_embedding
+        """Readies the model (may report progress) for the number of photos the run is
+        expected to embed: when the first decoded photo is ready, and again each time the
+        estimate doubles. Files that fail to decode (a folder of broken or empty files) do
+        not count, see :func:`_expected_photos`."""
+
+    def run(self, roots: Sequence[tuple[int, Path]]) -> Iterator[Progress]:
+        started = time.monotonic()
+        self._root_paths = dict(roots)
+        online = [(rid, path) for rid, path in roots if is_online(path)]
+        progress = Progress(phase="scan", done=0, total=0)
+        entries: list[tuple[int, FileEntry]] = []
+        problems: list[str] = []  # unreadable folders, broken links: shown by status
+        for root_id, path in online:
+            for entry in walk(path, on_error=problems.append):
+                entries.append((root_id, entry))
+                if len(entries) % SCAN_REPORT_EVERY == 0:
+                    yield replace(progress, total=len(entries), current=entry.path,
+                                  elapsed_s=time.monotonic() - started)
+        self.catalog.set_setting(SCAN_PROBLEMS_SETTING, json.dumps(problems))
+        known = self.catalog.photos_under(rid for rid, _ in online)
+        yield from self._process(entries, known, started)
+
+    def run_files(self, roots: Sequence[tuple[int, Path]],
+                  paths: Sequence[Path]) -> Iterator[Progress]:
+        """Bring just these files or folders up to date (what a watcher saw change).
+
+        A path that exists is (re)indexed, recursively for a folder; a path that no longer
+        exists drops its photos (all photos under it, for a folder) unless its root is
+        offline. A sidecar (``IMG_1.xmp``, written, added or deleted) stands for its photos.
+        Paths outside every root are ignored.
+        """
+        self._root_paths = dict(roots)
+        started = time.monotonic()
+        online = [(rid, root) for rid, root in roots if is_online(root)]
+        entries: list[tuple[int, FileEntry]] = []
+        known: dict[str, PhotoRow] = {}
+        listed = functools.cache(raw.listing)  # a burst of files in one folder lists it once
+        for path in map(Path, sidecars.photo_paths(str(p) for p in paths)):
+            root_id = _root_of(path, online)
+            if root_id is None:
+                continue
+            known.update(self.catalog.photos_at_or_under(str(path)))
+            if path.is_dir():
+                entries += [(root_id, entry) for entry in walk(path)]
+                continue
+            files = [path]
+            if path.suffix.lower() in raw.DEVELOPED_EXTENSIONS:  # a camera's JPEG came or went:
+                for sibling in raw.raw_siblings(str(path), listed(str(path.parent))):
+                    known.update(self.catalog.photos_at_or_under(sibling))  # its RAW goes
+                    files.append(Path(sibling))  # or comes
+            for file in files:
+                if file.suffix.lower() not in PHOTO_EXTENSIONS or (raw.is_raw(file) and (
+                        raw.has_developed_sibling(str(file), listed(str(file.parent)).keys()))):
+                    continue  # not a photo, or a RAW its JPEG stands for: dropped if known
+                try:
+                    stat = file.stat()
+                except OSError:
+                    continue  # gone again already: the rows in `known` will be dropped
+                entries.append((root_id, FileEntry(str(file), stat.st_size, stat.st_mtime,
+                                                   sidecars.signature(str(file)))))
+        unique = {entry.path: (rid, entry) for rid, entry in entries}  # a photo listed twice
+        yield from self._process(list(unique.values()), known, started)
+
+    def _process(self, entries: list[tuple[int, FileEntry]], known: dict[str, PhotoRow],
+                 started: float) -> Iterator[Progress]:
+        self._suspects = self._collect_crashes()
+        plan = diff([e for _, e in entries], known,
+                    self.catalog.ids_with_embedding(self.model_id))
+        root_of = {e.path: rid for rid, e in entries}
+        progress = Progress(phase="embed", done=0, total=len(plan.to_embed),
+                            skipped=plan.unchanged + plan.failed_unchanged)
+        yield replace(progress, elapsed_s=time.monotonic() - started)
+
+        gone_by_hash = {row.content_hash: row for row in plan.gone if row.content_hash}
+        moved_ids: set[int] = set()
+        embed_started = time.monotonic()
+        asked = 0  # the photo count the model was last readied for
+        seen = decoded = 0
+        for batch in self._prepared_batches(plan.to_embed, root_of, gone_by_hash):
+            seen += len(batch)
+            decoded += sum(1 for item in batch if item.pixels is not None)
+            expected = _expected_photos(decoded, seen, len(plan.to_embed)) if decoded else 0
+            # Asked again whenever the estimate doubles: a run that starts with a folder of
+            # broken files may hold thousands of photos after it.
+            if self.before_embedding is not None and expected and expected >= 2 * asked:
+                asked = expected
+                for step in self.before_embedding(expected):
+                    yield replace(step, elapsed_s=time.monotonic() - started)
+            progress = self._commit(batch, progress, moved_ids)
+            if self.on_batch is not None:
+                self.on_batch()
+            elapsed = time.monotonic() - embed_started
+            rate = progress.done / elapsed if elapsed > 0 else 0.0
+            eta = (progress.total - progress.done) / rate if rate > 0 else None
+            progress = replace(progress, rate=rate, eta_s=eta,
+                               current=batch[-1].entry.path if batch else None,
+                               elapsed_s=time.monotonic() - started)
+            yield progress
+
+        for path in self._reread_words(plan.reread):
+            yield replace(progress, current=path, elapsed_s=time.monotonic() - started)
+        # Only now, with every new file seen, is a missing file known not to have moved.
+        gone = [row.id for row in plan.gone if row.id not in moved_ids]
+        if gone:
+            self.catalog.remove_photos(gone)
+            self.index.remove(gone)
+        yield replace(progress, phase="done", removed=len(gone), current=None,
+                      elapsed_s=time.monotonic() - started)
+
+    # -- the pool ----------------------------------------------------------------------
+
+    def _prepared_batches(
+        self,
+        work: list[tuple[FileEntry, PhotoRow | None]],
+        root_of: dict[str, int],
+        gone_by_hash: dict[str, PhotoRow],
+    ) -> Iterator[list[_Prepared]]:
+        """Batches of prepared files, in order, with decoding running ahead of the caller."""
+        spec = self.embedder.image_input
+        ahead = self.batch_size * 2 + self.workers
+        budget = _DecodeBudget(DECODE_BUDGET_BYTES)
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pictor-decode")
+        pending: deque[Future[_Prepared]] = deque()
+        # Files that were being decoded when a run crashed are decoded one at a time, before
+        # the pool starts, so another crash names exactly one file and no innocent neighbour.
+        suspects = [item for item in work if item[0].path in self._suspects]
+        for entry, row in suspects:
+            root_id = root_of[entry.path]
+            pending.append(_done(_quarantine(entry, row, root_id) if self._quarantined(entry)
+                                 else _prepare(entry, row, root_id, spec, gone_by_hash,
+                                               self.markers, self._root_paths.get(root_id))))
+        items = iter([item for item in work if item[0].path not in self._suspects])
+        try:
+            batch: list[_Prepared] = []
+            while True:
+                while len(pending) < ahead:
+                    item = next(items, None)
+                    if item is None:
+                        break
+                    entry, row = item
+                    root_id = root_of[entry.path]
+                    pending.append(pool.submit(_prepare_within, budget, entry, row,
+                                               root_id, spec, gone_by_hash, self.markers,
+                                               self._root_paths.get(root_id)))
+                if not pending:
+                    break
+                batch.append(pending.popleft().result())
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            if self.markers is not None:
+                self.markers.close()
+
+    # -- decoder crashes ---------------------------------------------------------------
+
+    def _collect_crashes(self) -> dict[str, tuple[int, float, int]]:
+        """Count the files a crashed run was decoding; return all current suspects."""
+        if self.markers is None:
+            return {}
+        for path in self.markers.collect_dead():
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            crashes = self.catalog.note_crash(path, stat.st_size, stat.st_mtime)
+            log.warning("Pictor stopped while decoding %s (%d time(s))", path, crashes)
+        return self.catalog.suspects()
+
+    def _quarantined(self, entry: FileEntry) -> bool:
+        suspect = self._suspects.get(entry.path)
+        return (suspect is not None and suspect[2] >= QUARANTINE_AFTER
+                and (suspect[0], suspect[1]) == (entry.size, entry.mtime))
+
+    # -- the writer --------------------------------------------------------------------
+
+    def _commit(self, batch: list[_Prepared], progress: Progress,
+                moved_ids: set[int]) -> Progress:
+        """Embed what needs it and write the batch in one transaction."""
+        facts: list[PhotoFacts] = []
+        vectors: list[npt.NDArray[np.float32] | None] = []
+        to_embed: list[tuple[int, npt.NDArray[np.uint8]]] = []
+        moved = 0
+        for item in batch:
+            assert item.facts is not None
+            if item.moved_from is not None and item.moved_from.id in moved_ids:
+                # A second copy of a moved photo: a new row with the same vector.
+                facts.append(item.facts)
+                vectors.append(self.catalog.vector_of(item.moved_from.id, self.model_id,
+                                                      self.embedder.dim))
+                continue
+            if item.moved_from is not None:
+                self.catalog.move_photo(item.moved_from.id, path=item.entry.path,
+                                        root_id=item.facts.root_id, size=item.entry.size,
+                                        mtime=item.entry.mtime,
+                                        user_words=item.facts.user_words,
+                                        sidecars=item.facts.sidecars)
+                moved_ids.add(item.moved_from.id)
+                moved += 1
+                continue
+            facts.append(item.facts)
+            vectors.append(self._known_vector(item))
+            if item.pixels is not None and vectors[-1] is None:
+                to_embed.append((len(facts) - 1, item.pixels))
+        if to_embed:
+            embedded = self.embedder.embed_pixels(np.stack([px for _, px in to_embed]))
+            for (position, _), vector in zip(to_embed, embedded, strict=True):
+                vectors[position] = vector
+        ids = self.catalog.write_batch(facts, vectors, self.model_id)
+        cleared = [f.path for f in facts if f.path in self._suspects and not f.error]
+        if cleared:  # decoded fine this time: the crash was not this file's fault
+            self.catalog.clear_suspects(cleared)
+        keys = [pid for pid, vec in zip(ids, vectors, strict=True) if vec is not None]
+        if keys:
+            self.index.upsert(np.asarray(keys, dtype=np.int64),
+                              np.stack([v for v in vectors if v is not None]))
+        stale = [pid for pid, vec in zip(ids, vectors, strict=True) if vec is None]
+        if stale:
+            self.index.remove(stale)
+        return replace(progress, done=progress.done + len(batch),
+                       indexed=progress.indexed + len(keys),
+                       failed=progress.failed + sum(1 for f in facts if f.error),
+                       moved=progress.moved + moved)
+
+    def _reread_words(self, work: list[tuple[FileEntry, PhotoRow]]) -> Iterator[str]:
+        """Re-read the own words of photos whose sidecars changed (the photo did not: its
+        vector stays): headers and sidecars only, one transaction and one yield (the last
+        path) per batch, so that a long run can be stopped."""
+        for start in range(0, len(work), self.batch_size):
+            chunk = work[start:start + self.batch_size]
+            self.catalog.set_user_words(
+                [(row.id, _own_words(Path(entry.path), root=self._root_paths.get(row.root_id)),
+                  entry.sidecars) for entry, row in chunk])
+            yield chunk[-1][0].path
+
+    def _known_vector(self, item: _Prepared) -> npt.NDArray[np.float32] | None:
+        """The vector of an identical file already in the library (a copy): no model run."""
+        if item.pixels is None or item.content_hash is None:
+            return None
+        source = self.catalog.find_embedded_by_hash(item.content_hash, self.model_id)
+        if source is None or (item.row is not None and source == item.row.id):
+            return None
+        return self.catalog.vector_of(source, self.model_id, self.embedder.dim)
+
+
+def _root_of(path: Path, roots: Sequence[tuple[int, Path]]) -> int | None:
+    """The id of the innermost root holding ``path``."""
+    holders = [(len(root.parts), rid) for rid, root in roots if path.is_relative_to(root)]
+    return max(holders)[1] if holders else None
+
+
+def _expected_photos(decoded: int, seen: int, total: int) -> int:
+    """How many of ``total`` files will be photos to embed, when ``decoded`` of the first
+    ``seen`` were: the rest are assumed to decode at the same rate. (A library of 20,000
+    empty files must not be taken for 20,000 photos: that would build the int8 tower.)"""
+    if seen <= 0:
+        return total
+    return decoded + round((total - seen) * decoded / seen)
+
+
+class _DecodeBudget:
+    """Bytes the decode pool's threads may hold at once. A claim larger than the whole
+    budget waits until nothing else is held, then runs alone; no holder waits for anything
+    else, so every claim is granted in the end."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def claim(self, cost: int) -> Iterator[None]:
+        cost = min(max(cost, 0), self._total)
+        with self._changed:
+            self._changed.wait_for(lambda: self._held == 0
+                                   or self._held + cost <= self._total)
+            self._held += cost
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held -= cost
+                self._changed.notify_all()
+
+
+def _decode_cost(path: str) -> int:
+    """Bytes decoding ``path`` takes at its peak, estimated from its header: measured peaks
+    per pixel were 4 for RGB PNG/TIFF/BMP, 6 palette or grey, 8 16-bit, 12 RGBA, 13 float
+    TIFF, 18 WebP (libwebp's RGBA, Pillow's copy, then RGB); a JPEG larger than the model
+    needs is decoded at 1/8 scale. The header does not give the mode, so the worst but WebP
+    is assumed. 0 for a file that fails before decoding and for camera RAWs (their preview
+    is a JPEG; their file cap bounds them)."""
+    if raw.is_raw(path):
+        return 0
+    try:
+        info = read_info(path)
+    except Exception:  # refused or unreadable: _prepare says why, without decoding
+        return 0
+    return int(info.width * info.height * _BYTES_PER_PIXEL.get(info.format, 13))
+
+
+_BYTES_PER_PIXEL = {"JPEG": 8 / 64, "WEBP": 18}
+
+
+def _prepare_within(budget: _DecodeBudget, entry: FileEntry, row: PhotoRow | None,
+                    root_id: int, spec: ModelInput, gone_by_hash: dict[str, PhotoRow],
+                    markers: InflightMarkers | None, root: Path | None) -> _Prepared:
+    """:func:`_prepare` once the decode budget allows, then the memory a large decode
+    freed goes back to the system."""
+    if markers is not None:  # the estimate parses the header: a crash there names the file
+        markers.begin(entry.path)
+    try:
+        cost = _decode_cost(entry.path)
+    finally:
+        if markers is not None:
+            markers.end()
+    with budget.claim(cost):
+        prepared = _prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
+    facts = prepared.facts
+    if facts is not None and (facts.error or (facts.width or 0) * (facts.height or 0)
+                              >= TRIM_AFTER_PIXELS):
+        trim_heap()
+    return prepared
+
+
+def _done(result: _Prepared) -> Future[_Prepared]:
+    future: Future[_Prepared] = Future()
+    future.set_result(result)
+    return future
+
+
+def _quarantine(entry: FileEntry, row: PhotoRow | None, root_id: int) -> _Prepared:
+    facts = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
+                       content_hash=None, error=QUARANTINE_REASON)
+    return _Prepared(entry, row, None, facts=facts)
+
+
+def _prepare(
+    entry: FileEntry,
+    row: PhotoRow | None,
+    root_id: int,
+    spec: ModelInput,
+    gone_by_hash: dict[str, PhotoRow],
+    markers: InflightMarkers | None = None,
+    root: Path | None = None,
+) -> _Prepared:
+    """Read, hash and decode one file (runs in the pool; touches no shared state).
+
+    Only a regular file within its size cap is opened (core.photos.reading: a FIFO, a device or a
+    3 GB file fails with its reason, never hangs); it is hashed as a stream, then decoded
+    from the file; Pillow's warnings about it make one log line at most."""
+    base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
+                      content_hash=None, sidecars=entry.sidecars)
+    with ExitStack() as stack:
+        stack.enter_context(one_line_per_file(entry.path))
+        try:
+            photo = stack.enter_context(reading.open_photo(entry.path))
+            content_hash = _hash(photo)
+        except ImageError as error:
+            return _Prepared(entry, row, None, facts=replace(base, error=error.reason))
+        base = replace(base, content_hash=content_hash)
+        moved_from = gone_by_hash.get(content_hash) if row is None else None
+        if moved_from is not None:  # its words are those next to it now (sidecars may differ)
+            base = replace(base, user_words=_own_words(Path(entry.path), root=root))
+            return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
+        if markers is not None:
+            markers.begin(entry.path)
+        try:
+            pixels, info = load_for_model(photo, spec, name=entry.path)
+        except ImageError as error:
+            return _Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
+        except Exception as error:  # a decoder bug must fail one file, not the whole run
+            reason = f"cannot decode image: {type(error).__name__}: {error}"
+            return _Prepared(entry, row, content_hash, facts=replace(base, error=reason))
+        finally:
+            if markers is not None:
+                markers.end()
+        user_words = _own_words(Path(entry.path), root=root)
+    facts = replace(
+        base,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        taken_at=info.taken_at.isoformat() if info.taken_at else None,
+        camera=info.camera,
+        user_words=user_words,
+    )
+    return _Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
+
+
+def _own_words(path: Path, data: bytes | None = None, *, root: Path | None = None) -> str:
+    """The photo's own words, for the full-text table: album names are in its folders
+    column already. Without ``data``, core.words.user_words opens the file itself (a regular
+    file only, headers only)."""
+    with one_line_per_file(path):
+        texts = read_user_texts(path, data=data, root=root)
+    return " ".join(t.text for t in texts if t.source != "album")
