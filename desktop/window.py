@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
         self.message.setVisible(bool(text))
 
     def choose_image(self) -> None:
-        from core.photos.imaging import PHOTO_EXTENSIONS  # not before the first paint: it loads PIL
+        from core.photos.formats import PHOTO_EXTENSIONS
 
         patterns = " ".join(f"*{extension}" for extension in sorted(PHOTO_EXTENSIONS))
         path, _ = QFileDialog.getOpenFileName(

@@ -14,22 +14,14 @@ the RAW (:func:`raw_siblings`).
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Collection
 from typing import Any
 
 from PIL import Image
 
 from core.errors import CorruptImageError, ImageTooLargeError, UnsupportedFormatError
+from core.photos.decoding import decode_oriented
+from core.photos.exif import camera_and_date
 from core.types import ImageInfo
-
-RAW_EXTENSIONS: frozenset[str] = frozenset({
-    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf",
-    ".rw2", ".raf", ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".erf", ".mos", ".mrw",
-    ".kdc", ".dcr", ".rwl",
-})
-DEVELOPED_EXTENSIONS = (".jpg", ".jpeg", ".heic", ".heif", ".hif")
-"""What a camera writes beside its RAW in RAW+JPEG mode (HEIF on recent Canon and Sony)."""
 
 # LibRaw's sizes.flip: 3 = upside down, 5 = turned left, 6 = turned right.
 _FLIP = {3: Image.Transpose.ROTATE_180, 5: Image.Transpose.ROTATE_90,
@@ -45,39 +37,6 @@ def _rawpy() -> Any | None:
 
 
 AVAILABLE = _rawpy() is not None
-
-
-def is_raw(name: str | os.PathLike[str]) -> bool:
-    return os.path.splitext(os.fspath(name))[1].lower() in RAW_EXTENSIONS
-
-
-def listing(folder: str) -> dict[str, str]:
-    """A folder's entries by lower-cased name (empty when it cannot be listed): list a
-    folder once for several of these questions."""
-    try:
-        return {name.lower(): name for name in os.listdir(folder or ".")}
-    except OSError:
-        return {}
-
-
-def has_developed_sibling(path: str, names: Collection[str] | None = None) -> bool:
-    """Whether the RAW ``path`` has a JPEG/HEIF of the same name in its folder (``names``:
-    the folder's entries, lower-cased, when the caller has listed it already)."""
-    folder, base = os.path.split(path)
-    stem = os.path.splitext(base)[0].lower()
-    if names is None:
-        names = listing(folder).keys()
-    return any(stem + extension in names for extension in DEVELOPED_EXTENSIONS)
-
-
-def raw_siblings(path: str, names: dict[str, str] | None = None) -> list[str]:
-    """The RAW files in ``path``'s folder with its name (``IMG_1.CR2`` for ``IMG_1.JPG``);
-    ``names``: the folder's :func:`listing`, when the caller has it already."""
-    folder, base = os.path.split(path)
-    stem = os.path.splitext(base)[0].lower()
-    names = listing(folder) if names is None else names
-    return [os.path.join(folder, name) for lower, name in names.items()
-            if is_raw(lower) and os.path.splitext(lower)[0] == stem]
 
 
 def decode_raw(data: bytes, *, min_side: int | None,
@@ -116,8 +75,6 @@ def decode_raw(data: bytes, *, min_side: int | None,
 def _from_preview(raw: Any, rawpy: Any, flip: int,
                   min_side: int | None) -> tuple[Image.Image | None, ImageInfo | None]:
     """The embedded preview, upright, and what its own EXIF says (a JPEG preview's)."""
-    from core.photos.imaging import decode_oriented
-
     try:
         thumb = raw.extract_thumb()
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
@@ -141,8 +98,6 @@ def _from_preview(raw: Any, rawpy: Any, flip: int,
 
 def _metadata(data: bytes) -> tuple[Any, str | None]:
     """Date and camera from the EXIF of TIFF-based RAWs (DNG, CR2, NEF, ARW, …)."""
-    from core.photos.imaging import camera_and_date
-
     factory, accept = Image.OPEN["TIFF"]
     if accept is not None and not accept(data[:16]):
         return None, None  # CR3, RAF and others are not TIFF: no date from here

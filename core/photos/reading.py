@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import BinaryIO, Final
 
 from core.errors import ImageError
-from core.photos.raw import is_raw
+from core.photos.formats import is_raw
 from core.units import human_size
 
 MAX_IMAGE_BYTES: Final = 1_500_000_000

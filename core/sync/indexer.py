@@ -30,9 +30,10 @@ import numpy.typing as npt
 from core.errors import ImageError
 from core.memory import trim_heap
 from core.models.embedder import Embedder
-from core.photos import raw, reading
+from core.photos import formats, reading
 from core.photos.file_warnings import one_line_per_file
-from core.photos.imaging import PHOTO_EXTENSIONS, ModelInput, load_for_model, read_info
+from core.photos.formats import PHOTO_EXTENSIONS
+from core.photos.imaging import ModelInput, load_for_model, read_info
 from core.photos.inflight import InflightMarkers
 from core.store.catalog import Catalog, PhotoFacts, PhotoRow
 from core.store.vector_index import AnyIndex
@@ -137,7 +138,7 @@ class Indexer:
         online = [(rid, root) for rid, root in roots if is_online(root)]
         entries: list[tuple[int, FileEntry]] = []
         known: dict[str, PhotoRow] = {}
-        listed = functools.cache(raw.listing)  # a burst of files in one folder lists it once
+        listed = functools.cache(formats.listing)  # a burst of files in one folder lists it once
         for path in map(Path, sidecars.photo_paths(str(p) for p in paths)):
             root_id = _root_of(path, online)
             if root_id is None:
@@ -147,13 +148,13 @@ class Indexer:
                 entries += [(root_id, entry) for entry in walk(path)]
                 continue
             files = [path]
-            if path.suffix.lower() in raw.DEVELOPED_EXTENSIONS:  # a camera's JPEG came or went:
-                for sibling in raw.raw_siblings(str(path), listed(str(path.parent))):
+            if path.suffix.lower() in formats.DEVELOPED_EXTENSIONS:  # a camera's JPEG came or went:
+                for sibling in formats.raw_siblings(str(path), listed(str(path.parent))):
                     known.update(self.catalog.photos_at_or_under(sibling))  # its RAW goes
                     files.append(Path(sibling))  # or comes
             for file in files:
-                if file.suffix.lower() not in PHOTO_EXTENSIONS or (raw.is_raw(file) and (
-                        raw.has_developed_sibling(str(file), listed(str(file.parent)).keys()))):
+                if file.suffix.lower() not in PHOTO_EXTENSIONS or (formats.is_raw(file) and (
+                        formats.has_developed_sibling(str(file), listed(str(file.parent)).keys()))):
                     continue  # not a photo, or a RAW its JPEG stands for: dropped if known
                 try:
                     stat = file.stat()
@@ -396,7 +397,7 @@ def _decode_cost(path: str) -> int:
     needs is decoded at 1/8 scale. The header does not give the mode, so the worst but WebP
     is assumed. 0 for a file that fails before decoding and for camera RAWs (their preview
     is a JPEG; their file cap bounds them)."""
-    if raw.is_raw(path):
+    if formats.is_raw(path):
         return 0
     try:
         info = read_info(path)

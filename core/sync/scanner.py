@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.photos.imaging import PHOTO_EXTENSIONS
-from core.photos.raw import has_developed_sibling, is_raw
+from core.photos.formats import PHOTO_EXTENSIONS, has_developed_sibling, is_raw
 from core.store.catalog import STATUS_FAILED, PhotoRow
 from core.words import sidecars
 

@@ -29,7 +29,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 
-from core.photos.imaging import PHOTO_EXTENSIONS
+from core.photos.formats import PHOTO_EXTENSIONS
 from core.words import sidecars
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Collection, Iterable
 from typing import Final
 
-from core.photos.imaging import PHOTO_EXTENSIONS
+from core.photos.formats import PHOTO_EXTENSIONS
 
 SUFFIXES: Final = (".xmp", ".txt")
 

@@ -43,7 +43,7 @@ from PIL import ExifTags, Image
 from cli import app as cli
 from core.library import Library
 from core.models.embedder import Embedder
-from core.photos import imaging
+from core.photos import decoding
 from core.photos.imaging import load_for_model
 from core.sync.scanner import walk
 from tests.support import toyworld
@@ -90,7 +90,7 @@ def psd() -> bytes:
 
 
 def heic(image: Image.Image) -> bytes | None:
-    if not imaging.register_heif():
+    if not decoding.register_heif():
         return None
     try:
         return encode(image, "HEIF", quality=80)
@@ -245,7 +245,7 @@ def test_every_bad_input_is_indexed_or_failed_with_a_reason(
     before = tree_digest(root), tree_digest(tmp_path / "outside")
 
     decoded: list[tuple[int, int]] = []  # the size of every image as decoded
-    original = imaging._decoded_rgb
+    original = decoding._decoded_rgb
 
     def spy(image: Image.Image, fmt: str) -> Image.Image:
         rgb = original(image, fmt)  # type: ignore[arg-type]
@@ -255,7 +255,7 @@ def test_every_bad_input_is_indexed_or_failed_with_a_reason(
     with monkeypatch.context() as patch:
         deny(patch, files={str(root / "locked" / "secret.jpg")},
              folders={str(root / "closed")})
-        patch.setattr(imaging, "_decoded_rgb", spy)
+        patch.setattr(decoding, "_decoded_rgb", spy)
         started = time.perf_counter()
         report = run(library, root)
         elapsed = time.perf_counter() - started

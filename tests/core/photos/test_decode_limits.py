@@ -18,8 +18,10 @@ import pytest
 from PIL import Image
 
 from core.errors import ImageTooLargeError
-from core.photos import imaging, reading
-from core.photos.imaging import MAX_PIXELS, decode, read_info, to_rgb
+from core.photos import reading, rgb
+from core.photos.decoding import MAX_PIXELS
+from core.photos.imaging import decode, read_info
+from core.photos.rgb import to_rgb
 from tests.support import odd_files
 
 GIANT = "15000x15000"
@@ -86,7 +88,7 @@ def test_a_large_image_converted_in_bands_has_the_same_pixels(
 ) -> None:
     image = _modes()[mode]
     whole = np.asarray(to_rgb(image))
-    monkeypatch.setattr(imaging, "_BAND_PIXELS", 997)  # 15 rows a band, the last one short
+    monkeypatch.setattr(rgb, "_BAND_PIXELS", 997)  # 15 rows a band, the last one short
     banded = to_rgb(image)
     assert banded.mode == "RGB" and banded.size == image.size
     assert np.array_equal(np.asarray(banded), whole)
@@ -96,7 +98,7 @@ def test_a_200_megapixel_phone_jpeg_is_still_decoded_at_reduced_size() -> None:
     """Phones that shoot 200 MP (16320x12240) save JPEG, which decodes at 1/8 scale."""
     import io
 
-    from core.photos.imaging import MAX_JPEG_PIXELS
+    from core.photos.decoding import MAX_JPEG_PIXELS
 
     assert MAX_JPEG_PIXELS >= 16320 * 12240 > MAX_PIXELS
     buffer = io.BytesIO()

@@ -17,7 +17,7 @@ import pytest
 from PIL import ExifTags, Image, ImageOps
 
 from core.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedFormatError
-from core.photos import imaging
+from core.photos import decoding, formats
 from core.photos.imaging import ModelInput, decode, load_for_model, read_info, to_model_pixels
 
 T = Image.Transpose
@@ -79,14 +79,14 @@ def mean_abs(a: Image.Image | np.ndarray, b: Image.Image | np.ndarray) -> float:
 
 def test_extension_and_format_lists() -> None:
     assert {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp"} <= (
-        imaging.PHOTO_EXTENSIONS
+        formats.PHOTO_EXTENSIONS
     )
-    assert all(ext == ext.lower() and ext.startswith(".") for ext in imaging.PHOTO_EXTENSIONS)
-    assert {"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP"} <= imaging.ALLOWED_FORMATS
-    assert "PSD" not in imaging.ALLOWED_FORMATS and "ICO" not in imaging.ALLOWED_FORMATS
-    assert imaging.register_heif() is imaging.register_heif()
-    assert ("HEIF" in imaging.ALLOWED_FORMATS) == imaging.register_heif()
-    assert (".heic" in imaging.PHOTO_EXTENSIONS) == imaging.register_heif()
+    assert all(ext == ext.lower() and ext.startswith(".") for ext in formats.PHOTO_EXTENSIONS)
+    assert {"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP"} <= decoding.ALLOWED_FORMATS
+    assert "PSD" not in decoding.ALLOWED_FORMATS and "ICO" not in decoding.ALLOWED_FORMATS
+    assert decoding.register_heif() is decoding.register_heif()
+    assert ("HEIF" in decoding.ALLOWED_FORMATS) == decoding.register_heif()
+    assert (".heic" in formats.PHOTO_EXTENSIONS) == decoding.register_heif()
 
 
 LOSSY = {"JPEG": 8.0, "WEBP": 8.0, "HEIF": 10.0, "AVIF": 10.0, "GIF": 12.0}
@@ -94,7 +94,7 @@ LOSSY = {"JPEG": 8.0, "WEBP": 8.0, "HEIF": 10.0, "AVIF": 10.0, "GIF": 12.0}
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "HEIF", "AVIF"])
 def test_each_allowed_format_decodes(fmt: str) -> None:
-    if fmt not in imaging.ALLOWED_FORMATS:
+    if fmt not in decoding.ALLOWED_FORMATS:
         pytest.skip(f"{fmt} support not installed")
     source = quadrants(64, 48)
     try:
@@ -114,7 +114,7 @@ def test_multi_picture_jpeg_is_reported_as_jpeg() -> None:
 
 
 def test_heif_round_trip_with_orientation() -> None:
-    if not imaging.register_heif():
+    if not decoding.register_heif():
         pytest.skip("pillow-heif is not available")
     try:
         data = encode(quadrants(64, 48), "HEIF", quality=95, exif=exif_bytes(6))
@@ -428,8 +428,8 @@ def test_matches_the_transformers_clip_processors() -> None:
 def test_allowed_formats_are_registered_on_import_alone() -> None:
     """Decoding must not depend on some other code having called Image.init() first."""
     code = (
-        "from PIL import Image; from core.photos import imaging; "
-        "assert all(f in Image.OPEN for f in imaging.ALLOWED_FORMATS), Image.OPEN.keys()"
+        "from PIL import Image; from core.photos import decoding; "
+        "assert all(f in Image.OPEN for f in decoding.ALLOWED_FORMATS), Image.OPEN.keys()"
     )
     root = Path(__file__).resolve().parents[3]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)

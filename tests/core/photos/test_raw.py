@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from core.errors import CorruptImageError, ImageError, UnsupportedFormatError
-from core.photos import imaging, raw
+from core.photos import formats, imaging
 from core.sync.scanner import walk
 from tests.support.raw_files import write_dng
 
@@ -40,7 +40,7 @@ def decode_file(path: Path, min_side: int | None = 224) -> tuple[Image.Image, An
 
 
 def test_raw_is_a_photo_with_the_cameras_metadata(tmp_path: Path) -> None:
-    assert ".dng" in imaging.PHOTO_EXTENSIONS and ".cr3" in imaging.PHOTO_EXTENSIONS
+    assert ".dng" in formats.PHOTO_EXTENSIONS and ".cr3" in formats.PHOTO_EXTENSIONS
     picture, info = decode_file(write_dng(tmp_path / "IMG_1.DNG", halves()))
     assert picture.size == (400, 300)  # the embedded preview, not a developed mosaic
     assert colour_at(picture, 0.2, 0.5) == "red" and colour_at(picture, 0.8, 0.5) == "blue"
@@ -150,8 +150,8 @@ def test_a_raw_beside_its_cameras_jpeg_is_counted_once(tmp_path: Path) -> None:
     (folder / "IMG_0003.txt").write_text("notes")  # not a photo: does not stand for the RAW
     found = sorted(Path(entry.path).name for entry in walk(folder))
     assert found == ["IMG_0001.JPG", "IMG_0002.NEF", "IMG_0003.arw"]
-    assert raw.has_developed_sibling(str(folder / "IMG_0001.CR2"))
-    assert not raw.has_developed_sibling(str(folder / "IMG_0002.NEF"))
+    assert formats.has_developed_sibling(str(folder / "IMG_0001.CR2"))
+    assert not formats.has_developed_sibling(str(folder / "IMG_0002.NEF"))
 
 
 def test_the_cameras_jpeg_added_later_takes_the_raws_place(tmp_path: Path,
