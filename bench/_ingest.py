@@ -77,8 +77,7 @@ def model_only(embedder: Any, batches: list[int], reps: int) -> dict[str, Any]:
 def ready_fast_images(embedder: Any) -> float:
     """Seconds to build (or load, when cached) the int8 ONNX image tower that index runs of
     many photos use (a one-time cost per model); 0 where it cannot run."""
-    from core.config import cache_dir
-    from core.library import FAST_IMAGES_DIR
+    from core.config import FAST_IMAGES_DIR, cache_dir
 
     started = time.perf_counter()
     embedder.use_fast_images(cache_dir(CACHE) / FAST_IMAGES_DIR, build=True)
@@ -104,7 +103,7 @@ def indexer(model_dir: Path, photos: Path, *, runs: int, batch_size: int,
             precision = lib.embedder.precision
             lib.vector_index(writable=True)
             started = time.perf_counter()
-            lib.caption_corpus()
+            lib.scores.caption_corpus()
             corpus_s = time.perf_counter() - started
             start = time.perf_counter()
             for progress in lib.index([photos], batch_size=batch_size, workers=workers):
@@ -117,8 +116,8 @@ def indexer(model_dir: Path, photos: Path, *, runs: int, batch_size: int,
 
 
 def run(size: str, *, batch_size: int = 32, workers: int | None = None) -> dict[str, Any]:
-    from core.library import FAST_IMAGES_ENV
     from core.models.embedder import Embedder
+    from core.sync.runs import FAST_IMAGES_ENV
 
     spec = SIZES[size]
     name = f"vitb32-L{spec['layers'] or 12}"

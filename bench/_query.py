@@ -149,7 +149,7 @@ def end_to_end(n: int, index: Any, vectors: npt.NDArray[np.float32], model_dir: 
              enumerate(["a dog", "a cat", "my kids", "a boat", "a cake"] * (count // 5 + 1))]
     with tempfile.TemporaryDirectory(prefix="pictor-bench-") as tmp:
         lib = Library(Path(tmp), model=str(model_dir), device="cpu")
-        model_id, _ = lib._model_key()
+        model_id, _ = lib.model_key()
         root = lib.catalog.add_root("/photos")
         for start in range(0, n, 5000):
             ids = range(start, min(n, start + 5000))

@@ -1,4 +1,17 @@
-"""Where Pictor keeps its data, and the file names inside that folder."""
+"""Where Pictor keeps its data, and every name inside that folder (the one place that
+names them; the parts import these):
+
+    <data folder>/                  $PICTOR_DATA_DIR, else the platform's per-user data folder
+      library.db                    the catalog (SQLite): the truth
+      backups/                      copies of the catalog, made after complete index runs
+      vectors/<model>.usearch       a model's search index (a cache of the catalog's vectors)
+      inflight/                     markers of photos being decoded (a crash names its culprit)
+      models/                       fine-tuned versions of models
+      cache/                        $PICTOR_CACHE_DIR: derived files any library may share
+        captions/                   the vocabulary embedded by each model
+        fast-images/                each model's int8 image tower
+        precision/                  each model's bf16 check verdict
+"""
 
 from __future__ import annotations
 
@@ -10,7 +23,13 @@ from pathlib import Path
 DATA_DIR_ENV = "PICTOR_DATA_DIR"
 CACHE_DIR_ENV = "PICTOR_CACHE_DIR"
 DATABASE_NAME = "library.db"
+BACKUPS_DIR = "backups"
 VECTORS_DIR = "vectors"
+INFLIGHT_DIR = "inflight"
+MODELS_DIR = "models"
+CAPTIONS_DIR = "captions"
+FAST_IMAGES_DIR = "fast-images"
+PRECISION_DIR = "precision"
 
 
 def default_data_dir() -> Path:

@@ -20,10 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.defaults import DEFAULT_MODEL, DEFAULT_MODEL_SIZE
 from desktop.settings import DEVICES
-
-DEFAULT_MODEL = "openai/clip-vit-base-patch32"  # core.models.embedder.DEFAULT_MODEL, without torch
-DEFAULT_MODEL_SIZE = "about 600 MB"
 
 
 class ModelDialog(QDialog):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.defaults import DEFAULT_MIN_SCORE
+
 _NOT = re.compile(r"(?:^|\s)not:\s*", re.IGNORECASE)
-DEFAULT_MIN_SCORE = 50.0
-"""core.search.calibration.DEFAULT_MIN_SCORE, repeated so the window paints before numpy loads
-(a test checks that the two agree)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.query import DEFAULT_MIN_SCORE, Query, split_negative
+from core.defaults import DEFAULT_MIN_SCORE
+from desktop.query import Query, split_negative
 from desktop.thumbnails import small_image
 
 DEBOUNCE_MS = 300

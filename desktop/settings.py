@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from core.defaults import DEFAULT_MIN_SCORE
 from desktop.engine import EngineConfig
-from desktop.query import DEFAULT_MIN_SCORE
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 

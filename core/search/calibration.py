@@ -30,7 +30,6 @@ Z_CENTER = 3.0
 """How many robust spreads above the unrelated median a cosine must be to score 50."""
 Z_WIDTH = 0.75
 """The logistic's width, in robust spreads: +1.5 spreads above the centre scores 88."""
-DEFAULT_MIN_SCORE = 50.0
 SAMPLE_PHOTOS = 2000
 """Photos sampled to calibrate (the vocabulary times 2,000 photos: ~2M pairs)."""
 _MIN_SPREAD = 1e-3

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from core.config import model_slug
+from core.defaults import DEFAULT_MIN_SCORE
 from core.files import private_dir
 from core.search import vocabulary
-from core.search.calibration import DEFAULT_MIN_SCORE, Scale
+from core.search.calibration import Scale
 from core.types import Vector
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 CORPUS_VERSION = "1"
 """Bump when the way the corpus is built changes: cached corpora are rebuilt."""
-CAPTIONS_DIR = "captions"
 TAGS_PER_PHOTO = 5
 TAG_MIN_SCORE = DEFAULT_MIN_SCORE
 """A tag is a term that would pass the search cut-off: a good match by the same measure."""

@@ -218,7 +218,7 @@ def test_stale_index_is_synced_from_the_catalog(library: Library, tmp_path: Path
         index = again.vector_index()
         assert len(index) == 7
         assert set(index.keys().tolist()) == again.catalog.ids_with_embedding(
-            again._model_key()[0])
+            again.model_key()[0])
 
 
 def test_library_remembers_and_switches_models(tmp_path: Path, tiny_clip_dir: Path,

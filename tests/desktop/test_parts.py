@@ -99,11 +99,13 @@ def test_preparing_the_model_says_it_happens_once(qtbot) -> None:  # type: ignor
 
 
 def test_the_windows_default_minimum_score_is_the_engines() -> None:
-    from core.search.calibration import DEFAULT_MIN_SCORE
-    from desktop.query import DEFAULT_MIN_SCORE as WINDOW_DEFAULT
+    import inspect
+
+    from core.search.searcher import Searcher
     from desktop.query import Query
 
-    assert WINDOW_DEFAULT == DEFAULT_MIN_SCORE == Query().min_score
+    engine = inspect.signature(Searcher.search).parameters["min_score"].default
+    assert Query().min_score == engine == 50.0
 
 
 def test_a_bad_stored_minimum_score_falls_back(tmp_path: Path, qapp: Any) -> None:

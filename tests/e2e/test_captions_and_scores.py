@@ -127,7 +127,7 @@ def test_captions_rank_the_terms_a_model_knows(shapes, toy_clip_dir, tmp_path: P
     red_circle = next((photos / "beach trip").glob("*-red-circle-grass.jpg"))
     with _open(base, toy_clip_dir) as library:
         corpus = CaptionCorpus.for_model(library.embedder, tmp_path, terms=terms)
-        scale = library.calibration().text
+        scale = library.scores.calibration().text
         best = corpus.captions(library.image_vector(red_circle), scale, n=3)
         stored = library.tags(red_circle)
     assert best[0].text == "red circle" and best[0].score > best[1].score + 10
@@ -138,12 +138,12 @@ def test_captions_rank_the_terms_a_model_knows(shapes, toy_clip_dir, tmp_path: P
 def test_the_caption_corpus_is_built_once_per_model(shapes, toy_clip_dir, monkeypatch):
     base, _, _ = shapes
     with _open(base, toy_clip_dir) as library:
-        first = library.caption_corpus()
+        first = library.scores.caption_corpus()
     with _open(base, toy_clip_dir) as library:
         def refuse(texts):
             raise AssertionError("the cached corpus should be used")
         monkeypatch.setattr(library.embedder, "embed_texts", refuse)
-        again = library.caption_corpus()
+        again = library.scores.caption_corpus()
     assert again.digest == first.digest and (again.vectors == first.vectors).all()
     assert len(first.terms) >= 1000
 

@@ -74,7 +74,7 @@ def test_sigkill_at_random_points_loses_and_corrupts_nothing(tmp_path: Path,
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         with Library(data) as library:
-            model_id = library._model_key()[0]
+            model_id = library.model_key()[0]
             keys = set(library.vector_index().keys().tolist())
             assert keys == library.catalog.ids_with_embedding(model_id)
     assert killed >= ROUNDS // 2, "the indexer finished before most kills: use more photos"

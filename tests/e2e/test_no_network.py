@@ -57,7 +57,7 @@ import importlib.machinery, os, runpy, signal, sys
 sys.path.insert(0, {root!r})
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
 
-def library(module):
+def runs(module):
     module.FAST_IMAGES_MIN_PHOTOS = 1  # build the tower for a handful of photos,
 
 def fast_images(module):
@@ -76,7 +76,7 @@ def engine(module):  # the window: say when its start-up scan is done
         self.indexFinished.connect(lambda *_: print("index-finished", flush=True))
     module.Engine.__init__ = hooked
 
-PATCHES = {{"core.library": library, "core.models.fast_images": fast_images,
+PATCHES = {{"core.sync.runs": runs, "core.models.fast_images": fast_images,
            "desktop.engine": engine}}
 
 class Patcher:

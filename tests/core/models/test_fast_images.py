@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.library import FAST_IMAGES_DIR, FAST_IMAGES_ENV, Library
+from core.config import FAST_IMAGES_DIR
+from core.library import Library
 from core.models import fast_images
-from core.models.embedder import MIN_PRECISION_COSINE, Embedder
+from core.models.embedder import Embedder
+from core.models.hardware import MIN_PRECISION_COSINE
+from core.sync.runs import FAST_IMAGES_ENV
 from tests.support import toyworld
 
 pytestmark = pytest.mark.skipif(not fast_images.available(), reason="onnxruntime missing")
@@ -108,7 +111,7 @@ def test_a_damaged_cached_tower_is_dropped_and_pytorch_does_the_work(
 @pytest.mark.usefixtures("any_speed")
 def test_a_large_index_run_prepares_the_tower_first_and_search_still_finds(
         toy_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.library.FAST_IMAGES_MIN_PHOTOS", 8)
+    monkeypatch.setattr("core.sync.runs.FAST_IMAGES_MIN_PHOTOS", 8)
     monkeypatch.setenv("PICTOR_CACHE_DIR", str(tmp_path / "cache"))
     others = [s for s in toyworld.random_scenes(30, seed=4)
               if (s.shape, s.colour) != ("circle", "red")]
@@ -132,7 +135,7 @@ def test_small_runs_and_the_off_switch_keep_pytorch(
     with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as lib:
         assert "optimise" not in {s.phase for s in lib.index([tmp_path / "photos"])}
         assert lib.embedder.precision != "int8"
-    monkeypatch.setattr("core.library.FAST_IMAGES_MIN_PHOTOS", 1)
+    monkeypatch.setattr("core.sync.runs.FAST_IMAGES_MIN_PHOTOS", 1)
     monkeypatch.setenv(FAST_IMAGES_ENV, "0")
     toyworld.write_photos(tmp_path / "more", toyworld.random_scenes(3, seed=5), seed=5)
     with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as lib:
@@ -146,8 +149,8 @@ def test_a_machine_short_of_memory_keeps_pytorch_instead_of_building_the_tower(
     """Preparing the tower costs about three copies of the image tower's weights: with
     less free memory than that, the run embeds with PyTorch and builds nothing."""
     monkeypatch.setenv("PICTOR_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr("core.library.FAST_IMAGES_MIN_PHOTOS", 1)
-    monkeypatch.setattr("core.library.available_bytes", lambda: 256 * 2**20)
+    monkeypatch.setattr("core.sync.runs.FAST_IMAGES_MIN_PHOTOS", 1)
+    monkeypatch.setattr("core.sync.runs.available_bytes", lambda: 256 * 2**20)
     toyworld.write_photos(tmp_path / "photos", toyworld.random_scenes(3, seed=6), seed=6)
     with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as lib:
         steps = list(lib.index([tmp_path / "photos"]))

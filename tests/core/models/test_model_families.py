@@ -20,14 +20,10 @@ import torch
 from transformers import AutoModel, AutoProcessor
 
 from core.errors import ModelUnavailableError
-from core.models import embedder as embedder_mod
-from core.models.embedder import (
-    CHINESE_CLIP_CONTEXT,
-    ENGLISH,
-    MULTILINGUAL,
-    Embedder,
-    model_languages,
-)
+from core.models import hardware
+from core.models.embedder import Embedder
+from core.models.families import CHINESE_CLIP_CONTEXT, ENGLISH, MULTILINGUAL, model_languages
+from core.photos.imaging import to_model_pixels
 from tests.conftest import cached_model
 from tests.support import families, toyworld
 
@@ -136,7 +132,7 @@ def test_each_family_matches_the_reference_transformers_path(
     assert ours_images.shape == (len(images), embedder.dim) and ours_images.dtype == np.float32
     assert _cosines(ours_images, ref_images).min() >= 0.999
     assert _cosines(ours_texts, ref_texts).min() >= 0.999
-    pixels = np.stack([embedder_mod.to_model_pixels(im, embedder.image_input) for im in images])
+    pixels = np.stack([to_model_pixels(im, embedder.image_input) for im in images])
     assert np.allclose(embedder.embed_pixels(pixels), ours_images, atol=1e-6)
 
 
@@ -184,7 +180,7 @@ def test_mixed_precision_stays_close_to_fp32(
     runs (here on the CPU, which computes fp16 too)."""
     model_dir = request.getfixturevalue(fixture)
     images = _images()
-    monkeypatch.setattr(embedder_mod, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(hardware, "cpu_has_fast_bf16", lambda: True)
     embedder = Embedder.load(str(model_dir), device="cpu")
     assert embedder.precision in {"bf16", "fp32"}
     embedder.autocast = False
@@ -246,7 +242,7 @@ def test_siglip2_naflex_keeps_each_photos_shape(tiny_siglip2_naflex_dir: Path,
     images = [toyworld.render(scene, seed=i, size=size)
               for i, (scene, size) in enumerate(zip(scenes, [(96, 64), (40, 120), (300, 20)],
                                                     strict=True))]
-    pixels = np.stack([embedder_mod.to_model_pixels(im, embedder.image_input) for im in images])
+    pixels = np.stack([to_model_pixels(im, embedder.image_input) for im in images])
     processor = AutoProcessor.from_pretrained(tiny_siglip2_naflex_dir)
     grids = processor.image_processor(images, return_tensors="pt")["spatial_shapes"]
     assert naflex_unpack(pixels)[1].tolist() == grids.tolist() == [[3, 5], [6, 2], [1, 15]]
@@ -263,7 +259,7 @@ def test_siglip2_naflex_keeps_each_photos_shape(tiny_siglip2_naflex_dir: Path,
         for i in range(3):
             row = library.catalog.photo_by_path(str(tmp_path / f"photo-{i}.png"))
             assert row is not None
-            stored = library.catalog.vector_of(row.id, *library._model_key())
+            stored = library.catalog.vector_of(row.id, *library.model_key())
             assert stored is not None and float(stored @ reference[i]) >= 0.99
 
 

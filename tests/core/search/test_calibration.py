@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.search.calibration import (
-    DEFAULT_MIN_SCORE,
-    Calibration,
-    Scale,
-    calibrate,
-)
+from core.defaults import DEFAULT_MIN_SCORE
+from core.search.calibration import Calibration, Scale, calibrate
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core import library as library_mod
 from core.config import vector_index_path
 from core.library import Library
 from core.store.vector_index import VectorIndex
+from core.sync import runs
 from tests.support import toyworld
 
 
@@ -35,7 +35,7 @@ def _found(data: Path) -> set[str]:
 
 def test_two_index_runs_at_once_leave_every_photo_findable(
         tmp_path: Path, tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(library_mod, "INDEX_SAVE_INTERVAL_S", 0.0)  # save after every batch
+    monkeypatch.setattr(runs, "INDEX_SAVE_INTERVAL_S", 0.0)  # save after every batch
     data = tmp_path / "data"
     first = toyworld.write_photos(tmp_path / "a", toyworld.random_scenes(24, seed=1), seed=1)
     second = toyworld.write_photos(tmp_path / "b", toyworld.random_scenes(24, seed=2), seed=2)
@@ -63,7 +63,7 @@ def test_an_index_file_stamped_too_new_is_repaired_on_open(tmp_path: Path,
     paths = toyworld.write_photos(tmp_path / "p", toyworld.random_scenes(12, seed=3), seed=3)
     with Library(data, model=str(tiny_clip_dir), device="cpu") as library:
         list(library.index([tmp_path / "p"]))
-        model_id, dim = library._model_key()
+        model_id, dim = library.model_key()
         seq = library.catalog.max_seq(model_id)
         path = vector_index_path(data, library.model_name)
         partial = VectorIndex(dim)

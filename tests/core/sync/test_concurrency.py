@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from core import library as library_mod
 from core.library import Library
+from core.sync import runs
 from tests.support import toyworld
 
 
 def test_searches_during_indexing_removal_and_saves(tmp_path: Path, tiny_clip_dir: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(library_mod, "INDEX_SAVE_INTERVAL_S", 0.0)  # save after every batch
+    monkeypatch.setattr(runs, "INDEX_SAVE_INTERVAL_S", 0.0)  # save after every batch
     data = tmp_path / "data"
     photos = tmp_path / "photos"
     paths = toyworld.write_photos(photos, toyworld.random_scenes(120, seed=8), seed=8)

@@ -1,0 +1,201 @@
+"""Answering a library's questions about its photos with its current model: search by
+text, image or both, photos like a photo, and the captions and tags of any photo.
+
+Every argument is checked before the model loads, so a typo costs no model load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from core.defaults import DEFAULT_MIN_SCORE
+from core.errors import ImageError, PathNotFoundError, UsageError
+from core.models.context import ModelContext
+from core.photos.imaging import decode_path
+from core.search import queries
+from core.search.calibration import Scale
+from core.search.captions import Caption
+from core.search.scores import Scores
+from core.types import Hits, Vector
+from core.words import keywords, user_words
+
+
+class Searcher:
+    """Search, similar photos, captions and tags of one library (``scores``: its
+    calibration and caption corpus)."""
+
+    def __init__(self, library: ModelContext, scores: Scores) -> None:
+        self._library = library
+        self._scores = scores
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        image: Path | str | None = None,
+        negative: str | None = None,
+        k: int = 20,
+        folder: Path | str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        weights: queries.Weights = queries.DEFAULT_WEIGHTS,
+        words: bool = True,
+        min_score: float = DEFAULT_MIN_SCORE,
+    ) -> Hits:
+        """Photos matching a description, an example image (any file), or both.
+
+        Dates in the text ("2019", "june 2021", "2021-06") become a date filter unless
+        ``after`` or ``before`` is given, and are not sent to the model; with ``words``
+        the text's words are also matched against file names, folders, the photos' own
+        words and their tags (see :func:`core.search.queries.nearest`). Photos found by
+        meaning alone that score under ``min_score`` (0-100) are hidden: see :class:`Hits`.
+        """
+        text = text.strip() if text else None
+        if not text and image is None:
+            raise UsageError("a search needs a text, an image, or both")
+        filters = _filters(folder, after, before)
+        match = None
+        if text:
+            parsed = keywords.parse_query(text)
+            if parsed.after and after is None and before is None:
+                filters = dataclasses.replace(filters, after=parsed.after,
+                                              before=parsed.before)
+            text = parsed.text or text  # a query of dates alone still needs a vector
+            match = keywords.match_expression(parsed.text) if words else None
+        _check_limits(k, min_score)
+        embedder = self._library.embedder
+        text_vec = embedder.text_vector(text) if text else None
+        image_vec = self.image_vector(image) if image is not None else None
+        negative_vec = embedder.text_vector(negative) if negative else None
+        query = queries.compose(text=text_vec, image=image_vec, negative=negative_vec,
+                                weights=weights)
+        scale = self._scores.calibration().for_query(text=text_vec is not None,
+                                                     image=image_vec is not None)
+        return self._nearest(query, k=k, filters=filters, words=match, scale=scale,
+                             min_score=min_score)
+
+    def search_vector(
+        self,
+        query: Vector,
+        *,
+        k: int = 20,
+        folder: Path | str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        exclude: frozenset[int] = frozenset(),
+        min_score: float = 0.0,
+    ) -> Hits:
+        """The photos nearest to a ready image vector (from :meth:`image_vector`), scored
+        as image queries are."""
+        filters = _filters(folder, after, before)
+        _check_limits(k, min_score)
+        return self._nearest(query, k=k, filters=filters, exclude=exclude,
+                             scale=self._scores.calibration().image, min_score=min_score)
+
+    def similar(self, photo: Path | str, *, k: int = 20,
+                min_score: float = DEFAULT_MIN_SCORE) -> Hits:
+        """Photos like ``photo`` (the photo itself left out when it is in the library)."""
+        path = existing_file(photo)
+        row = self._library.catalog.photo_by_path(str(path))
+        exclude = frozenset({row.id}) if row is not None else frozenset()
+        return self.search_vector(self.image_vector(path), k=k, exclude=exclude,
+                                  min_score=min_score)
+
+    def image_vector(self, image: Path | str) -> Vector:
+        """The vector of any image file; the stored one when it is in the library."""
+        path = existing_file(image)
+        catalog = self._library.catalog
+        row = catalog.photo_by_path(str(path))
+        if row is not None:
+            model_id, dim = self._library.model_key()
+            stored = catalog.vector_of(row.id, model_id, dim)
+            if stored is not None:
+                return stored
+        embedder = self._library.embedder
+        try:
+            picture, _ = decode_path(path, min_side=embedder.image_input.size)
+        except ImageError as error:
+            raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error
+        vector: Vector = embedder.embed_images([picture])[0]
+        return vector
+
+    def captions(self, photo: Path | str, *, n: int = 10,
+                 language: str = "en") -> list[Caption]:
+        """Texts that describe a photo (in the library or not), best first: its own words
+        (title, description, keywords, sidecar, album) first, then built-in terms; at
+        most ``n`` in all."""
+        if n < 1:
+            raise UsageError("the number of captions must be at least 1")
+        if language not in ("en", "zh"):
+            raise UsageError(f"unknown caption language {language!r} (use en or zh)")
+        path = existing_file(photo)
+        vector = self.image_vector(path)
+        catalog = self._library.catalog
+        row = catalog.photo_by_path(str(path))
+        root = catalog.root_of(row.id) if row is not None else None
+        scale = self._scores.calibration(fallback=vector).text
+        own = user_words.read_user_texts(path, root=Path(root) if root else None)
+        mine: list[Caption] = []
+        if own:
+            cosines = self._library.embedder.embed_texts([t.text for t in own]) @ vector
+            mine = sorted((Caption(t.text, scale.score_one(float(c)), "user", t.source)
+                           for t, c in zip(own, cosines, strict=True)),
+                          key=lambda c: -c.score)
+        if len(mine) >= n:
+            return mine[:n]
+        return mine + self._scores.caption_corpus().captions(
+            vector, scale, n=n - len(mine), language=language)
+
+    def tags(self, photo: Path | str) -> list[tuple[str, float]]:
+        """A library photo's stored tags for the current model ([] when none passed)."""
+        catalog = self._library.catalog
+        row = catalog.photo_by_path(str(existing_file(photo)))
+        if row is None:
+            return []
+        return catalog.tags_of(row.id, self._library.model_key()[0]) or []
+
+    def _nearest(self, query: Vector, *, k: int, filters: queries.Filters,
+                 exclude: frozenset[int] = frozenset(),
+                 words: str | None = None, scale: Scale | None = None,
+                 min_score: float = 0.0) -> Hits:
+        return queries.nearest(self._library.catalog, self._library.vector_index(),
+                               self._library.model_key()[0], query, k, filters=filters,
+                               exclude=exclude, words=words, scale=scale,
+                               min_score=min_score)
+
+
+def _check_limits(k: int, min_score: float) -> None:
+    if k < 1:
+        raise UsageError("the number of results must be at least 1")
+    if not 0 <= min_score <= 100:
+        raise UsageError(f"the minimum score must be between 0 and 100, not {min_score}")
+
+
+def _filters(folder: Path | str | None, after: str | None,
+             before: str | None) -> queries.Filters:
+    return queries.Filters(
+        folder=str(existing_folder(folder)) if folder is not None else None,
+        after=queries.parse_date(after) if after else None,
+        before=queries.parse_date(before, end=True) if before else None,
+    )
+
+
+def existing_folder(path: Path | str) -> Path:
+    """``path`` as an absolute folder, or a clear error (it is missing, or not a folder)."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise PathNotFoundError(path)
+    if not folder.is_dir():
+        raise UsageError(f"not a folder: {path}")
+    return folder.resolve()
+
+
+def existing_file(path: Path | str) -> Path:
+    """``path`` as a file, or a clear error (it is missing, or not a file)."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise PathNotFoundError(path)
+    if not file.is_file():
+        raise UsageError(f"not a file: {path}")
+    return file.resolve()
