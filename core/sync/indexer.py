@@ -14,64 +14,39 @@ import functools
 import json
 import logging
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from core.errors import ImageError
-from core.memory import trim_heap
 from core.models.embedder import Embedder
-from core.photos import formats, reading
-from core.photos.file_warnings import one_line_per_file
+from core.photos import formats
 from core.photos.formats import PHOTO_EXTENSIONS
-from core.photos.imaging import ModelInput, load_for_model, read_info
 from core.photos.inflight import InflightMarkers
 from core.store.catalog import Catalog, PhotoFacts, PhotoRow
-from core.store.vector_index import AnyIndex
+from core.store.index_base import AnyIndex
+from core.sync.preparing import (
+    DECODE_BUDGET_BYTES,
+    DecodeBudget,
+    Prepared,
+    own_words,
+    prepare,
+    prepare_within,
+    quarantined,
+    ready,
+)
 from core.sync.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
 from core.types import Progress
 from core.words import sidecars
-from core.words.user_words import read_user_texts
 
 SCAN_REPORT_EVERY = 2000
 QUARANTINE_AFTER = 2
-TRIM_AFTER_PIXELS = 16_000_000
-"""After decoding an image this large (or failing to decode one), free memory is handed
-back to the system at once (see :func:`core.memory.trim_heap`)."""
-DECODE_BUDGET_BYTES = 400 * 2**20
-"""Memory the decode pool's images may take at once, by their headers' estimate (see
-:func:`_decode_cost`). Photos cost a few MB each and decode side by side; an image whose
-estimate passes this waits until it can decode alone: two 64-megapixel WebPs decoded at
-once took 2 GB, the whole budget of an index run."""
-QUARANTINE_REASON = ("quarantined: Pictor crashed twice while decoding this file; it is "
-                     "tried again when the file changes")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A file after the pool has read, hashed and (unless it moved) decoded it."""
-
-    entry: FileEntry
-    row: PhotoRow | None
-    content_hash: str | None
-    pixels: npt.NDArray[np.uint8] | None = None
-    facts: PhotoFacts | None = None
-    moved_from: PhotoRow | None = None
-
-
-def _hash(file: BinaryIO) -> str:
-    """blake2b-128 of a file's content, streamed (never read whole)."""
-    return reading.content_hash(file)
 
 
 class Indexer:
@@ -218,24 +193,24 @@ class Indexer:
         work: list[tuple[FileEntry, PhotoRow | None]],
         root_of: dict[str, int],
         gone_by_hash: dict[str, PhotoRow],
-    ) -> Iterator[list[_Prepared]]:
+    ) -> Iterator[list[Prepared]]:
         """Batches of prepared files, in order, with decoding running ahead of the caller."""
         spec = self.embedder.image_input
         ahead = self.batch_size * 2 + self.workers
-        budget = _DecodeBudget(DECODE_BUDGET_BYTES)
+        budget = DecodeBudget(DECODE_BUDGET_BYTES)
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pictor-decode")
-        pending: deque[Future[_Prepared]] = deque()
+        pending: deque[Future[Prepared]] = deque()
         # Files that were being decoded when a run crashed are decoded one at a time, before
         # the pool starts, so another crash names exactly one file and no innocent neighbour.
         suspects = [item for item in work if item[0].path in self._suspects]
         for entry, row in suspects:
             root_id = root_of[entry.path]
-            pending.append(_done(_quarantine(entry, row, root_id) if self._quarantined(entry)
-                                 else _prepare(entry, row, root_id, spec, gone_by_hash,
+            pending.append(ready(quarantined(entry, row, root_id) if self._quarantined(entry)
+                                 else prepare(entry, row, root_id, spec, gone_by_hash,
                                                self.markers, self._root_paths.get(root_id))))
         items = iter([item for item in work if item[0].path not in self._suspects])
         try:
-            batch: list[_Prepared] = []
+            batch: list[Prepared] = []
             while True:
                 while len(pending) < ahead:
                     item = next(items, None)
@@ -243,7 +218,7 @@ class Indexer:
                         break
                     entry, row = item
                     root_id = root_of[entry.path]
-                    pending.append(pool.submit(_prepare_within, budget, entry, row,
+                    pending.append(pool.submit(prepare_within, budget, entry, row,
                                                root_id, spec, gone_by_hash, self.markers,
                                                self._root_paths.get(root_id)))
                 if not pending:
@@ -281,7 +256,7 @@ class Indexer:
 
     # -- the writer --------------------------------------------------------------------
 
-    def _commit(self, batch: list[_Prepared], progress: Progress,
+    def _commit(self, batch: list[Prepared], progress: Progress,
                 moved_ids: set[int]) -> Progress:
         """Embed what needs it and write the batch in one transaction."""
         facts: list[PhotoFacts] = []
@@ -336,11 +311,11 @@ class Indexer:
         for start in range(0, len(work), self.batch_size):
             chunk = work[start:start + self.batch_size]
             self.catalog.set_user_words(
-                [(row.id, _own_words(Path(entry.path), root=self._root_paths.get(row.root_id)),
+                [(row.id, own_words(Path(entry.path), root=self._root_paths.get(row.root_id)),
                   entry.sidecars) for entry, row in chunk])
             yield chunk[-1][0].path
 
-    def _known_vector(self, item: _Prepared) -> npt.NDArray[np.float32] | None:
+    def _known_vector(self, item: Prepared) -> npt.NDArray[np.float32] | None:
         """The vector of an identical file already in the library (a copy): no model run."""
         if item.pixels is None or item.content_hash is None:
             return None
@@ -365,140 +340,3 @@ def _expected_photos(decoded: int, seen: int, total: int) -> int:
     return decoded + round((total - seen) * decoded / seen)
 
 
-class _DecodeBudget:
-    """Bytes the decode pool's threads may hold at once. A claim larger than the whole
-    budget waits until nothing else is held, then runs alone; no holder waits for anything
-    else, so every claim is granted in the end."""
-
-    def __init__(self, total: int) -> None:
-        self._total = total
-        self._held = 0
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def claim(self, cost: int) -> Iterator[None]:
-        cost = min(max(cost, 0), self._total)
-        with self._changed:
-            self._changed.wait_for(lambda: self._held == 0
-                                   or self._held + cost <= self._total)
-            self._held += cost
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._held -= cost
-                self._changed.notify_all()
-
-
-def _decode_cost(path: str) -> int:
-    """Bytes decoding ``path`` takes at its peak, estimated from its header: measured peaks
-    per pixel were 4 for RGB PNG/TIFF/BMP, 6 palette or grey, 8 16-bit, 12 RGBA, 13 float
-    TIFF, 18 WebP (libwebp's RGBA, Pillow's copy, then RGB); a JPEG larger than the model
-    needs is decoded at 1/8 scale. The header does not give the mode, so the worst but WebP
-    is assumed. 0 for a file that fails before decoding and for camera RAWs (their preview
-    is a JPEG; their file cap bounds them)."""
-    if formats.is_raw(path):
-        return 0
-    try:
-        info = read_info(path)
-    except Exception:  # refused or unreadable: _prepare says why, without decoding
-        return 0
-    return int(info.width * info.height * _BYTES_PER_PIXEL.get(info.format, 13))
-
-
-_BYTES_PER_PIXEL = {"JPEG": 8 / 64, "WEBP": 18}
-
-
-def _prepare_within(budget: _DecodeBudget, entry: FileEntry, row: PhotoRow | None,
-                    root_id: int, spec: ModelInput, gone_by_hash: dict[str, PhotoRow],
-                    markers: InflightMarkers | None, root: Path | None) -> _Prepared:
-    """:func:`_prepare` once the decode budget allows, then the memory a large decode
-    freed goes back to the system."""
-    if markers is not None:  # the estimate parses the header: a crash there names the file
-        markers.begin(entry.path)
-    try:
-        cost = _decode_cost(entry.path)
-    finally:
-        if markers is not None:
-            markers.end()
-    with budget.claim(cost):
-        prepared = _prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
-    facts = prepared.facts
-    if facts is not None and (facts.error or (facts.width or 0) * (facts.height or 0)
-                              >= TRIM_AFTER_PIXELS):
-        trim_heap()
-    return prepared
-
-
-def _done(result: _Prepared) -> Future[_Prepared]:
-    future: Future[_Prepared] = Future()
-    future.set_result(result)
-    return future
-
-
-def _quarantine(entry: FileEntry, row: PhotoRow | None, root_id: int) -> _Prepared:
-    facts = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
-                       content_hash=None, error=QUARANTINE_REASON)
-    return _Prepared(entry, row, None, facts=facts)
-
-
-def _prepare(
-    entry: FileEntry,
-    row: PhotoRow | None,
-    root_id: int,
-    spec: ModelInput,
-    gone_by_hash: dict[str, PhotoRow],
-    markers: InflightMarkers | None = None,
-    root: Path | None = None,
-) -> _Prepared:
-    """Read, hash and decode one file (runs in the pool; touches no shared state).
-
-    Only a regular file within its size cap is opened (core.photos.reading: a FIFO, a device or a
-    3 GB file fails with its reason, never hangs); it is hashed as a stream, then decoded
-    from the file; Pillow's warnings about it make one log line at most."""
-    base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
-                      content_hash=None, sidecars=entry.sidecars)
-    with ExitStack() as stack:
-        stack.enter_context(one_line_per_file(entry.path))
-        try:
-            photo = stack.enter_context(reading.open_photo(entry.path))
-            content_hash = _hash(photo)
-        except ImageError as error:
-            return _Prepared(entry, row, None, facts=replace(base, error=error.reason))
-        base = replace(base, content_hash=content_hash)
-        moved_from = gone_by_hash.get(content_hash) if row is None else None
-        if moved_from is not None:  # its words are those next to it now (sidecars may differ)
-            base = replace(base, user_words=_own_words(Path(entry.path), root=root))
-            return _Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
-        if markers is not None:
-            markers.begin(entry.path)
-        try:
-            pixels, info = load_for_model(photo, spec, name=entry.path)
-        except ImageError as error:
-            return _Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
-        except Exception as error:  # a decoder bug must fail one file, not the whole run
-            reason = f"cannot decode image: {type(error).__name__}: {error}"
-            return _Prepared(entry, row, content_hash, facts=replace(base, error=reason))
-        finally:
-            if markers is not None:
-                markers.end()
-        user_words = _own_words(Path(entry.path), root=root)
-    facts = replace(
-        base,
-        width=info.width,
-        height=info.height,
-        format=info.format,
-        taken_at=info.taken_at.isoformat() if info.taken_at else None,
-        camera=info.camera,
-        user_words=user_words,
-    )
-    return _Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
-
-
-def _own_words(path: Path, data: bytes | None = None, *, root: Path | None = None) -> str:
-    """The photo's own words, for the full-text table: album names are in its folders
-    column already. Without ``data``, core.words.user_words opens the file itself (a regular
-    file only, headers only)."""
-    with one_line_per_file(path):
-        texts = read_user_texts(path, data=data, root=root)
-    return " ".join(t.text for t in texts if t.source != "album")

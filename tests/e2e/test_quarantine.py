@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CRASHER = """
 import ctypes, sys
 sys.path.insert(0, {root!r})
-import core.sync.indexer
-real = core.sync.indexer.load_for_model
+import core.sync.preparing
+real = core.sync.preparing.load_for_model
 def crashing(source, spec, **named):
     data = source if isinstance(source, bytes) else source.read()  # bytes or an open file
     if not isinstance(source, bytes):
@@ -30,7 +30,7 @@ def crashing(source, spec, **named):
     if {marker!r} in data:
         ctypes.string_at(0)
     return real(source, spec, **named)
-core.sync.indexer.load_for_model = crashing
+core.sync.preparing.load_for_model = crashing
 from cli.app import main
 sys.exit(main(sys.argv[1:]))
 """

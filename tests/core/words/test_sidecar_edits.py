@@ -124,8 +124,8 @@ def test_a_library_from_before_sidecar_signatures_reads_sidecar_words_once(
     conn.close()
     edit(note, "quokka island")  # an edit the older Pictor did not notice
     reads: list[Path] = []
-    own_words = indexer_mod._own_words
-    monkeypatch.setattr(indexer_mod, "_own_words",
+    own_words = indexer_mod.own_words
+    monkeypatch.setattr(indexer_mod, "own_words",
                         lambda path, data=None, **kw: reads.append(path)
                         or own_words(path, data, **kw))
     with Library(data, model=str(tiny_clip_dir), device="cpu") as library:

@@ -1,0 +1,194 @@
+"""Reading one file for the indexer, in its decode pool: open it safely, hash it as a
+stream, take its words, and decode just the pixels the model needs, within a memory budget
+shared by the pool's threads. Touches no shared state but the budget; a bad file becomes a
+failure with its reason, never an exception that stops the run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from core.errors import ImageError
+from core.memory import trim_heap
+from core.photos import formats, reading
+from core.photos.file_warnings import one_line_per_file
+from core.photos.imaging import ModelInput, load_for_model, read_info
+from core.photos.inflight import InflightMarkers
+from core.store.catalog import PhotoFacts, PhotoRow
+from core.sync.scanner import FileEntry
+from core.words.user_words import read_user_texts
+
+TRIM_AFTER_PIXELS = 16_000_000
+"""After decoding an image this large (or failing to decode one), free memory is handed
+back to the system at once (see :func:`core.memory.trim_heap`)."""
+DECODE_BUDGET_BYTES = 400 * 2**20
+"""Memory the decode pool's images may take at once, by their headers' estimate (see
+:func:`_decode_cost`). Photos cost a few MB each and decode side by side; an image whose
+estimate passes this waits until it can decode alone: two 64-megapixel WebPs decoded at
+once took 2 GB, the whole budget of an index run."""
+QUARANTINE_REASON = ("quarantined: Pictor crashed twice while decoding this file; it is "
+                     "tried again when the file changes")
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A file after the pool has read, hashed and (unless it moved) decoded it."""
+
+    entry: FileEntry
+    row: PhotoRow | None
+    content_hash: str | None
+    pixels: npt.NDArray[np.uint8] | None = None
+    facts: PhotoFacts | None = None
+    moved_from: PhotoRow | None = None
+
+
+def _hash(file: BinaryIO) -> str:
+    """blake2b-128 of a file's content, streamed (never read whole)."""
+    return reading.content_hash(file)
+
+
+class DecodeBudget:
+    """Bytes the decode pool's threads may hold at once. A claim larger than the whole
+    budget waits until nothing else is held, then runs alone; no holder waits for anything
+    else, so every claim is granted in the end."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def claim(self, cost: int) -> Iterator[None]:
+        cost = min(max(cost, 0), self._total)
+        with self._changed:
+            self._changed.wait_for(lambda: self._held == 0
+                                   or self._held + cost <= self._total)
+            self._held += cost
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held -= cost
+                self._changed.notify_all()
+
+
+def _decode_cost(path: str) -> int:
+    """Bytes decoding ``path`` takes at its peak, estimated from its header: measured peaks
+    per pixel were 4 for RGB PNG/TIFF/BMP, 6 palette or grey, 8 16-bit, 12 RGBA, 13 float
+    TIFF, 18 WebP (libwebp's RGBA, Pillow's copy, then RGB); a JPEG larger than the model
+    needs is decoded at 1/8 scale. The header does not give the mode, so the worst but WebP
+    is assumed. 0 for a file that fails before decoding and for camera RAWs (their preview
+    is a JPEG; their file cap bounds them)."""
+    if formats.is_raw(path):
+        return 0
+    try:
+        info = read_info(path)
+    except Exception:  # refused or unreadable: prepare says why, without decoding
+        return 0
+    return int(info.width * info.height * _BYTES_PER_PIXEL.get(info.format, 13))
+
+
+_BYTES_PER_PIXEL = {"JPEG": 8 / 64, "WEBP": 18}
+
+
+def prepare_within(budget: DecodeBudget, entry: FileEntry, row: PhotoRow | None,
+                    root_id: int, spec: ModelInput, gone_by_hash: dict[str, PhotoRow],
+                    markers: InflightMarkers | None, root: Path | None) -> Prepared:
+    """:func:`prepare` once the decode budget allows, then the memory a large decode
+    freed goes back to the system."""
+    if markers is not None:  # the estimate parses the header: a crash there names the file
+        markers.begin(entry.path)
+    try:
+        cost = _decode_cost(entry.path)
+    finally:
+        if markers is not None:
+            markers.end()
+    with budget.claim(cost):
+        prepared = prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
+    facts = prepared.facts
+    if facts is not None and (facts.error or (facts.width or 0) * (facts.height or 0)
+                              >= TRIM_AFTER_PIXELS):
+        trim_heap()
+    return prepared
+
+
+def ready(result: Prepared) -> Future[Prepared]:
+    """A pool's answer for a file that needs no work in the pool."""
+    future: Future[Prepared] = Future()
+    future.set_result(result)
+    return future
+
+
+def quarantined(entry: FileEntry, row: PhotoRow | None, root_id: int) -> Prepared:
+    facts = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
+                       content_hash=None, error=QUARANTINE_REASON)
+    return Prepared(entry, row, None, facts=facts)
+
+
+def prepare(
+    entry: FileEntry,
+    row: PhotoRow | None,
+    root_id: int,
+    spec: ModelInput,
+    gone_by_hash: dict[str, PhotoRow],
+    markers: InflightMarkers | None = None,
+    root: Path | None = None,
+) -> Prepared:
+    """Read, hash and decode one file (runs in the pool; touches no shared state).
+
+    Only a regular file within its size cap is opened (core.photos.reading: a FIFO, a device or a
+    3 GB file fails with its reason, never hangs); it is hashed as a stream, then decoded
+    from the file; Pillow's warnings about it make one log line at most."""
+    base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
+                      content_hash=None, sidecars=entry.sidecars)
+    with ExitStack() as stack:
+        stack.enter_context(one_line_per_file(entry.path))
+        try:
+            photo = stack.enter_context(reading.open_photo(entry.path))
+            content_hash = _hash(photo)
+        except ImageError as error:
+            return Prepared(entry, row, None, facts=replace(base, error=error.reason))
+        base = replace(base, content_hash=content_hash)
+        moved_from = gone_by_hash.get(content_hash) if row is None else None
+        if moved_from is not None:  # its words are those next to it now (sidecars may differ)
+            base = replace(base, user_words=own_words(Path(entry.path), root=root))
+            return Prepared(entry, row, content_hash, facts=base, moved_from=moved_from)
+        if markers is not None:
+            markers.begin(entry.path)
+        try:
+            pixels, info = load_for_model(photo, spec, name=entry.path)
+        except ImageError as error:
+            return Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
+        except Exception as error:  # a decoder bug must fail one file, not the whole run
+            reason = f"cannot decode image: {type(error).__name__}: {error}"
+            return Prepared(entry, row, content_hash, facts=replace(base, error=reason))
+        finally:
+            if markers is not None:
+                markers.end()
+        user_words = own_words(Path(entry.path), root=root)
+    facts = replace(
+        base,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        taken_at=info.taken_at.isoformat() if info.taken_at else None,
+        camera=info.camera,
+        user_words=user_words,
+    )
+    return Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
+
+
+def own_words(path: Path, data: bytes | None = None, *, root: Path | None = None) -> str:
+    """The photo's own words, for the full-text table: album names are in its folders
+    column already. Without ``data``, core.words.user_words opens the file itself (a regular
+    file only, headers only)."""
+    with one_line_per_file(path):
+        texts = read_user_texts(path, data=data, root=root)
+    return " ".join(t.text for t in texts if t.source != "album")
