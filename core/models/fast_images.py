@@ -10,9 +10,9 @@ done for large index runs only and then kept in the cache folder, keyed by the m
 files; a cached build is cheap to load and is used by every later run. The int8 vectors are
 checked against fp32 on probe images and timed against PyTorch at the precision it would
 use; the tower is refused (PyTorch keeps the work) when its vectors differ more than
-:data:`core.models.embedder.MIN_PRECISION_COSINE` or when it is not clearly faster (tiny models,
-CPUs without int8 dot products). The refusal is cached too. Text stays
-on PyTorch: it is one short sequence per query and its vectors are cached.
+:data:`core.models.hardware.MIN_PRECISION_COSINE` or when it is not clearly faster (tiny
+models, CPUs without int8 dot products). The refusal is cached too. Text stays on PyTorch:
+it is one short sequence per query and its vectors are cached.
 
 ONNX Runtime's official builds report usage to Microsoft (1DS telemetry): once the runtime is
 imported they keep an event store and a device id under ``~/.cache/Microsoft/DeveloperTools``
@@ -44,6 +44,7 @@ import numpy.typing as npt
 from core.config import model_files_digest, model_slug
 from core.files import read_json_object
 from core.memory import trim_heap
+from core.models import outputs
 
 if TYPE_CHECKING:
     import torch
@@ -223,15 +224,13 @@ def _tower_module(model: Any) -> torch.nn.Module:
     """The image tower as a module of its own, as the exporter wants one."""
     import torch
 
-    from core.models.embedder import _features
-
     class Tower(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-            return _features(self.model.get_image_features(pixel_values=pixel_values))
+            return outputs.features(self.model.get_image_features(pixel_values=pixel_values))
 
     return Tower().eval()
 

@@ -13,7 +13,8 @@ from transformers import AutoModel, AutoProcessor
 
 from core.errors import ModelUnavailableError
 from core.models import embedder as embedder_mod
-from core.models.embedder import Embedder, resolve_model
+from core.models import hardware
+from core.models.embedder import Embedder
 from core.photos.imaging import decode
 from tests.support import toyworld
 
@@ -85,7 +86,7 @@ def test_batches_give_the_same_vectors_as_single_images(tiny_clip_dir: Path) -> 
 def test_bf16_is_used_only_when_it_stays_close_to_fp32(
     toy_clip_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(embedder_mod, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(hardware, "cpu_has_fast_bf16", lambda: True)
     auto = Embedder.load(str(toy_clip_dir), device="cpu")
     exact = Embedder.load(str(toy_clip_dir), device="cpu", precision="fp32")
     assert exact.precision == "fp32" and auto.precision in {"bf16", "fp32"}
@@ -99,17 +100,6 @@ def test_bf16_is_used_only_when_it_stays_close_to_fp32(
 def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match="model folder not found"):
         Embedder.load(str(tmp_path / "no-such-model"), device="cpu")
-
-
-def test_uncached_hub_id_offline_names_the_model_and_the_fix(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(ModelUnavailableError) as caught:
-        resolve_model("someone/not-a-cached-model")
-    message = str(caught.value)
-    assert "someone/not-a-cached-model" in message and "--model" in message
 
 
 def test_a_folder_without_a_clip_model_is_refused(tmp_path: Path, tiny_clip_dir: Path) -> None:
@@ -137,49 +127,6 @@ def test_unknown_or_unavailable_device_is_refused(tiny_clip_dir: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ModelUnavailableError, match="cuda"):
             Embedder.load(str(tiny_clip_dir), device="cuda")
-
-
-def test_hub_download_fetches_only_safe_files_and_reports_progress(
-    monkeypatch: pytest.MonkeyPatch, tiny_clip_dir: Path
-) -> None:
-    import huggingface_hub
-
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    asked: list[list[str]] = []
-
-    def fake_download(repo_id, *, allow_patterns, local_files_only=False, tqdm_class=None):
-        assert repo_id == "org/model"
-        if local_files_only:
-            raise FileNotFoundError("not cached")
-        asked.append(allow_patterns)
-        bar = tqdm_class(total=100)
-        bar.update(40)
-        bar.update(60)
-        bar.close()
-        return str(tiny_clip_dir)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
-    seen: list[tuple[int, int]] = []
-    folder = resolve_model("org/model", on_download=lambda done, total: seen.append((done, total)))
-    assert folder == tiny_clip_dir
-    assert seen == [(40, 100), (100, 100)]
-    assert "*.safetensors" in asked[0] and not any(p.endswith((".bin", ".pt", ".py"))
-                                                   for p in asked[0])
-
-
-def test_a_failed_download_names_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    import huggingface_hub
-
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-
-    def no_network(repo_id, **kwargs):
-        raise ConnectionError("network is unreachable")
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
-    with pytest.raises(ModelUnavailableError, match=r"org/model.*--model"):
-        resolve_model("org/model")
 
 
 def test_pickled_weights_only_are_refused(tmp_path: Path, tiny_clip_dir: Path) -> None:
@@ -229,9 +176,7 @@ def test_query_text_vectors_are_remembered(tiny_clip_dir: Path,
 
 def test_the_bf16_check_runs_once_per_model_and_is_remembered(
         tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.models.embedder as embedder_module
-
-    monkeypatch.setattr(embedder_module, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(hardware, "cpu_has_fast_bf16", lambda: True)
     cache = tmp_path / "precision"
     first = Embedder.load(str(tiny_clip_dir), device="cpu", precision_cache=cache)
     [record] = cache.glob("*.json")
@@ -241,7 +186,7 @@ def test_the_bf16_check_runs_once_per_model_and_is_remembered(
     def no_probe(_size: int) -> None:
         raise AssertionError("the check ran again")
 
-    monkeypatch.setattr(embedder_module, "_probe_pixels", no_probe)
+    monkeypatch.setattr(hardware, "probe_pixels", no_probe)
     again = Embedder.load(str(tiny_clip_dir), device="cpu", precision_cache=cache)
     assert again.autocast == first.autocast
     record.write_text(json.dumps({**remembered, "weights": "other weights"}))
