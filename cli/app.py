@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cli.terminal import PrintableFormatter, printable
+from core.defaults import DEFAULT_MIN_SCORE
 from core.errors import PictorError, UsageError, explain
-from core.search.calibration import DEFAULT_MIN_SCORE
 from core.units import human_size
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -377,11 +377,12 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.finetune import run as finetune
+    from core.finetune.versions import rollback
 
     if args.rollback:
         if args.albums:
             raise UsageError("--rollback takes no ALBUM")
-        base = finetune.rollback(library)
+        base = rollback(library)
         if args.json:
             _print_json({"model": base})
         else:
@@ -432,17 +433,17 @@ def _finetune(library: Any, args: argparse.Namespace) -> int:
 
 
 def _models(library: Any, args: argparse.Namespace) -> int:
-    from core.finetune import run as finetune
+    from core.finetune.versions import delete_version, versions
 
     if args.delete:
-        version, freed = finetune.delete_version(library, args.delete)
+        version, freed = delete_version(library, args.delete)
         if args.json:
             _print_json({"deleted": version.to_json(), "bytes_freed": freed})
         else:
             print(f"deleted {printable(Path(version.folder).name)} "
                   f"({human_size(freed)} freed)")
         return EXIT_OK
-    found = finetune.versions(library)
+    found = versions(library)
     if args.json:
         _print_json({"current": library.model_name, "versions": [v.to_json() for v in found]})
         return EXIT_OK

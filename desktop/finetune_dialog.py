@@ -157,8 +157,8 @@ class FinetuneDialog(QDialog):
     # -- what the engine reports -------------------------------------------------------
 
     def set_choices(self, choices: Sequence[Any], versions: Sequence[Any]) -> None:
-        """The folders that can be albums (core.finetune.run.AlbumChoice) and the versions
-        trained here (core.finetune.run.ModelVersion, the one in use marked ``current``)."""
+        """The folders that can be albums (core.finetune.albums.AlbumChoice) and the versions
+        trained here (core.finetune.versions.ModelVersion, the one in use marked ``current``)."""
         checked = set(self.chosen())
         self.albums.clear()
         for choice in choices:

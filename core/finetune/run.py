@@ -1,16 +1,13 @@
 """Personal fine-tuning: teach the library's model the names of the user's albums.
 
-An album is a folder of the library, whose name is the words to learn ("Grandma Rosa"), or
-the photos whose own words (keywords and captions written in Lightroom, digiKam, a
-sidecar...) hold a name that no folder has. A photo in two chosen albums teaches neither.
-:func:`finetune` is a generator of :class:`FinetuneProgress` like an index run: closing it
-cancels, and nothing is written until the very end (the new model goes to a temporary
-folder that is renamed into ``<data_dir>/models/<name>-<date>/`` and only then does the
-library switch to it). :func:`rollback` switches back to the model a version was trained
-from; its vectors are kept per model, so nothing is re-embedded. A version holds only the
-parts that trained and loads on top of its base model (core.models.embedder); its photo vectors
-are its base's, copied (the image side does not train). :func:`delete_version` removes a
-version that is no longer wanted, with what the library derived from it.
+The albums (folders of the library, or photos tagged with a name) are found by
+:mod:`core.finetune.albums`; the numbers by :mod:`core.finetune.train`. :func:`finetune` is
+a generator of :class:`FinetuneProgress` like an index run: closing it cancels, and
+nothing is written until the very end (the new model goes to a temporary folder that is
+renamed into ``<data_dir>/models/<name>-<date>/`` and only then does the library switch to
+it). A version holds only the parts that trained and loads on top of its base model
+(core.models.embedder); its photo vectors are its base's, copied (the image side does not
+train). Listing, rolling back and deleting versions: :mod:`core.finetune.versions`.
 
 Per album some photos are held out; the before/after table measures album names finding
 those unseen photos (recall@1, recall@5 against every other photo), and retention: how
@@ -32,19 +29,18 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from core.errors import ImageError, PathNotFoundError, UsageError
-from core.files import private_dir, read_json_object
+from core.errors import ImageError, UsageError
+from core.files import private_dir
 from core.finetune import train as ft
-from core.models.embedder import VERSION_PARTS, VERSION_RECORD
+from core.finetune.albums import MIN_PHOTOS, Album, resolve_albums
+from core.finetune.versions import MODELS_DIR, RECORD_NAME, new_folder
+from core.models.embedder import VERSION_PARTS
 from core.photos.imaging import decode_path, to_model_pixels
 
 if TYPE_CHECKING:
     from core.library import Library
     from core.models.embedder import Embedder
 
-MODELS_DIR = "models"
-RECORD_NAME = VERSION_RECORD
-MIN_PHOTOS = 4
 TEMPLATES = ("{}", "a photo of {}", "a picture of {}", "{} in a photo", "a photo of {}, "
              "a personal photo", "an image of {}")
 GENERAL_QUERIES = (
@@ -90,18 +86,6 @@ class FinetuneSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Album:
-    name: str
-    folder: str  # "" for an album of photos tagged with its name
-    photos: tuple[str, ...]
-    shared: int = 0  # photos left out: they are in another chosen album too
-
-    @property
-    def source(self) -> Literal["folder", "words"]:
-        return "folder" if self.folder else "words"
-
-
-@dataclass(frozen=True, slots=True)
 class FinetuneResult:
     model: str
     base_model: str
@@ -134,114 +118,6 @@ class FinetuneProgress:
     metrics: ft.Metrics | None = None
     message: str = ""
     result: FinetuneResult | None = field(default=None)
-
-
-# -- albums ------------------------------------------------------------------------------
-
-
-def resolve_albums(library: Library, names: Sequence[str]) -> list[Album]:
-    """Albums from folder paths, folder names, or words of the library's photos (checked,
-    not decoded)."""
-    if len(set(names)) < 2:
-        raise UsageError("fine-tuning needs at least two albums (folders of the library, or "
-                         "words your photos are tagged with), so it can tell them apart")
-    rows = library.catalog.photos_under(rid for rid, _ in library.catalog.roots())
-    roots = [Path(p) for _, p in library.catalog.roots()]
-    albums = [_album(library, name, rows, roots) for name in dict.fromkeys(names)]
-    seen: dict[str, str] = {}
-    for album in albums:
-        key = album.name.casefold()
-        if key in seen:
-            raise UsageError(f"two albums are named {album.name!r} ({seen[key]} and "
-                             f"{album.folder or 'tagged photos'}); choose one")
-        seen[key] = album.folder or "tagged photos"
-    folders = [a for a in albums if a.folder]
-    for a in folders:
-        for b in folders:
-            if a is not b and Path(a.folder).is_relative_to(b.folder):
-                raise UsageError(f"album {a.folder} lies inside album {b.folder}; choose "
-                                 "folders that do not overlap")
-    counts: dict[str, int] = {}
-    for album in albums:
-        for photo in album.photos:
-            counts[photo] = counts.get(photo, 0) + 1
-    albums = [replace(a, photos=tuple(p for p in a.photos if counts[p] == 1),
-                      shared=sum(counts[p] > 1 for p in a.photos)) for a in albums]
-    for album in albums:
-        if len(album.photos) < MIN_PHOTOS:
-            shared = (f" ({album.shared} more are in another chosen album too, and such "
-                      "photos teach neither)" if album.shared else "")
-            raise UsageError(
-                f"album {album.name!r} has {len(album.photos)} indexed photos{shared}; "
-                f"fine-tuning needs at least {MIN_PHOTOS} per album (some are held out to "
-                "measure the gain). Add photos, or run `pictor index` if they are not "
-                "indexed yet")
-    return albums
-
-
-@dataclass(frozen=True, slots=True)
-class AlbumChoice:
-    name: str
-    folder: str
-    photos: int
-
-
-def album_choices(library: Library) -> list[AlbumChoice]:
-    """Folders of the library that can be albums (what a window offers to pick from): a
-    library folder or one below it, holding at least :data:`MIN_PHOTOS` readable photos
-    (directly or further down), and named by more than a date, a camera's folder scheme or
-    a generic word ("Pictures")."""
-    from core.words.user_words import album_name
-
-    roots = {rid: Path(p) for rid, p in library.catalog.roots()}
-    counts: dict[Path, int] = {}
-    for path, row in library.catalog.photos_under(roots).items():
-        if row.status != "ok":
-            continue
-        root = roots[row.root_id]
-        for parent in Path(path).parents:  # up to its library folder, which counts too
-            counts[parent] = counts.get(parent, 0) + 1
-            if parent == root:
-                break
-    return sorted((AlbumChoice(folder.name, str(folder), n) for folder, n in counts.items()
-                   if n >= MIN_PHOTOS and album_name(folder.name) is not None),
-                  key=lambda c: (c.name.casefold(), c.folder))
-
-
-def _album(library: Library, name: str, rows: dict[str, Any], roots: list[Path]) -> Album:
-    folder = _album_folder(name, rows, roots)
-    if folder is not None:
-        photos = tuple(sorted(p for p, row in rows.items()
-                              if row.status == "ok" and Path(p).is_relative_to(folder)))
-        return Album(name=folder.name, folder=str(folder), photos=photos)
-    tagged = tuple(library.catalog.photos_with_words(name))
-    if not tagged:
-        raise UsageError(f"no library folder is named {name!r}, and no photo has "
-                         f"{name.strip()!r} among its own words (keywords, titles, captions)"
-                         "; give a folder name or path of the library, or a tag you used")
-    return Album(name=" ".join(name.split()), folder="", photos=tagged)
-
-
-def _album_folder(name: str, rows: dict[str, Any], roots: list[Path]) -> Path | None:
-    """The library folder ``name`` points to (a path, or a folder's name); None: no folder
-    has that name (it may be a tag)."""
-    given = Path(name).expanduser()
-    if given.is_dir():
-        folder = given.resolve()
-        if not any(folder.is_relative_to(root) for root in roots):
-            raise UsageError(f"{name} is not in the library; add it with `pictor index "
-                             f"{name}` first")
-        return folder
-    if given.is_absolute() or "/" in name or "\\" in name:
-        raise PathNotFoundError(name)
-    wanted = name.strip().casefold()
-    matches = sorted({str(parent) for path in rows for parent in Path(path).parents
-                      if parent.name.casefold() == wanted
-                      and any(parent.is_relative_to(root) for root in roots)})
-    if len(matches) > 1:
-        raise UsageError(f"several library folders are named {name!r}: "
-                         f"{', '.join(matches)}; give the path of the one you mean")
-    return Path(matches[0]) if matches else None
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -394,7 +270,7 @@ def _image_features(embedder: Embedder, pixels: npt.NDArray[np.uint8]) -> Any:
                       for i in range(0, len(pixels), BATCH)])
 
 
-# -- saving, versions, rollback ----------------------------------------------------------
+# -- saving ----------------------------------------------------------------------------
 
 
 def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResult,
@@ -407,7 +283,7 @@ def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResu
     models = library.data_dir / MODELS_DIR
     private_dir(models)
     now = datetime.now().astimezone()
-    final = _free_name(models, f"{_base_label(library.model_name)}-{now:%Y%m%d-%H%M%S}")
+    final = new_folder(models, library.model_name, now)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=models))
     try:
         save_file(ft.trained_parts(heads), str(tmp / VERSION_PARTS),
@@ -426,99 +302,3 @@ def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResu
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
-
-
-def _base_label(model: str) -> str:
-    name = Path(model).name or "model"
-    record = _record(Path(model))
-    if record is not None:  # a version of a version: keep the original's name
-        name = _base_label(str(record.get("base_model", name)))
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:60]
-
-
-def _free_name(models: Path, stem: str) -> Path:
-    candidate, n = models / stem, 2
-    while candidate.exists():
-        candidate, n = models / f"{stem}-{n}", n + 1
-    return candidate
-
-
-def _record(folder: Path) -> dict[str, Any] | None:
-    return read_json_object(folder / RECORD_NAME)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelVersion:
-    folder: str
-    base_model: str
-    date: str
-    albums: list[str]
-    metrics: dict[str, Any]
-    current: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def versions(library: Library) -> list[ModelVersion]:
-    """The fine-tuned versions in the data folder, oldest first."""
-    found = []
-    for folder in sorted((library.data_dir / MODELS_DIR).glob("*")):
-        record = _record(folder) if folder.is_dir() and not folder.name.startswith(".") \
-            else None
-        if record is None:
-            continue
-        found.append(ModelVersion(
-            folder=str(folder.resolve()), base_model=str(record.get("base_model", "")),
-            date=str(record.get("date", "")),
-            albums=[str(a.get("name")) for a in record.get("albums", [])],
-            metrics=dict(record.get("metrics", {})),
-            current=str(folder.resolve()) == library.model_name))
-    return sorted(found, key=lambda v: v.date)
-
-
-def rollback(library: Library) -> str:
-    """Switch back to the model the current version was trained from; returns its name."""
-    record = _record(Path(library.model_name))
-    if record is None or not record.get("base_model"):
-        raise UsageError(f"the library's model is not a fine-tuned version "
-                         f"({library.model_name}); nothing to roll back")
-    base = str(record["base_model"])
-    library.use_model(base)
-    return base
-
-
-def find_version(found: Sequence[ModelVersion], name: str) -> ModelVersion:
-    """A version among ``found`` (:func:`versions`) by its folder, or its folder's name."""
-    path = Path(name).expanduser()
-    for version in found:
-        if name == Path(version.folder).name or (
-                path.exists() and str(path.resolve()) == version.folder):
-            return version
-    names = ", ".join(Path(v.folder).name for v in found) or "none"
-    raise UsageError(f"no fine-tuned version named {name} in this library "
-                     f"(versions: {names})")
-
-
-def delete_version(library: Library, name: str) -> tuple[ModelVersion, int]:
-    """Delete a fine-tuned version that is not in use: its folder in the data folder, its
-    vectors, tags and caches. Returns it and the bytes freed. A version that another one
-    was trained from is kept, since rolling that one back needs it."""
-    found = versions(library)
-    version = find_version(found, name)
-    folder = Path(version.folder)
-    if version.current:
-        raise UsageError(f"{folder.name} is the model in use: roll back or use another "
-                         "model first")
-    children = [Path(v.folder).name for v in found if v.base_model == version.folder]
-    if children:
-        raise UsageError(f"{folder.name} is kept: {', '.join(children)} was trained from it "
-                         "(delete that first)")
-    freed = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-    # Hidden first (versions() skips dot-folders), so a crash mid-way leaves no half version.
-    doomed = folder.with_name(f".deleting-{folder.name}")
-    folder.rename(doomed)
-    library.forget_model(version.folder)
-    for left in folder.parent.glob(".deleting-*"):  # this one, and any a crash left
-        shutil.rmtree(left, ignore_errors=True)
-    return version, freed

@@ -17,11 +17,14 @@ import pytest
 
 from core.config import vector_index_path
 from core.errors import ModelUnavailableError, PictorError, UsageError
+from core.finetune import albums as ftalbums
 from core.finetune import run as ftmod
-from core.library import CALIBRATION_SETTING, Library
+from core.finetune import versions as ftversions
+from core.library import Library
 from core.models import fast_images
 from core.models.embedder import Embedder
 from core.photos.imaging import decode
+from core.search.scores import CALIBRATION_SETTING
 from tests.support import toyworld
 
 ALBUMS = {
@@ -87,14 +90,14 @@ def test_new_version_is_saved_and_used(tuned) -> None:
     library, steps, _, base_model = tuned
     folder = Path(steps[-1].result.model)
     assert folder.parent == library.data_dir / "models" and folder.is_dir()
-    assert any(folder.glob("*.safetensors")) and (folder / ftmod.RECORD_NAME).is_file()
+    assert any(folder.glob("*.safetensors")) and (folder / ftversions.RECORD_NAME).is_file()
     size = sum(f.stat().st_size for f in folder.iterdir())  # the trained parts, not a model
     assert size < 0.1 * (base_model / "model.safetensors").stat().st_size
     assert not list(folder.parent.glob(".tmp-*"))
     assert library.model_name == str(folder)
     with Library(library.data_dir) as again:  # remembered
         assert again.model_name == str(folder)
-    [version] = ftmod.versions(library)
+    [version] = ftversions.versions(library)
     assert version.current and version.base_model == str(base_model)
     assert sorted(version.albums) == sorted(ALBUMS)
 
@@ -105,7 +108,7 @@ def test_photo_vectors_carry_over_since_the_image_side_did_not_train(tuned) -> N
     assert steps[-1].result.vectors_reused == status.indexed == status.photos
     photo = next((photos / "misc").iterdir())
     row = library.catalog.photo_by_path(str(photo))
-    model_id, dim = library._model_key()
+    model_id, dim = library.model_key()
     base_id, _ = library.catalog.known_model(str(base_model))
     assert np.array_equal(library.catalog.vector_of(row.id, model_id, dim),
                           library.catalog.vector_of(row.id, base_id, dim))
@@ -128,14 +131,14 @@ def test_album_name_searches_find_the_album_first(tuned) -> None:
 def test_rollback_restores_the_base_model_without_re_embedding(tuned) -> None:
     library, _, _, base_model = tuned
     tuned_model = library.model_name
-    assert ftmod.rollback(library) == str(base_model)
+    assert ftversions.rollback(library) == str(base_model)
     with Library(library.data_dir) as again:
         assert again.model_name == str(base_model)
         status = again.status()
         assert status.pending == 0 and status.indexed == status.photos
         assert "red-circle" in Path(again.search("a red circle", k=1, min_score=0)[0].path).name
     with pytest.raises(UsageError, match="not a fine-tuned version"):
-        ftmod.rollback(library)
+        ftversions.rollback(library)
     library.use_model(tuned_model)  # leave the module's library as the other tests expect
 
 
@@ -244,7 +247,7 @@ def test_album_choices_are_named_folders_with_enough_photos(fresh) -> None:
     holiday = photos.parent / "Holiday 2024"  # a library folder of its own
     toyworld.write_photos(holiday, toyworld.random_scenes(5, seed=14), seed=14)
     list(library.index([photos, holiday]))
-    choices = ftmod.album_choices(library)
+    choices = ftalbums.album_choices(library)
     assert [(c.name, c.photos) for c in choices] == [
         ("Bella the dog", PER_ALBUM), ("Grandma Rosa", PER_ALBUM), ("Holiday 2024", 5),
         ("our boat Esperanza", PER_ALBUM), ("Rome", 4)]  # not photos, misc, 2019, DCIM, tiny
@@ -262,27 +265,27 @@ def test_deleting_versions_frees_their_space_and_keeps_what_is_needed(fresh) -> 
     second = list(ftmod.finetune(library, list(ALBUMS), quick))[-1].result.model
     list(library.index())
     with pytest.raises(UsageError, match="is the model in use"):
-        ftmod.delete_version(library, Path(second).name)
+        ftversions.delete_version(library, Path(second).name)
     library.use_model(base)
     with pytest.raises(UsageError, match="was trained from it"):
-        ftmod.delete_version(library, first)  # rolling `second` back needs it
+        ftversions.delete_version(library, first)  # rolling `second` back needs it
     with pytest.raises(UsageError, match="no fine-tuned version named nope"):
-        ftmod.delete_version(library, "nope")
+        ftversions.delete_version(library, "nope")
 
     index = vector_index_path(library.data_dir, second)
     second_id, _ = library.catalog.known_model(second)
     calibration = CALIBRATION_SETTING.format(model_id=second_id)
     library.catalog.set_setting(calibration, "{}")  # (model ids are reused)
     assert index.exists()
-    version, freed = ftmod.delete_version(library, Path(second).name)
+    version, freed = ftversions.delete_version(library, Path(second).name)
     assert version.folder == second and freed > 1000
     assert not Path(second).exists() and not index.exists()
     assert library.catalog.known_model(second) is None
     assert library.catalog.get_setting(calibration) is None
-    assert [v.folder for v in ftmod.versions(library)] == [first]
-    ftmod.delete_version(library, first)
-    assert ftmod.versions(library) == []
-    assert not list((library.data_dir / ftmod.MODELS_DIR).iterdir())
+    assert [v.folder for v in ftversions.versions(library)] == [first]
+    ftversions.delete_version(library, first)
+    assert ftversions.versions(library) == []
+    assert not list((library.data_dir / ftversions.MODELS_DIR).iterdir())
     assert tree(photos) == before  # the photos are never touched
     assert library.model_name == base and library.status().indexed == library.status().photos
 
@@ -291,11 +294,11 @@ def test_a_version_whose_base_model_is_gone_says_so(tuned, tmp_path: Path) -> No
     _, steps, _, _ = tuned
     copy = tmp_path / "version"
     shutil.copytree(steps[-1].result.model, copy)
-    record = json.loads((copy / ftmod.RECORD_NAME).read_text())
-    (copy / ftmod.RECORD_NAME).write_text(json.dumps({**record, "base_model": "/no/model"}))
+    record = json.loads((copy / ftversions.RECORD_NAME).read_text())
+    (copy / ftversions.RECORD_NAME).write_text(json.dumps({**record, "base_model": "/no/model"}))
     with pytest.raises(ModelUnavailableError, match="needs the model it was trained from"):
         Embedder.load(str(copy), device="cpu")
-    (copy / ftmod.RECORD_NAME).write_text("{")
+    (copy / ftversions.RECORD_NAME).write_text("{")
     with pytest.raises(ModelUnavailableError, match=r"no readable pictor-finetune\.json"):
         Embedder.load(str(copy), device="cpu")
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, IptcImagePlugin, PngImagePlugin
 
-from core.photos.imaging import ALLOWED_FORMATS
-from core.words.user_words import album_name, read_user_texts, user_comment
+from core.photos.decoding import ALLOWED_FORMATS
+from core.words.cleaning import album_name
+from core.words.embedded import user_comment
+from core.words.user_words import read_user_texts
 
 # --- building test files -------------------------------------------------------------------
 
