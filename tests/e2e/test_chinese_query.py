@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from cli.app import build_parser
+from cli.parser import build_parser
 from core.library import Library
 from tests.conftest import cached_model
 from tests.support import families, toyworld

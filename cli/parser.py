@@ -1,0 +1,124 @@
+"""The command line's arguments: every command, its options and its help."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from core.defaults import DEFAULT_MIN_SCORE
+from core.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises instead of exiting, so main() decides."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--data-dir", metavar="D",
+                        help="library data folder (default: the user data folder, or "
+                             "$PICTOR_DATA_DIR)")
+    common.add_argument("--model", metavar="M",
+                        help="model folder or Hugging Face id (default: the library's model, "
+                             "else openai/clip-vit-base-patch32)")
+    common.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+    parser = _Parser(prog="pictor", description="Offline photo search: find photos by "
+                     "describing them or by example.",
+                     epilog="With no command, main.py opens the window; main.py --in-tray "
+                            "starts it with only its tray icon, as at login.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    index = commands.add_parser("index", parents=[common], help="index photo folders")
+    index.add_argument("paths", nargs="*", metavar="PATH",
+                       help="folders to add and index (default: every library folder)")
+    index.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+
+    find = commands.add_parser("search", parents=[common], help="search by text and/or image")
+    find.add_argument("text", nargs="?", default=None, metavar="TEXT")
+    find.add_argument("--image", metavar="IMG", help="an example image (any file)")
+    find.add_argument("--not", dest="negative", metavar="TEXT",
+                      help="push results away from this description")
+    _add_result_options(find)
+    find.add_argument("--folder", metavar="F", help="only photos under this folder")
+    find.add_argument("--after", metavar="DATE", help="taken on or after (YYYY[-MM[-DD]])")
+    find.add_argument("--before", metavar="DATE", help="taken before (YYYY[-MM[-DD]])")
+    find.add_argument("--no-words", dest="words", action="store_false",
+                      help="rank by meaning only: don't also match file and folder names")
+
+    similar = commands.add_parser("similar", parents=[common], help="photos like this one")
+    similar.add_argument("photo", metavar="PHOTO")
+    _add_result_options(similar)
+
+    captions = commands.add_parser(
+        "captions", parents=[common], help="texts that describe a photo (image to text)",
+        description="Rank texts that describe PHOTO (in the library or not): its own "
+        "title, description, keywords, sidecar text and album name first (source user), "
+        "then the built-in vocabulary (source vocabulary). Scores are 0-100, as in search.")
+    captions.add_argument("photo", metavar="PHOTO")
+    captions.add_argument("-n", type=int, default=10, metavar="K", help="number of captions")
+    captions.add_argument("--language", choices=["en", "zh"], default="en",
+                          help="language of the built-in terms (default en)")
+
+    commands.add_parser("status", parents=[common], help="what the library holds")
+
+    watch = commands.add_parser(
+        "watch", parents=[common], help="keep folders indexed while they change",
+        description="Add the folders (like index), bring them up to date, then keep "
+        "watching them: new, changed, moved and deleted photos are indexed as they "
+        "settle, one line each (JSON lines with --json). Without PATH, every library "
+        "folder is watched. Runs until Ctrl-C or SIGTERM, which stop it cleanly with "
+        "exit status 0 (a second Ctrl-C aborts at once, status 130).")
+    watch.add_argument("paths", nargs="*", metavar="PATH",
+                       help="folders to add and watch (default: every library folder)")
+    _add_finetune_parsers(commands, common)
+    return parser
+
+
+def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    tune = commands.add_parser(
+        "finetune", parents=[common], help="teach the model your album names",
+        description="Fine-tune the library's model on albums: folders of the library whose "
+        "names are what to learn (\"Grandma Rosa\"), or a tag your photos carry in their own "
+        "words (keywords, titles, captions) when no folder has that name. Some photos of "
+        "each album are held out to measure the gain; the new model version is saved in the "
+        "data folder and used from then on (only its text side learns, so the photos' "
+        "vectors carry over: nothing is re-embedded). --rollback "
+        "goes back to the base model at once (its vectors are kept).")
+    tune.add_argument("albums", nargs="*", metavar="ALBUM",
+                      help="album folders (a path, or a folder name of the library), or "
+                      "tags of your photos")
+    tune.add_argument("--epochs", type=int, default=60, metavar="N")
+    tune.add_argument("--seed", type=int, default=0, metavar="S")
+    tune.add_argument("--train-images", action="store_true",
+                      help="train the image side's head too (it can learn more from "
+                      "albums whose photos the model sees alike; every photo is then "
+                      "embedded again)")
+    tune.add_argument("--rollback", action="store_true",
+                      help="switch back to the model the current version was trained from")
+    models = commands.add_parser(
+        "models", parents=[common], help="list (or delete) fine-tuned model versions",
+        description="List the fine-tuned versions in the data folder, the one in use marked "
+        "*. Each holds only the parts that trained (a few MB); --delete removes one that is "
+        "not in use, with its vectors (your photos are not touched).")
+    models.add_argument("--delete", metavar="VERSION",
+                        help="a version's folder name (as listed) or path")
+    use = commands.add_parser(
+        "use", parents=[common], help="switch the library to another model",
+        description="Embed every photo with MODEL (a folder or a Hugging Face id), then make "
+        "it the library's model. Until the run completes, searches (here or in the window) "
+        "keep using the current model; an interrupted run switches nothing and resumes "
+        "where it stopped. A model used before switches at once: its vectors are kept.")
+    use.add_argument("target", metavar="MODEL")
+
+
+def _add_result_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", type=int, default=20, metavar="K", help="number of results")
+    parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
+                        help="hide photos scoring under S, 0-100 (default "
+                             f"{DEFAULT_MIN_SCORE:.0f}; 0 shows every photo by rank)")
