@@ -20,7 +20,7 @@ from core.types import Hits, SearchHit, Vector
 
 if TYPE_CHECKING:
     from core.store.catalog import Catalog
-    from core.store.vector_index import AnyIndex
+    from core.store.index_base import AnyIndex
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 

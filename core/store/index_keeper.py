@@ -19,7 +19,10 @@ import numpy.typing as npt
 
 from core.files import private_dir
 from core.store.catalog import Catalog
-from core.store.vector_index import HNSW, AnyIndex, IndexDamagedError, VectorIndex, open_index
+from core.store.index_base import HNSW, AnyIndex, IndexDamagedError
+from core.store.index_files import open_index
+from core.store.ivf_index import IvfIndex
+from core.store.vector_index import VectorIndex
 from core.types import Vector
 
 log = logging.getLogger(__name__)
@@ -95,8 +98,6 @@ class IndexKeeper:
     def _build_ivf(self, model_id: int, dim: int) -> AnyIndex | None:
         """An inverted file of all the model's vectors in the catalog, trained on them, or
         None when it cannot be built (memory, FAISS): the caller keeps or builds a graph."""
-        from core.store.ivf_index import IvfIndex
-
         started = time.monotonic()
         try:
             chunks = [(ids, v.astype(np.float16))  # as stored: 1 GB at 1M photos, not 2

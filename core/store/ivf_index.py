@@ -37,14 +37,18 @@ from usearch.compiled import MetricKind
 from usearch.index import Matches
 from usearch.index import search as brute_force
 
-from core.store.vector_index import (  # it imports this module only lazily
+from core.store.index_base import (
     IVF,
+    IndexDamagedError,
     IndexMeta,
     Keys,
     as_keys,
     as_vectors,
+    check_meta,
+    check_size,
     distinct,
     no_matches,
+    read_sidecar,
     save_pair,
     upsert_args,
 )
@@ -234,6 +238,22 @@ class IvfIndex:
             return self._count
 
     @classmethod
+    def load(cls, path: Path, *, model: str, dim: int, view: bool = False
+             ) -> tuple[IvfIndex, IndexMeta]:
+        """Open a saved index, checked against its sidecar as VectorIndex.load checks a
+        graph (IndexDamagedError on any doubt); ``view`` maps its vectors (see :meth:`read`)."""
+        meta, size = read_sidecar(path)
+        check_meta(path, meta, model=model, dim=dim, kind=IVF)
+        check_file(path, size=size)
+        try:
+            index = cls.read(path, dim=dim, view=view)
+        except Exception as error:  # OSError, ValueError, BadZipFile, FAISS's RuntimeError
+            raise IndexDamagedError(path, f"cannot be read: {error}") from error
+        if len(index) != meta.count:
+            raise IndexDamagedError(path, "contents differ from the sidecar")
+        return index, meta
+
+    @classmethod
     def read(cls, path: Path, *, dim: int, view: bool = False) -> IvfIndex:
         """Read a written index; ``view`` maps its float16 vectors read-only from the file
         instead (at 1M photos opened in 0.7 s, where reading 1.2 GB took 1.2 s from the page
@@ -394,3 +414,10 @@ def readable(path: Path) -> bool:
         return False
     return {"codes.npy", "vectors.npy", "keys.npy", "trained_on.npy"} <= names
 
+
+def check_file(path: Path, *, size: int) -> None:
+    """Cheap checks of an inverted file against its sidecar before it is read: its size,
+    then its list of arrays."""
+    check_size(path, size)
+    if not readable(path):
+        raise IndexDamagedError(path, "not an inverted-file index")

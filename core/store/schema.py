@@ -3,13 +3,21 @@
 Migration N brings a database from schema version N-1 to N (``PRAGMA user_version``);
 :class:`core.store.catalog.Catalog` runs the missing ones, each in its own transaction, when it
 opens a file. Never edit a released migration: add a new one.
+
+A released migration is self-contained: it runs nothing of the live code that may
+change later (the words' tokenizer, the catalog), only this module's frozen copies and
+core.store.stored_paths, the fixed encoding of the path columns.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import PurePath
 
 import sqlite_utils
+
+from core.store.stored_paths import from_db
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -76,19 +84,62 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     )
 
 
-def _migrate_3(db: sqlite_utils.Database) -> None:
-    """Full-text words of every photo (see core.words.keywords), kept in step by the writes."""
-    from core.store.catalog import from_db
-    from core.words import keywords
+# Migration 3's words, frozen as core.words.keywords wrote them when it was released:
+# the migration must build the same rows on every future upgrade from schema 2, whatever
+# the live tokenizer becomes (a new tokenizer is a new migration that rewrites the rows).
+_V3_TABLE = "photo_words"
+_V3_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_V3_TOKEN = re.compile(rf"[{_V3_CJK}]+|(?:(?![{_V3_CJK}])[^\W\d_])+|\d+")
+_V3_CJK_RUN = re.compile(rf"^[{_V3_CJK}]+$")
 
+
+def _v3_index_text(text: str) -> str:
+    """Runs of letters and of digits, lower case; each CJK character a word of its own."""
+    out: list[str] = []
+    for run in _V3_TOKEN.findall(text):
+        if _V3_CJK_RUN.match(run):
+            out.extend(run)
+        else:
+            out.append(run.lower())
+    return " ".join(out)
+
+
+def _v3_name_and_folders(path: str, root: str | None) -> tuple[str, str]:
+    """The file's name, and its folders from the root's own name on (else its last three)."""
+    pure = PurePath(path)
+    parents = pure.parent
+    if root is not None:
+        try:
+            inside = parents.relative_to(root).parts
+            folders = [PurePath(root).name, *inside]
+        except ValueError:
+            folders = list(parents.parts[-3:])
+    else:
+        folders = list(parents.parts[-3:])
+    return _v3_index_text(pure.name), _v3_index_text(" ".join(folders))
+
+
+def _v3_write_words(db: sqlite_utils.Database, photo_id: int, path: str,
+                    root: str | None) -> None:
+    name, folders = _v3_name_and_folders(path, root)
+    cursor = db.execute(f"UPDATE {_V3_TABLE} SET name = ?, folders = ? WHERE rowid = ?",
+                        [name, folders, photo_id])
+    if not cursor.rowcount:
+        db.execute(f"INSERT INTO {_V3_TABLE}(rowid, name, folders, words) VALUES (?, ?, ?, '')",
+                   [photo_id, name, folders])
+
+
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """Full-text words of every photo (see core.words.keywords), kept in step by the writes;
+    the rows of the photos already there are written with the frozen copy above."""
     # execute, not executescript: the table, the trigger and the rows commit together.
-    db.execute(f"CREATE VIRTUAL TABLE {keywords.TABLE} USING fts5("
+    db.execute(f"CREATE VIRTUAL TABLE {_V3_TABLE} USING fts5("
                "name, folders, words, tokenize = 'unicode61 remove_diacritics 2')")
     db.execute(f"CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
-               f"DELETE FROM {keywords.TABLE} WHERE rowid = old.id; END")
+               f"DELETE FROM {_V3_TABLE} WHERE rowid = old.id; END")
     roots = {int(r[0]): from_db(str(r[1])) for r in db.execute("SELECT id, path FROM roots")}
     for photo_id, root_id, path in db.execute("SELECT id, root_id, path FROM photos").fetchall():
-        keywords.write_words(db, int(photo_id), from_db(str(path)), roots.get(int(root_id)))
+        _v3_write_words(db, int(photo_id), from_db(str(path)), roots.get(int(root_id)))
 
 
 def _migrate_4(db: sqlite_utils.Database) -> None:

@@ -13,7 +13,9 @@ At 1M, the graph's build breadth decides: expansion_add 128 gave recall@10 0.915
 a few percent of a photo's embedding): the default is 256.
 
 From 200k photos a library uses an inverted file instead (core.store.ivf_index, same interface):
-``open_index`` opens either kind, as the sidecar's ``kind`` says.
+core.store.index_files opens either kind, as the sidecar's ``kind`` says, and copies them;
+what both kinds share (the sidecar, the atomic save, the argument checks) is
+core.store.index_base.
 
 A view (``load(view=True)``) maps the file read-only for a fast start. USearch cannot modify
 a view (``remove`` crashes the process), so the first real upsert/remove copies it into memory.
@@ -26,30 +28,35 @@ one chunk at most (and may see a batch half applied).
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from usearch.compiled import MetricKind, ScalarKind
 from usearch.index import Index, Matches
 
-from core.errors import PictorError
-from core.files import replaced, write_atomic
+from core.store.index_base import (
+    HNSW,
+    IndexDamagedError,
+    IndexMeta,
+    Keys,
+    as_keys,
+    check_meta,
+    check_size,
+    distinct,
+    no_matches,
+    read_sidecar,
+    save_pair,
+    upsert_args,
+)
 from core.types import Vector
 
-if TYPE_CHECKING:
-    from core.store.ivf_index import IvfIndex
-
-FORMAT = 1
 EXACT_MAX = 20_000
 EXPANSION_SEARCH = 256
 EXPANSION_ADD = 256
@@ -57,32 +64,6 @@ WRITE_CHUNK = 256
 # Below this allowed/size ratio, fetching the allowed vectors (get() costs 5-15 us a key)
 # beats an exact scan of everything (~0.1-0.2 us a vector).
 _FETCH_RATIO = 0.02
-
-Keys = npt.NDArray[np.int64]
-AnyIndex: TypeAlias = "VectorIndex | IvfIndex"
-"""The graph (this module) or, for large libraries, the inverted file (core.store.ivf_index)."""
-HNSW = "hnsw"
-IVF = "ivf"
-
-
-class IndexDamagedError(PictorError):
-    """The index file cannot be trusted (missing, unreadable, for another model); rebuild it."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"the search index {path} cannot be used ({reason})")
-        self.path = path
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class IndexMeta:
-    model: str
-    dim: int
-    count: int
-    seq: int
-    """The catalog's change counter that the saved file reflects."""
-    kind: str = HNSW
-    """``hnsw`` (USearch, this module) or ``ivf`` (core.store.ivf_index)."""
 
 
 class VectorIndex:
@@ -116,9 +97,9 @@ class VectorIndex:
         cls, path: Path, *, model: str, dim: int, view: bool = False
     ) -> tuple[VectorIndex, IndexMeta]:
         """Open a saved index; ``view`` maps it read-only instead of reading it into memory."""
-        meta, size = _read_sidecar(path)
-        _check_meta(path, meta, model=model, dim=dim, kind=HNSW)
-        _check_file(path, size=size, dim=dim, count=meta.count)
+        meta, size = read_sidecar(path)
+        check_meta(path, meta, model=model, dim=dim, kind=HNSW)
+        check_file(path, size=size, dim=dim, count=meta.count)
         vi = cls(dim)
         try:
             (vi._index.view if view else vi._index.load)(os.fspath(path))
@@ -234,21 +215,6 @@ class VectorIndex:
                 raise _write_error(tmp, error) from error
             return len(self._index)
 
-    @staticmethod
-    def copy(source: Path, target: Path, *, model: str) -> IndexMeta:
-        """Copy a saved index, as it is, for another model with the same vectors (a version
-        fine-tuned on its text side): a file copy, never loaded, whatever its size. Raises
-        IndexDamagedError when the source cannot be trusted."""
-        meta, size = _read_sidecar(source)
-        _check_file(source, size=size, dim=meta.dim, count=meta.count, kind=meta.kind)
-        with replaced(target) as tmp:
-            shutil.copyfile(source, tmp)
-            _fsync_file(tmp)
-        copied = IndexMeta(model=model, dim=meta.dim, count=meta.count, seq=meta.seq,
-                           kind=meta.kind)
-        _write_sidecar(target, copied, size)
-        return copied
-
     def _writable(self) -> Index:
         """The index, first copied into memory if it is a read-only view (caller holds lock)."""
         if self._viewed:
@@ -292,150 +258,20 @@ class VectorIndex:
         return allowed[order].astype(np.int64), sims[order].astype(np.float32)
 
 
-def open_index(path: Path, *, model: str, dim: int, view: bool = False
-               ) -> tuple[AnyIndex, IndexMeta]:
-    """Open a saved index of either kind (the sidecar says which); IndexDamagedError on
-    any doubt. ``view`` maps the file read-only (an inverted file: its float16 vectors)."""
-    meta, size = _read_sidecar(path)
-    if meta.kind == HNSW:
-        return VectorIndex.load(path, model=model, dim=dim, view=view)
-    from core.store.ivf_index import IvfIndex
-
-    _check_meta(path, meta, model=model, dim=dim, kind=meta.kind)
-    _check_file(path, size=size, dim=dim, count=meta.count, kind=meta.kind)
-    try:
-        index = IvfIndex.read(path, dim=dim, view=view)
-    except Exception as error:  # OSError, ValueError, BadZipFile, FAISS's RuntimeError
-        raise IndexDamagedError(path, f"cannot be read: {error}") from error
-    if len(index) != meta.count:
-        raise IndexDamagedError(path, "contents differ from the sidecar")
-    return index, meta
-
-
-def save_pair(path: Path, write: Callable[[Path], int], *, model: str, dim: int, seq: int,
-              kind: str) -> IndexMeta:
-    """An index file, written by ``write`` (which returns its vector count) beside ``path``,
-    synced and renamed over it, then its sidecar: the save of either kind of index."""
-    path = Path(path)
-    with replaced(path) as tmp:
-        count = write(tmp)
-        size = _fsync_file(tmp)
-    meta = IndexMeta(model=model, dim=dim, count=count, seq=seq, kind=kind)
-    _write_sidecar(path, meta, size)
-    return meta
-
-
-def distinct(keys: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """The sorted distinct keys: np.unique in numpy 2.4 hashes, 0.9 s for 1M keys (sorting
-    takes 0.06 s), and a filter may allow every photo of a large library."""
-    ordered = np.sort(keys)
-    if ordered.size == 0:
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
-
-
-def as_vectors(vectors: npt.ArrayLike, dim: int) -> npt.NDArray[Any]:
-    """``(n, dim)`` float16 or float32 rows, contiguous; ValueError for another shape or a
-    vector that is not finite or is zero (cosine has no answer for it)."""
-    v = np.asarray(vectors)
-    if v.dtype not in (np.float16, np.float32):
-        v = v.astype(np.float32)
-    if v.ndim == 1:
-        v = v.reshape(1, -1)
-    if v.ndim != 2 or v.shape[1] != dim:
-        raise ValueError(f"vectors have shape {v.shape}, expected (n, {dim})")
-    norms = np.linalg.norm(v.astype(np.float32), axis=1)
-    if not np.all(np.isfinite(norms) & (norms > 0)):
-        raise ValueError("vectors must be finite and non-zero")
-    return np.ascontiguousarray(v)
-
-
-def upsert_args(keys: npt.ArrayLike, vectors: npt.ArrayLike, dim: int
-                ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[Any]]:
-    """An upsert's keys and vectors checked (as_keys, as_vectors): one vector a key, and no
-    key twice. Either kind of index takes them so."""
-    k, v = as_keys(keys), as_vectors(vectors, dim)
-    if len(k) != len(v):
-        raise ValueError(f"{len(k)} keys for {len(v)} vectors")
-    if len(distinct(k)) != len(k):
-        raise ValueError("the same key appears twice in one upsert")
-    return k, v
-
-
-def as_keys(keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
-    arr = np.asarray(keys)
-    if arr.size == 0:
-        return np.empty(0, dtype=np.uint64)
-    if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise ValueError(f"keys must be a 1-d integer array, not {arr.dtype} {arr.shape}")
-    if arr.dtype.kind == "i" and bool((arr < 0).any()):
-        raise ValueError("keys must not be negative")
-    return arr.astype(np.uint64)
-
-
 def _get_rows(index: Index, keys: npt.NDArray[np.uint64]) -> tuple[Any, ...]:
     rows = index.get(keys, dtype=ScalarKind.F32)
     assert isinstance(rows, tuple)  # several keys give one row (or None) per key
     return rows
 
 
-def no_matches() -> tuple[Keys, npt.NDArray[np.float32]]:
-    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-
-
-def _write_sidecar(path: Path, meta: IndexMeta, size: int) -> None:
-    """The sidecar of the index file ``path`` (``size`` bytes), then the folder synced."""
-    sidecar = {"format": FORMAT, "metric": "cos", "dtype": "f16", "bytes": size,
-               "model": meta.model, "dim": meta.dim, "count": meta.count, "seq": meta.seq,
-               "kind": meta.kind}
-    write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
-    _fsync_dir(path.parent)
-
-
-def _read_sidecar(path: Path) -> tuple[IndexMeta, int]:
-    """The sidecar's IndexMeta and the index size it recorded, or IndexDamagedError."""
-    if not path.is_file():
-        raise IndexDamagedError(path, "the file is missing")
+def check_file(path: Path, *, size: int, dim: int, count: int) -> None:
+    """Cheap checks of a graph's file against its sidecar before USearch parses it: its
+    size, then the header USearch wrote."""
+    check_size(path, size)
     try:
-        data = json.loads(path.with_suffix(".json").read_bytes())
-        fields = {name: data[name] for name in ("model", "dim", "count", "seq", "bytes")}
-        kind = data.get("kind", HNSW)  # sidecars written before the inverted file had none
-        ok = data.get("format") == FORMAT and isinstance(fields["model"], str)
-        ok = ok and kind in (HNSW, IVF)
-        numbers = [fields[name] for name in ("dim", "count", "seq", "bytes")]
-        ok = ok and all(type(n) is int and n >= 0 for n in numbers)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-        raise IndexDamagedError(path, f"sidecar unreadable: {error!r}") from error
-    if not ok:
-        raise IndexDamagedError(path, "sidecar has unexpected contents")
-    meta = IndexMeta(fields["model"], fields["dim"], fields["count"], fields["seq"], kind)
-    return meta, fields["bytes"]
-
-
-def _check_meta(path: Path, meta: IndexMeta, *, model: str, dim: int, kind: str) -> None:
-    if meta.model != model:
-        raise IndexDamagedError(path, f"built for model {meta.model!r}, not {model!r}")
-    if meta.dim != dim:
-        raise IndexDamagedError(path, f"vectors have {meta.dim} dimensions, not {dim}")
-    if meta.kind != kind:
-        raise IndexDamagedError(path, f"the sidecar says {meta.kind!r}, not {kind!r}")
-
-
-def _check_file(path: Path, *, size: int, dim: int, count: int, kind: str = HNSW) -> None:
-    """Cheap checks of the index file against the sidecar before USearch parses it."""
-    try:
-        actual = path.stat().st_size
-        head = (Index.metadata(path) or {}) if kind == HNSW else {}
+        head = Index.metadata(path) or {}
     except Exception as error:  # OSError, or RuntimeError from USearch on a bad header
         raise IndexDamagedError(path, f"unreadable: {error}") from error
-    if actual != size:
-        raise IndexDamagedError(path, f"file has {actual} bytes, expected {size}")
-    if kind != HNSW:
-        from core.store.ivf_index import readable
-
-        if not readable(path):
-            raise IndexDamagedError(path, "not an inverted-file index")
-        return
     expected = {"dimensions": dim, "kind_metric": MetricKind.Cos, "kind_scalar": ScalarKind.F16}
     for field, want in (expected | {"count_present": count}).items():
         if head.get(field) != want:
@@ -447,24 +283,3 @@ def _write_error(path: Path, error: RuntimeError) -> OSError:
     room = shutil.disk_usage(path.parent).free
     code = errno.ENOSPC if room < 1 << 20 else errno.EIO
     return OSError(code, f"{os.strerror(code)} (USearch: {error})", str(path))
-
-
-def _fsync_file(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR)  # Windows needs write access to flush
-    try:
-        os.fsync(fd)
-        return os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the renames durable; POSIX only, and best effort (some filesystems refuse)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

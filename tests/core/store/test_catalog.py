@@ -136,3 +136,28 @@ def test_settings_round_trip(catalog: Catalog) -> None:
     catalog.set_setting("model", "a")
     catalog.set_setting("model", "b")
     assert catalog.get_setting("model") == "b"
+
+
+def test_a_write_that_fails_midway_leaves_nothing_behind(catalog: Catalog) -> None:
+    """Each write is one transaction: the first photo of a batch that fails is not kept."""
+    root = catalog.add_root("/photos")
+    model = catalog.model_id("m", 8)
+    facts = [_fact("/photos/a.jpg", root), _fact("/photos/b.jpg", root)]
+    with pytest.raises(ValueError):  # one vector for two photos: found after the first
+        catalog.write_batch(facts, [_vec(1)], model)
+    assert catalog.counts(model) == (0, 0, 0)
+    assert catalog.max_seq(model) == 0
+    assert catalog.photo_by_path("/photos/a.jpg") is None
+
+
+def test_shared_vectors_carry_their_change_counter(catalog: Catalog) -> None:
+    root = catalog.add_root("/photos")
+    base = catalog.model_id("base", 8)
+    ids = catalog.write_batch([_fact("/photos/a.jpg", root), _fact("/photos/b.jpg", root)],
+                              [_vec(1), _vec(2)], base)
+    assert catalog.share_vectors(base, "version", 8) == 2
+    known = catalog.known_model("version")
+    assert known is not None and known[1] == 8
+    assert catalog.max_seq(known[0]) == catalog.max_seq(base)
+    assert sorted(catalog.ids_with_embedding(known[0])) == ids
+    assert catalog.model_names() == ["base", "version"]

@@ -13,8 +13,10 @@ import pytest
 from core.config import vector_index_path
 from core.library import Library
 from core.store import ivf_index
+from core.store.index_base import IndexDamagedError
+from core.store.index_files import copy_index, open_index
 from core.store.ivf_index import IvfIndex
-from core.store.vector_index import IndexDamagedError, VectorIndex, open_index
+from core.store.vector_index import VectorIndex
 from tests.support import toyworld
 
 DIM = 32
@@ -150,7 +152,7 @@ def test_saved_index_opens_again_and_damage_is_refused(index: IvfIndex, data,
     assert path.read_bytes() == before
     view.save(path, model="m", seq=8)  # replaces the file it mapped
     assert len(open_index(path, model="m", dim=DIM, view=True)[0]) == len(index) + 1
-    copied = VectorIndex.copy(path, tmp_path / "n.usearch", model="n")
+    copied = copy_index(path, tmp_path / "n.usearch", model="n")
     assert copied.kind == "ivf"
     assert len(open_index(tmp_path / "n.usearch", model="n", dim=DIM)[0]) == len(index) + 1
 

@@ -11,7 +11,10 @@ import pytest
 from usearch.index import Index
 
 import core.store.vector_index as vector_index
-from core.store.vector_index import IndexDamagedError, IndexMeta, VectorIndex
+from core.store import index_base
+from core.store.index_base import IndexDamagedError, IndexMeta
+from core.store.index_files import copy_index, open_index
+from core.store.vector_index import VectorIndex
 
 DIM = 32
 MODEL = "test-clip"
@@ -241,7 +244,7 @@ def test_failed_save_leaves_old_files_intact(
     def crash(_: Path) -> int:
         raise OSError(5, "I/O error")
 
-    monkeypatch.setattr(vector_index, "_fsync_file", crash)
+    monkeypatch.setattr(index_base, "fsync_file", crash)
     with pytest.raises(OSError, match="I/O error"):
         vi.save(path, model=MODEL, seq=2)
 
@@ -383,11 +386,13 @@ def test_a_saved_index_is_copied_for_a_model_with_the_same_vectors(tmp_path: Pat
     rng = np.random.default_rng(3)
     index.upsert(np.arange(1, 51), rng.standard_normal((50, 8)).astype(np.float32))
     index.save(tmp_path / "a.usearch", model="base", seq=7)
-    meta = VectorIndex.copy(tmp_path / "a.usearch", tmp_path / "b.usearch", model="version")
+    meta = copy_index(tmp_path / "a.usearch", tmp_path / "b.usearch", model="version")
     assert (meta.model, meta.count, meta.seq) == ("version", 50, 7)
     copy, loaded = VectorIndex.load(tmp_path / "b.usearch", model="version", dim=8)
     assert loaded == meta and len(copy) == 50
+    opened, read = open_index(tmp_path / "b.usearch", model="version", dim=8)
+    assert isinstance(opened, VectorIndex) and read == meta
     with pytest.raises(IndexDamagedError):  # a damaged source is not copied
         (tmp_path / "a.usearch").write_bytes(b"garbage")
-        VectorIndex.copy(tmp_path / "a.usearch", tmp_path / "c.usearch", model="other")
+        copy_index(tmp_path / "a.usearch", tmp_path / "c.usearch", model="other")
     assert not (tmp_path / "c.usearch").exists()
