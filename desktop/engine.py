@@ -1,36 +1,36 @@
 """The window's side of the engine: one writer thread runs every :class:`Library` call.
 
-Anki's ``taskman`` pattern (one writer): a one-thread pool owns the Library, so the
-catalog and the vector index only ever see one thread; results come back to the GUI
-thread as queued Qt signals. A long index run is a generator that the writer advances one
-batch per task and then re-queues, so a search typed meanwhile runs between two batches
-instead of waiting for the whole run, and pausing is simply not re-queuing.
+The writer and the long jobs it runs a step at a time live in :mod:`desktop.jobs`: a
+search typed during an index run runs between two of its batches, and progress and ends
+come back to the GUI thread as queued signals. Here is what the window asks for: open
+the library and load the model, search, describe a photo, keep folders, and three kinds
+of long job (index runs, model switches, fine-tuning; their steps are in
+:mod:`desktop.job_steps`), one at a time.
 
 Searches, caption requests and index requests made before the model is ready are kept
 here and run when it is (the latest search and caption request only; folders to index
-accumulate). A fine-tuning run is advanced the same way, one step (an epoch) per task;
-index requests wait for it, since it ends by switching the library's model.
+accumulate). Index requests made while a job runs wait for it: a fine-tuning run ends by
+switching the library's model, and an index run interrupted by one is redone after it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from core.errors import ModelUnavailableError, PictorError, explain
+from core.errors import ModelUnavailableError, PictorError
+from desktop import job_steps
+from desktop.jobs import Job, JobEnd, JobRunner, Writer, sentence
 from desktop.query import Query
 
 if TYPE_CHECKING:
-    from core.finetune.run import FinetuneProgress
     from core.library import Library
     from core.search.captions import Caption
     from core.types import Progress
@@ -39,10 +39,11 @@ log = logging.getLogger(__name__)
 
 RESULTS = 1000
 """How many results a search returns: the grid scrolls through them lazily."""
-INDEX_BATCH = 16
-"""Smaller than the command line's batches, so a search waits less between two of them."""
 CAPTIONS = 8
 """How many captions the preview shows for a photo."""
+INDEX, FINETUNE = "index", "finetune"
+"""The kinds of long job: index runs and model switches show in the status bar (progress,
+pause, stop); fine-tuning runs in its dialog."""
 
 
 class DownloadCancelled(Exception):
@@ -83,22 +84,15 @@ class Engine(QObject):
     def __init__(self, config: EngineConfig, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.config = config
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictor-writer")
+        self._writer = Writer(on_error=self.failed.emit)
+        self._submit = self._writer.submit
+        self._jobs = JobRunner(self._writer, self)
         self._library: Library | None = None  # touched on the writer thread only
-        self._run: Iterator[Progress] | None = None  # the index run, writer thread only
-        self._last: Progress | None = None  # the run's report so far
-        self._step_token = 0
-        self._tune: Iterator[FinetuneProgress] | None = None  # writer thread only
-        self._tune_token = 0
         self._cancel_download = threading.Event()
-        self._closing = False
         # GUI-thread state
         self.model_state = "idle"  # idle | loading | ready | missing
         self._started = False
         self.model_name = config.model or ""
-        self.indexing = False
-        self.paused = False
-        self.tuning = False
         self._search_generation = 0
         self._pending_search: tuple[int, Query] | None = None
         self._captions_for: str | None = None  # the photo whose captions are wanted
@@ -108,27 +102,31 @@ class Engine(QObject):
         self._pending_files: list[str] = []  # changed files a watcher saw
         self.modelReady.connect(self._on_model_ready)
         self.modelMissing.connect(self._on_model_missing)
-        self.indexFinished.connect(self._on_index_finished)
-        self.finetuneFinished.connect(self._on_finetune_finished)
 
     # -- plumbing ----------------------------------------------------------------------
-
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
-        if self._closing:
-            return
-        with contextlib.suppress(RuntimeError):  # shutting down
-            self._pool.submit(self._guarded, fn, *args)
-
-    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception as error:  # keep the writer alive whatever happened
-            self.failed.emit(_sentence(error, "a writer task"))
 
     def _lib(self) -> Library:
         if self._library is None:
             raise PictorError("the library is not open")
         return self._library
+
+    def _running(self, kind: str) -> list[Job]:
+        return [job for job in self._jobs.jobs if job.kind == kind]
+
+    @property
+    def indexing(self) -> bool:
+        """An index run or model switch is going on or waiting (stopped ones until their
+        end arrives)."""
+        return bool(self._running(INDEX))
+
+    @property
+    def tuning(self) -> bool:
+        return bool(self._running(FINETUNE))
+
+    @property
+    def paused(self) -> bool:
+        job = self._jobs.current
+        return job is not None and job.kind == INDEX and job.paused
 
     # -- lifecycle (GUI thread) --------------------------------------------------------
 
@@ -157,21 +155,8 @@ class Engine(QObject):
         self.cancel_finetune()
         self.cancel_index()
         self.config = dataclasses.replace(self.config, model=model)
-        self.indexing = True
-        self.paused = False
-        self._step_token += 1
-        self.indexStarted.emit()
-        self._submit(self._start_switch, model, self._step_token)
-
-    def _start_switch(self, model: str, token: int) -> None:
-        self._last = None
-        self._run = self._switch_run(model)
-        self._step(token)
-
-    def _switch_run(self, model: str) -> Iterator[Progress]:
-        library = self._lib()
-        yield from library.switch_model(model, batch_size=INDEX_BATCH)
-        self.modelReady.emit(library.model_name, library.embedder.device)
+        self._index_job(lambda: job_steps.switch_model(self._lib(), model),
+                        then=lambda ready: self.modelReady.emit(*ready))
 
     def download_default_model(self) -> None:
         from core.models.embedder import DEFAULT_MODEL
@@ -182,15 +167,13 @@ class Engine(QObject):
         self._cancel_download.set()
 
     def shutdown(self) -> None:
-        """Stop the index run, close the library and wait for the writer to finish."""
-        if self._closing:
+        """Stop the running job, close the library and wait for the writer to finish."""
+        if self._writer.closing:
             return
-        self._submit(self._close_tune, False)
-        self._submit(self._close_run, False)
+        self._jobs.cancel_all(report=False)
         self._submit(self._close_library)
-        self._closing = True
         self._cancel_download.set()
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._writer.shutdown()
 
     def _open(self, config: EngineConfig) -> None:
         self._cancel_download.clear()
@@ -288,7 +271,7 @@ class Engine(QObject):
                     k=RESULTS, folder=query.folder, after=query.after or None,
                     before=query.before or None, min_score=query.min_score)
         except Exception as error:
-            self.searchFailed.emit(generation, _sentence(error, "search"))
+            self.searchFailed.emit(generation, sentence(error, "search"))
             return
         self.searched.emit(generation, hits)
 
@@ -315,7 +298,7 @@ class Engine(QObject):
         try:
             captions: list[Caption] = self._lib().captions(path, n=CAPTIONS, language=language)
         except Exception as error:  # said in the preview
-            self.captionsFailed.emit(path, _sentence(error, f"captions of {path}"))
+            self.captionsFailed.emit(path, sentence(error, f"captions of {path}"))
             return
         self.captionsReady.emit(path, captions)
 
@@ -345,12 +328,12 @@ class Engine(QObject):
     def _emit_status(self) -> None:
         self.statusChanged.emit(self._lib().status(failures=500))
 
-    # -- indexing (GUI thread) ---------------------------------------------------------
+    # -- indexing --------------------------------------------------------------------------
 
     def index(self, paths: Sequence[str] | None = None) -> None:
         """Index folders (every library folder when ``paths`` is None or empty)."""
         wanted = list(paths or [])
-        if self.model_state != "ready" or self.indexing or self.tuning:
+        if self.model_state != "ready" or self._jobs.busy:
             if self._pending_index is None:
                 self._pending_index = wanted
             elif wanted and self._pending_index:
@@ -358,45 +341,46 @@ class Engine(QObject):
             else:
                 self._pending_index = []  # a full re-index covers everything
             return
-        self._begin_run(wanted, [])
+        self._index_job(lambda: job_steps.index(self._lib(), wanted))
 
     def index_files(self, paths: Sequence[str]) -> None:
         """Bring just these files or folders up to date (what the folder watcher saw)."""
-        if self.model_state != "ready" or self.indexing or self.tuning:
+        if self.model_state != "ready" or self._jobs.busy:
             self._pending_files += [p for p in paths if p not in self._pending_files]
             return
-        self._begin_run([], list(paths))
-
-    def _begin_run(self, folders: list[str], files: list[str]) -> None:
-        self.indexing = True
-        self.paused = False
-        self._step_token += 1
-        self.indexStarted.emit()
-        self._submit(self._start_run, folders, files, self._step_token)
+        files = list(paths)
+        self._index_job(lambda: job_steps.index_files(self._lib(), files))
 
     def pause_index(self, paused: bool) -> None:
-        if not self.indexing or paused == self.paused:
-            return
-        self.paused = paused
-        self._step_token += 1
-        if not paused:
-            self._submit(self._step, self._step_token)
-        self.indexPaused.emit(paused)
+        job = self._jobs.current
+        if job is not None and job.kind == INDEX and self._jobs.pause(job, paused):
+            self.indexPaused.emit(paused)
 
     def cancel_index(self) -> None:
         self._pending_index = None
         self._pending_files = []
-        if self.indexing:
-            self._step_token += 1
-            self._submit(self._close_run, True)
+        for job in self._running(INDEX):
+            self._jobs.cancel(job)
 
-    def _on_index_finished(self, _last: object, _cancelled: bool) -> None:
-        self.indexing = False
-        self.paused = False
-        self._run_pending_index()
+    def _index_job(self, work: Callable[[], Iterator[Progress]],
+                   then: Callable[[Any], None] | None = None) -> None:
+        """An index run as a job: ``indexStarted``, ``indexProgress``, ``indexFinished``
+        (``then(result)`` after it, when the run completed)."""
+        def ended(end: JobEnd) -> None:
+            self.indexFinished.emit(end.last, not end.completed)
+            if end.error:
+                self.failed.emit(end.error)
+            else:
+                self.refresh_status()
+            if end.completed and then is not None:
+                then(end.result)
+            self._run_pending_index()
+
+        self._jobs.start(Job(INDEX, work, progress=self.indexProgress,
+                             on_start=self.indexStarted.emit, on_end=ended))
 
     def _run_pending_index(self) -> None:
-        if self.model_state != "ready" or self.indexing or self.tuning:
+        if self.model_state != "ready" or self._jobs.busy:
             return
         if self._pending_index is not None:
             paths, self._pending_index = self._pending_index, None
@@ -406,49 +390,6 @@ class Engine(QObject):
         elif self._pending_files:
             files, self._pending_files = self._pending_files, []
             self.index_files(files)
-
-    # -- indexing (writer thread) ------------------------------------------------------
-
-    def _start_run(self, paths: list[str], files: list[str], token: int) -> None:
-        self._last = None
-        library = self._lib()
-        try:
-            if files:
-                self._run = library.index_files(files, batch_size=INDEX_BATCH)
-            else:
-                self._run = library.index(paths or None, batch_size=INDEX_BATCH)
-        except Exception:  # reported by _guarded
-            self.indexFinished.emit(None, True)
-            raise
-        self._step(token)
-
-    def _step(self, token: int) -> None:
-        if self._run is None or token != self._step_token:
-            return  # paused, cancelled, or a stale chain after a resume
-        try:
-            progress = next(self._run)
-        except StopIteration:
-            self._run = None
-            self.indexFinished.emit(self._last, False)
-            self._emit_status()
-            return
-        except Exception:  # reported by _guarded; the run is over either way
-            self._run = None
-            self.indexFinished.emit(self._last, True)
-            raise
-        self._last = progress  # the tag pass's progress carries the run's totals too
-        self.indexProgress.emit(progress)
-        self._submit(self._step, token)  # behind whatever the GUI queued meanwhile
-
-    def _close_run(self, report: bool) -> None:
-        if self._run is None:
-            return
-        run, self._run = self._run, None
-        run.close()  # type: ignore[attr-defined]  # a generator: closing cancels and saves
-        if report:
-            self.indexFinished.emit(self._last, True)
-            self._emit_status()
-
 
     # -- fine-tuning (GUI thread) ------------------------------------------------------
 
@@ -472,16 +413,15 @@ class Engine(QObject):
         self.cancel_index()
         if interrupted:
             self._pending_index = []
-        self.tuning = True
-        self._tune_token += 1
-        self._submit(self._start_finetune, list(albums), epochs, train_images,
-                     self._tune_token)
+        chosen = list(albums)
+        self._jobs.start(Job(
+            FINETUNE, lambda: job_steps.finetune(self._lib(), chosen, epochs, train_images),
+            progress=self.finetuneProgress, on_end=self._finetune_ended))
 
     def cancel_finetune(self) -> None:
         """Stop a fine-tuning run: nothing is written, the model stays as it was."""
-        if self.tuning:
-            self._tune_token += 1
-            self._submit(self._close_tune, True)
+        for job in self._running(FINETUNE):
+            self._jobs.cancel(job)
 
     def rollback(self) -> None:
         """Go back to the model the version in use was trained from (``rolledBack``)."""
@@ -493,82 +433,37 @@ class Engine(QObject):
         """Delete a fine-tuned version not in use (``versionDeleted``, or ``failed``)."""
         self._submit(self._delete_version, folder)
 
-    def _on_finetune_finished(self, _result: object, _message: str) -> None:
-        self.tuning = False
+    def _finetune_ended(self, end: JobEnd) -> None:
+        if end.completed and end.result is not None:
+            done, name, device = end.result
+            self.finetuneProgress.emit(done)
+            self.finetuneFinished.emit(done.result, "")
+            self.modelReady.emit(name, device)
+        else:
+            self.finetuneFinished.emit(None, end.error or ("cancelled" if end.cancelled else
+                                                           "the run ended without a result"))
         self._run_pending_index()
 
     # -- fine-tuning (writer thread) ---------------------------------------------------
 
     def _list_albums(self) -> None:
-        from core.finetune import run as finetune
+        from core.finetune.albums import album_choices
+        from core.finetune.versions import versions
 
         library = self._lib()
-        self.albumsListed.emit(finetune.album_choices(library), finetune.versions(library))
+        self.albumsListed.emit(album_choices(library), versions(library))
 
     def _delete_version(self, folder: str) -> None:
-        from core.finetune import run as finetune
+        from core.finetune.versions import delete_version
 
-        version, freed = finetune.delete_version(self._lib(), folder)
+        version, freed = delete_version(self._lib(), folder)
         self.versionDeleted.emit(version.folder, freed)
         self._list_albums()
 
-    def _start_finetune(self, albums: list[str], epochs: int, train_images: bool,
-                        token: int) -> None:
-        from core.finetune import run as finetune
-
-        if token != self._tune_token:  # cancelled before it started
-            self.finetuneFinished.emit(None, "cancelled")
-            return
-        settings = finetune.FinetuneSettings(epochs=epochs, train_vision=train_images)
-        self._tune = finetune.finetune(self._lib(), albums, settings)
-        self._tune_step(token)
-
-    def _tune_step(self, token: int) -> None:
-        if self._tune is None or token != self._tune_token:
-            return
-        try:
-            progress = next(self._tune)
-        except StopIteration:
-            self._tune = None
-            self.finetuneFinished.emit(None, "the run ended without a result")
-            return
-        except Exception as error:  # bad albums, unreadable photos, a full disk: no model
-            self._tune = None
-            self.finetuneFinished.emit(None, _sentence(error, "fine-tuning"))
-            return
-        self.finetuneProgress.emit(progress)
-        if progress.phase != "done":
-            self._submit(self._tune_step, token)  # behind the searches queued meanwhile
-            return
-        self._tune.close()  # type: ignore[attr-defined]
-        self._tune = None
-        library = self._lib()
-        self.finetuneFinished.emit(progress.result, "")
-        self.modelReady.emit(library.model_name, library.embedder.device)
-
-    def _close_tune(self, report: bool) -> None:
-        if self._tune is None:
-            return
-        run, self._tune = self._tune, None
-        run.close()  # type: ignore[attr-defined]  # a generator: nothing is written
-        if report:
-            self.finetuneFinished.emit(None, "cancelled")
-
     def _rollback(self) -> None:
-        from core.finetune import run as finetune
+        from core.finetune.versions import rollback
 
         library = self._lib()
-        base = finetune.rollback(library)
+        base = rollback(library)
         self.rolledBack.emit(base)
         self.modelReady.emit(library.model_name, library.embedder.device)
-
-
-def _sentence(error: Exception, what: str) -> str:
-    """What to tell the user about a failure (call it in the ``except`` block): ours or the
-    machine's (a full disk) as a sentence; a bug as "unexpected error", logged with its
-    traceback."""
-    known = explain(error)
-    if known is not None:
-        return str(known)
-    log.exception("%s failed", what)
-    return f"unexpected error: {error}"

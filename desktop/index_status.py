@@ -21,6 +21,8 @@ def _duration(seconds: float) -> str:
 def describe(progress: Progress) -> str:
     if progress.phase == "scan":
         return f"Looking for photos… {progress.total} found"
+    if progress.phase == "load":
+        return "Loading the model…"
     if progress.phase == "optimise":
         return "Preparing the model for this computer (once per model)…"
     if progress.phase == "tag":

@@ -1,98 +1,112 @@
 """Tells the window which photos changed in the library folders while it is open.
 
-The engine does the hard parts: :mod:`core.sync.watch_events` turns watchdog events into hints
-handed over once a file's size and modification time have settled (a photo still being
-copied is read once, complete), and :class:`core.sync.watch_roots.RootObservers` keeps one
-observer per folder: native events, polling on network shares and when the system's watch
-limit is reached, and a check every few seconds that notices a drive unplugged, a drive
-back, or an observer thread that died; those checks touch the folders, so they run on a
-thread of their own (a hung network mount must not freeze the window). Here timers on the
-GUI thread drive both:
-``filesChanged`` hands settled paths to the window (the engine's writer indexes just
-those), ``foldersChanged`` asks for a rescan of folders that came back online or whose
-observer was restarted (events were missed meanwhile), and ``changed`` for a rescan of
-every folder: every few minutes, and when events were lost (events are hints; the scan is
-the truth).
+A thin adapter: the watching policy is :class:`core.sync.watch_policy.WatchPolicy`, the one
+``main.py watch`` runs (what an event means, when a changed file has settled, the lost
+events that call for a rescan, when folders are rescanned). Here Qt timers drive it and
+its answers become signals:
 
-This is lighter than :class:`core.sync.watcher.Watcher`, whose service loop would own the
-writer thread and finish a whole index run before a search could run; the window keeps
-its own writer (see desktop/engine.py) and shares only the collector and the observers.
+``filesChanged`` hands settled paths to the window (the engine's writer indexes just
+those), ``foldersChanged`` asks for a rescan of some folders (back online, observer
+restarted, no events to be had) and ``changed`` for a rescan of every folder (the periodic
+reconciliation, lost events). The checks of the folders (online, offline, observers alive)
+touch the folders, so they run on a thread of their own: a hung network mount must not
+freeze the window; the rest runs on the GUI thread's tick.
+
+The command line's :class:`core.sync.watcher.Watcher` also owns a library and runs the
+index itself; the window keeps its own writer (see desktop/engine.py), so only the policy
+is shared, not the loop.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.sync.watch_settings import WatchSettings
+
+if TYPE_CHECKING:
+    from core.sync.watch_policy import WatchPolicy
+    from core.sync.watch_roots import Mode
 
 log = logging.getLogger(__name__)
 
 
-class _Worker:
-    """One daemon thread for everything that touches the folders themselves: a hung network
-    mount blocks it, never the window (and never the exit: the thread is a daemon)."""
+class _Checks:
+    """The checks of the folders (online, offline, observers alive), on a daemon thread of
+    their own: a hung network mount blocks it, never the window (nor the exit). One check
+    at a time; asked again meanwhile, it checks once more afterwards, with the folders
+    asked for last. It reports nothing: the policy keeps what it found (its modes, the
+    folders due for a rescan) for the GUI thread's tick. (No signal every few seconds
+    either: each Python-side emit costs PySide6 6.12.0 a reference to ``True``, and a
+    window left in the tray for a day would run out of them.)"""
 
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+    def __init__(self, policy: WatchPolicy) -> None:
+        self.policy = policy
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._folders: list[str] = []
+        self._closing = False
         threading.Thread(target=self._run, name="pictor-folders", daemon=True).start()
 
-    def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
+    def request(self, folders: Sequence[str]) -> None:
+        with self._lock:
+            self._folders = list(folders)
+            self._wake.set()
 
     def close(self) -> None:
-        self._jobs.put(None)
+        """Stop the observers and the thread (once a check under way is over)."""
+        with self._lock:
+            self._closing = True
+            self._wake.set()
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                self._wake.clear()
+                folders, closing = self._folders, self._closing
             try:
-                job()
+                if closing:
+                    self.policy.stop()
+                    return
+                self.policy.check(folders, rescan_new=False)  # whoever adds one indexes it
             except Exception:  # a broken check must not end the watching
                 log.exception("folder check failed")
 
 
 class FolderWatcher(QObject):
     changed = Signal()  # rescan every library folder
-    foldersChanged = Signal(list)  # rescan these folders: back online, or watcher restarted
+    foldersChanged = Signal(list)  # rescan these folders
     filesChanged = Signal(list)  # these files or folders changed and have settled
     message = Signal(str)  # a sentence for the user (a folder offline, polled, back)
-    _checked = Signal(object, list, dict)  # (observers, folders due, modes): worker -> GUI
 
-    def __init__(self, *, interval_s: float = 300.0, settle_s: float = 2.0,
-                 tick_ms: int = 500, check_ms: int = 5000, poll_interval_s: float = 30.0,
+    def __init__(self, settings: WatchSettings | None = None, *,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.settle_s = settle_s
-        self.poll_interval_s = poll_interval_s  # a full walk each time: not too often
+        self.settings = settings or WatchSettings()  # the command line's, unless told
         self._folders: list[str] = []
-        self._observers: Any = None  # core.sync.watch_roots.RootObservers: worker thread only
-        self._pending: Any = None  # core.sync.watch_events.PendingPaths (thread-safe)
-        self._worker: _Worker | None = None
-        self._modes: dict[str, str] = {}
-        self._checking = self._recheck = False
-        self._checked.connect(self._on_checked)
+        self._policy: WatchPolicy | None = None  # loads watchdog: made when watching starts
+        self._checks: _Checks | None = None
         self._tick = QTimer(self)
-        self._tick.setInterval(tick_ms)
-        self._tick.timeout.connect(self._hand_over)
+        self._tick.setInterval(round(self.settings.tick_s * 1000))
+        self._tick.timeout.connect(self._on_tick)
         self._check = QTimer(self)
-        self._check.setInterval(check_ms)
+        self._check.setInterval(round(self.settings.check_interval_s * 1000))
         self._check.timeout.connect(self._request_check)
-        self._periodic = QTimer(self)
-        self._periodic.setInterval(int(interval_s * 1000))
-        self._periodic.timeout.connect(self.changed)
 
     @property
     def folders(self) -> list[str]:
         return list(self._folders)
 
-    def modes(self) -> dict[str, str]:
+    def modes(self) -> dict[str, Mode]:
         """How each folder is followed (as of the last check, every few seconds): events,
         polling, scans (periodic) or offline."""
-        return dict(self._modes)
+        return self._policy.modes() if self._policy is not None else {}
 
     def set_folders(self, folders: Sequence[str]) -> None:
         """Watch these folders; a new one is not reported (whoever added it indexes it)."""
@@ -102,71 +116,45 @@ class FolderWatcher(QObject):
         if not folders:
             self.stop()
             return
-        if self._observers is None:
-            from core.sync.watch_events import PendingPaths
-            from core.sync.watch_roots import RootObservers
+        if self._policy is None:
+            from core.sync.watch_policy import WatchPolicy
 
-            self._pending = PendingPaths()
-            self._observers = RootObservers(
-                self._pending, say=self._say, poll_interval_s=self.poll_interval_s,
+            self._policy = WatchPolicy(
+                self.settings, say=self._say,
                 network_message="is on a network share ({fs}): polling it every {poll:.0f} s")
-            self._worker = _Worker()
+            self._policy.start(time.monotonic())
+            self._checks = _Checks(self._policy)
         self._request_check()
         self._tick.start()
         self._check.start()
-        self._periodic.start()
 
     def stop(self) -> None:
-        for timer in (self._tick, self._check, self._periodic):
-            timer.stop()
-        if self._worker is not None:
-            self._worker.submit(self._observers.stop)
-            self._worker.close()
-        self._observers = self._pending = self._worker = None
-        self._folders, self._modes = [], {}
-        self._checking = self._recheck = False
+        self._tick.stop()
+        self._check.stop()
+        if self._checks is not None:
+            self._checks.close()  # joins the observers: off the GUI thread
+        self._policy, self._checks = None, None
+        self._folders = []
 
-    def _say(self, text: str, level: int) -> None:  # from the worker thread
+    def _say(self, text: str, level: int) -> None:  # from the checks' thread
         log.log(level, "%s", text)
         self.message.emit(text)
 
     def _request_check(self) -> None:
-        """Follow the folders (online, offline, observers alive) on the worker thread; one
-        check at a time, so a hung folder does not pile them up."""
-        if self._worker is None:
+        if self._checks is not None:
+            self._checks.request(self._folders)
+
+    def _on_tick(self) -> None:
+        policy = self._policy
+        if policy is None:
             return
-        if self._checking:
-            self._recheck = True
-            return
-        self._checking = True
-        observers, folders = self._observers, list(self._folders)
-
-        def check() -> None:
-            known = set(observers.roots)
-            due = observers.check(folders) & known
-            self._checked.emit(observers, sorted(due), observers.modes())
-
-        self._worker.submit(check)
-
-    def _on_checked(self, observers: Any, due: list[str], modes: dict[str, str]) -> None:
-        if observers is not self._observers:
-            return  # from before stop(): those folders are no longer watched
-        self._checking = False
-        self._modes = modes
-        if due:
-            self.foldersChanged.emit(due)
-        if self._recheck:
-            self._recheck = False
-            self._request_check()
-
-    def _hand_over(self) -> None:
-        pending = self._pending
-        if pending is None:
-            return
-        if pending.take_overflowed():
-            self.changed.emit()
-        ready = pending.take_ready(time.monotonic(), settle_s=self.settle_s,
-                                   min_age_s=min(1.0, self.settle_s),
-                                   max_hold_s=max(30.0, self.settle_s))
+        now = time.monotonic()
+        ready = policy.settled(now)
         if ready:  # sidecars (.xmp/.txt) included: the indexer re-reads their photos' words
             self.filesChanged.emit(sorted(ready))
+        rescan = policy.rescans_due(now)
+        if rescan is not None:
+            if rescan.every:
+                self.changed.emit()
+            else:
+                self.foldersChanged.emit(sorted(rescan.roots))

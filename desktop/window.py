@@ -1,7 +1,10 @@
 """The main window: search bar, folders, results grid, preview, status bar.
 
 It holds no truth of its own: it asks the :class:`Engine` and draws what the engine's
-signals report. Every slot here runs on the GUI thread.
+signals report. Every slot here runs on the GUI thread. Its parts are wired in modules of
+their own: the menus (desktop/window_menus.py), the results grid
+(desktop/window_results.py), the preview pane (desktop/window_preview.py) and the dialogs
+that follow the engine (desktop/window_dialogs.py).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -18,10 +21,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
-    QKeyEvent,
-    QKeySequence,
     QPaintEvent,
-    QShortcut,
 )
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -35,33 +35,43 @@ from PySide6.QtWidgets import (
 
 from desktop import wording
 from desktop.autostart import Autostart, AutostartError
-from desktop.dialogs import ModelDialog, SettingsDialog
+from desktop.dialogs import SettingsDialog
 from desktop.engine import Engine, EngineConfig
-from desktop.finetune_dialog import FinetuneDialog
 from desktop.folders import FoldersPanel
 from desktop.index_status import IndexStatus
 from desktop.preview import PreviewPane
 from desktop.query import Query
-from desktop.results import HitRole, PathRole, ResultsModel
+from desktop.results import ResultsModel
 from desktop.results_view import ResultsGrid
 from desktop.search_bar import SCORE_STEP, SearchBar
 from desktop.settings import Settings
 from desktop.thumbnails import preview_cache, thumbnail_cache
 from desktop.tray import Tray
 from desktop.watching import FolderWatcher
-from desktop.wording import WELCOME, caption_language
+from desktop.window_dialogs import DialogsWiring
+from desktop.window_menus import build_menus
+from desktop.window_preview import PreviewWiring
+from desktop.window_results import ResultsWiring
+from desktop.wording import WELCOME
 
 if TYPE_CHECKING:
     from core.types import LibraryStatus, Progress, SearchHit
+    from desktop.dialogs import ModelDialog
+    from desktop.finetune_dialog import FinetuneDialog
 
 REFRESH_WHILE_INDEXING_S = 10.0
 """While a long run indexes, the current search is re-run this often so new photos show."""
-MAX_OPEN = 20
 
 
 class MainWindow(QMainWindow):
     firstPainted = Signal()
     closedForGood = Signal()  # not hidden in the tray: the application may quit
+    # set by desktop/window_menus.py
+    keep_watching_action: QAction
+    autostart_action: QAction
+    paste_action: QAction
+    copy_action: QAction
+    preview_action: QAction
 
     def __init__(self, engine: Engine, settings: Settings, *, data_dir: Path,
                  watcher: FolderWatcher | None = None,
@@ -76,8 +86,6 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.data_dir = data_dir
         self.open_url: Any = QDesktopServices.openUrl  # replaceable (tests)
-        self.model_dialog: ModelDialog | None = None
-        self.finetune_dialog: FinetuneDialog | None = None
         self._painted = False
         self._quitting = False
         self._generation = 0
@@ -98,7 +106,7 @@ class MainWindow(QMainWindow):
             self.tray.openRequested.connect(self.bring_back)
             self.tray.quitRequested.connect(self.quit_app)
             self.tray.show(settings.keep_watching)
-        self._build_actions()
+        build_menus(self)
         self._restore_layout()
 
     # -- building ----------------------------------------------------------------------
@@ -109,12 +117,8 @@ class MainWindow(QMainWindow):
         self.search_bar = SearchBar()
         self.search_bar.queryChanged.connect(self.run_query)
         self.search_bar.chooseImage.connect(self.choose_image)
-        self.search_bar.edit.installEventFilter(self)
         self.results = ResultsModel(self.thumbnails, self)
         self.grid = ResultsGrid(self.results)
-        self.grid.customContextMenuRequested.connect(self._context_menu)
-        self.grid.activated.connect(lambda _index: self.open_selected())
-        self.grid.selectionModel().currentChanged.connect(lambda *_: self._preview_current())
         self.message = QLabel()
         self.message.setObjectName("resultsMessage")
         self.message.setWordWrap(True)
@@ -125,9 +129,8 @@ class MainWindow(QMainWindow):
         self.folders.removeRequested.connect(self.remove_folder)
         self.folders.reindexRequested.connect(lambda: self.engine.index())
         self.preview = PreviewPane(self.previews)
-        self.preview.captions.captionClicked.connect(self.search_bar.search_text)
-        self.preview.captionsWanted.connect(
-            lambda path: self.engine.captions(path, language=caption_language()))
+        self.grid_wiring = ResultsWiring(self)
+        self.preview_wiring = PreviewWiring(self)
         self._build_layout()
         self._build_status_bar()
         self.resize(1400, 860)
@@ -164,61 +167,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.results_label)
         self.statusBar().addPermanentWidget(self.index_status)
 
-    def _build_actions(self) -> None:
-        def action(menu: QMenu, text: str, slot: Any, keys: Any = None,
-                   context: Qt.ShortcutContext | None = None) -> QAction:
-            act = menu.addAction(text)
-            act.triggered.connect(slot)
-            if keys is not None:
-                act.setShortcut(QKeySequence(keys))
-            if context is not None:
-                act.setShortcutContext(context)
-            return act
-
-        bar = self.menuBar()
-        file = bar.addMenu("&File")
-        action(file, "Add folder…", self.choose_folder, "Ctrl+O")
-        action(file, "Search by image…", self.choose_image, "Ctrl+I")
-        action(file, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
-        file.addSeparator()
-        self.keep_watching_action = action(file, "Keep watching when closed",
-                                           self._toggle_keep_watching)
-        self.keep_watching_action.setCheckable(True)
-        self.keep_watching_action.setChecked(self.tray is not None
-                                             and self.settings.keep_watching)
-        self.keep_watching_action.setEnabled(self.tray is not None)
-        self.keep_watching_action.setToolTip(
-            "Closing the window leaves Pictor in the tray, indexing new photos" if self.tray
-            else "This desktop shows no tray icons: closing the window quits")
-        self.autostart_action = action(file, "Start at login", self._toggle_autostart)
-        self.autostart_action.setCheckable(True)
-        self.autostart_action.setChecked(self.autostart.is_enabled())
-        self.autostart_action.setToolTip(
-            "Pictor starts in the tray when you log in and indexes what changed" if self.tray
-            else "Pictor opens its window when you log in (this desktop shows no tray)")
-        action(file, "Quit", self.quit_app, QKeySequence.StandardKey.Quit)
-        edit = bar.addMenu("&Edit")
-        action(edit, "Find", self.search_bar.focus_search, QKeySequence.StandardKey.Find)
-        self.paste_action = action(edit, "Paste image or text", self.paste,
-                                   QKeySequence.StandardKey.Paste,
-                                   Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.grid.addAction(self.paste_action)
-        self.copy_action = action(edit, "Copy path", self.copy_paths,
-                                  QKeySequence.StandardKey.Copy,
-                                  Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.grid.addAction(self.copy_action)
-        action(edit, "Find similar photos", self.find_similar, "Ctrl+L")
-        library = bar.addMenu("&Library")
-        action(library, "Rescan folders", lambda: self.engine.index(), "F5")
-        action(library, "Teach your albums…", self.open_finetune)
-        view = bar.addMenu("&View")
-        self.preview_action = action(view, "Preview pane", self._toggle_preview, "F3")
-        self.preview_action.setCheckable(True)
-        self.preview_action.setChecked(True)
-        space = QShortcut(QKeySequence(Qt.Key.Key_Space), self.grid)
-        space.setContext(Qt.ShortcutContext.WidgetShortcut)
-        space.activated.connect(self.toggle_preview_of_current)
-
     def _connect_engine(self) -> None:
         engine = self.engine
         engine.opened.connect(self._on_opened)
@@ -228,52 +176,24 @@ class MainWindow(QMainWindow):
         engine.modelMissing.connect(self._on_model_missing)
         engine.searched.connect(self._on_searched)
         engine.searchFailed.connect(self._on_search_failed)
-        engine.captionsReady.connect(self.preview.on_captions)
-        engine.captionsFailed.connect(self.preview.on_captions_failed)
         engine.indexStarted.connect(self.index_status.on_started)
         engine.indexProgress.connect(self._on_index_progress)
         engine.indexPaused.connect(self.index_status.on_paused)
         engine.indexFinished.connect(self._on_index_finished)
         engine.failed.connect(self._on_failed)
-        engine.finetuneFinished.connect(self._on_finetuned)
-        engine.rolledBack.connect(self._on_model_changed_here)
+        self.dialogs = DialogsWiring(self)
+
+    @property
+    def model_dialog(self) -> ModelDialog | None:
+        return self.dialogs.model_dialog
+
+    @property
+    def finetune_dialog(self) -> FinetuneDialog | None:
+        return self.dialogs.finetune_dialog
 
     def open_finetune(self) -> None:
         """The fine-tuning dialog (not modal: the window keeps searching meanwhile)."""
-        if self.finetune_dialog is None:
-            dialog = FinetuneDialog(self)
-            engine = self.engine
-            engine.albumsListed.connect(dialog.set_choices)
-            engine.finetuneProgress.connect(dialog.on_progress)
-            engine.finetuneFinished.connect(dialog.on_finished)
-            engine.rolledBack.connect(dialog.on_rolled_back)
-            dialog.startRequested.connect(engine.finetune)
-            dialog.cancelRequested.connect(engine.cancel_finetune)
-            dialog.rollbackRequested.connect(engine.rollback)
-            dialog.useRequested.connect(self._use_version)
-            dialog.deleteRequested.connect(engine.delete_version)
-            engine.versionDeleted.connect(dialog.on_version_deleted)
-            self.finetune_dialog = dialog
-        self.engine.list_albums()
-        self.finetune_dialog.show()
-        self.finetune_dialog.raise_()
-
-    def _on_finetuned(self, result: Any, _message: str) -> None:
-        if result is not None:
-            self._on_model_changed_here(result.model)
-            self.engine.list_albums()  # the dialog shows the version now in use
-
-    def _use_version(self, folder: str) -> None:
-        """An earlier fine-tuned version: its photos are embedded first if need be (a
-        version used before has its vectors), the current model answering meanwhile."""
-        self.settings.model = folder
-        self.engine.switch_model(folder)
-
-    def _on_model_changed_here(self, model: str) -> None:
-        """A version trained here, or its base after a rollback: remember it for the next
-        start, and embed what the library's photos lack for it (in the background)."""
-        self.settings.model = model
-        self.engine.index()
+        self.dialogs.open_finetune()
 
     def _on_failed(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
@@ -305,37 +225,14 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, name: str, device: str) -> None:
         self.model_label.setText(f"Model: {Path(name).name or name} ({device})")
-        if self.model_dialog is not None:
-            self.model_dialog.accept()
-            self.model_dialog = None
         if self._query.empty:
             self._show_message(WELCOME)
-        self.preview.retry_captions()  # "captions need a model": there is one now
-        if self.finetune_dialog is not None and self.finetune_dialog.isVisible():
-            self.engine.list_albums()  # the version in use may have changed
 
-    def _on_model_missing(self, message: str) -> None:
+    def _on_model_missing(self, _message: str) -> None:
+        """(The model dialog says why: desktop/window_dialogs.py.)"""
         self.model_label.setText("No model")
         self._show_message("No model yet: searching needs one (see the dialog, or "
                            "File → Settings… to name a model folder).")
-        if self.model_dialog is None:
-            dialog = ModelDialog(self)
-            dialog.downloadRequested.connect(self.engine.download_default_model)
-            dialog.folderChosen.connect(self._use_model_folder)
-            dialog.cancelRequested.connect(self.engine.cancel_download)
-            dialog.rejected.connect(self._model_dialog_closed)
-            self.engine.downloadProgress.connect(dialog.on_progress)
-            self.model_dialog = dialog
-        self.model_dialog.show_problem(message)
-        self.model_dialog.open()
-
-    def _model_dialog_closed(self) -> None:
-        self.model_dialog = None
-
-    def _use_model_folder(self, folder: str) -> None:
-        self.settings.model = folder
-        current = self.engine.config
-        self.engine.reconfigure(EngineConfig(current.data_dir, folder, current.device))
 
     def _on_searched(self, generation: int, hits: list[SearchHit]) -> None:
         if generation != self._generation:
@@ -475,78 +372,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Removed {path} from the library (files untouched)", 8000)
         self._refresh_results()
 
-    # -- results -----------------------------------------------------------------------
-
-    def selected_paths(self) -> list[str]:
-        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
-        if not rows and self.grid.currentIndex().isValid():
-            rows = [self.grid.currentIndex().row()]
-        return [self.results.hit(r).path for r in rows]
-
-    def open_selected(self) -> None:
-        for path in self.selected_paths()[:MAX_OPEN]:
-            self.open_url(QUrl.fromLocalFile(path))
-
-    def show_in_folder(self) -> None:
-        for folder in dict.fromkeys(str(Path(p).parent) for p in self.selected_paths()):
-            self.open_url(QUrl.fromLocalFile(folder))
-
-    def copy_paths(self) -> None:
-        paths = self.selected_paths()
-        if paths:
-            QGuiApplication.clipboard().setText("\n".join(paths))
-            self.statusBar().showMessage("Copied " + (paths[0] if len(paths) == 1
-                                                      else f"{len(paths)} paths"), 4000)
-
-    def find_similar(self) -> None:
-        paths = self.selected_paths()
-        if paths:
-            self.search_bar.edit.clear()
-            self.search_bar.set_image(paths[0], similar=True)
-
-    def _context_menu(self, position: Any) -> None:
-        index = self.grid.indexAt(position)
-        if not index.isValid():
-            return
-        if not self.grid.selectionModel().isSelected(index):
-            self.grid.selectionModel().setCurrentIndex(
-                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        self.context_menu().popup(self.grid.viewport().mapToGlobal(position))
-
     def context_menu(self) -> QMenu:
-        menu = QMenu(self)
-        menu.setObjectName("resultsMenu")
-        menu.addAction("Open", self.open_selected)
-        menu.addAction("Show in file manager", self.show_in_folder)
-        menu.addAction("Copy path", self.copy_paths)
-        menu.addAction("Find similar photos", self.find_similar)
-        return menu
-
-    def _preview_current(self) -> None:
-        index = self.grid.currentIndex()
-        if index.isValid():
-            self.preview.show_photo(index.data(PathRole), index.data(HitRole))
-
-    def toggle_preview_of_current(self) -> None:
-        shown = not self.preview.isVisible()
-        self.preview.setVisible(shown)
-        self.preview_action.setChecked(shown)
-        if shown:
-            self._preview_current()
-
-    def _toggle_preview(self) -> None:
-        self.preview.setVisible(self.preview_action.isChecked())
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Down in the search box moves into the results."""
-        if (watched is self.search_bar.edit and event.type() == QEvent.Type.KeyPress
-                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Down
-                and self.results.rowCount()):
-            self.grid.setFocus(Qt.FocusReason.OtherFocusReason)
-            if not self.grid.currentIndex().isValid():
-                self.grid.setCurrentIndex(self.results.index(0))
-            return True
-        return super().eventFilter(watched, event)
+        """What a right click on the selected results offers."""
+        return self.grid_wiring.context_menu()
 
     # -- settings and closing ----------------------------------------------------------
 
@@ -591,7 +419,7 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def _toggle_keep_watching(self, on: bool) -> None:
+    def toggle_keep_watching(self, on: bool) -> None:
         self.settings.keep_watching = on
         if self.tray is not None:
             self.tray.show(on)
@@ -602,7 +430,7 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.show(True)
 
-    def _toggle_autostart(self, on: bool) -> None:
+    def toggle_autostart(self, on: bool) -> None:
         try:
             self.autostart.enable() if on else self.autostart.disable()
         except AutostartError as error:

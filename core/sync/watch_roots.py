@@ -1,7 +1,7 @@
 """One observer per library folder, kept alive as folders go offline, come back, or lose it.
 
-Shared by the headless watcher service (:class:`core.sync.watcher.Watcher`) and the window
-(``desktop/watching.py``), so both follow a folder the same way: native events where the
+Part of the watching policy (:class:`core.sync.watch_policy.WatchPolicy`) that the command
+line and the window share, so both follow a folder the same way: native events where the
 system gives them, polling on network shares and when the watch limit is reached, periodic
 rescans when neither works. :meth:`RootObservers.check`, called every few seconds, notices
 a drive unplugged (its photos are kept: an offline folder is never scanned), a drive back
@@ -43,7 +43,6 @@ class Root:
     mode: Mode = "offline"
     observer: BaseObserver | None = None
     identity: tuple[int, int] | None = None  # (device, inode): another drive at the same path
-    scanned_at: float = 0.0
     seen: bool = False  # checked before (a new root is not "back online")
 
 

@@ -1,12 +1,11 @@
 """Keep a library in step with its folders while the application runs.
 
-Events are hints, a scan is the truth. watchdog observers (one per root) feed a pending set
-of changed paths (:mod:`core.sync.watch_events`); :meth:`Watcher.run` is the service loop of the
-*one writer*: it hands settled paths to :meth:`Library.index_files`, and reconciles roots
-with :meth:`Library.index` at start-up, periodically, when a root comes back online, and
-after lost events (queue overflow, a burst too large to track, a watcher that died or
-failed). A root that cannot deliver events (watch limit reached, network share) is polled,
-or else rescanned periodically. It reports through plain callbacks and never prints.
+Events are hints, a scan is the truth. What that means (which changes have settled, when
+events were lost, which folders to rescan when) is the policy of
+:mod:`core.sync.watch_policy`, shared with the window; :meth:`Watcher.run` is the service
+loop of the *one writer* that drives it: it hands settled paths to
+:meth:`Library.index_files`, and reconciles folders with :meth:`Library.index` at start-up
+and whenever the policy says so. It reports through plain callbacks and never prints.
 
 Usage: ``Watcher(library, on_change=...).run()`` in the thread that owns the library;
 ``stop()`` from any thread (a signal handler, the window) ends it between batches.
@@ -25,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.errors import CatalogError, ModelUnavailableError, explain
 from core.store.catalog import STATUS_FAILED, PhotoRow
-from core.sync.watch_events import PendingPaths
-from core.sync.watch_roots import Mode, Root, RootObservers
+from core.sync.watch_policy import ALL_ROOTS, Rescan, WatchPolicy
+from core.sync.watch_roots import Mode, Root
+from core.sync.watch_settings import WatchSettings
 from core.types import Progress
 from core.words.sidecars import photo_paths
 
@@ -35,24 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ALL_ROOTS = ""  # a reconciliation request for every watched root
+__all__ = ["ALL_ROOTS", "Change", "WatchSettings", "Watcher"]
+
 ChangeKind = Literal["indexed", "moved", "removed", "failed", "words", "reconciled"]
-
-
-@dataclass(frozen=True, slots=True)
-class WatchSettings:
-    settle_s: float = 2.0  # a file is handed over once its size and mtime stay put this long
-    min_age_s: float = 1.0  # ... and not before watchdog can pair a move's two halves
-    max_hold_s: float = 30.0  # a deletion waits at most this long for pending new files
-    reconcile_interval_s: float = 1800.0  # full rescan of every watched root
-    scan_interval_s: float = 300.0  # rescan of a root that delivers no events at all
-    check_interval_s: float = 5.0  # are roots online, are observers alive
-    poll_interval_s: float = 30.0  # polling period of a root without native events
-    tick_s: float = 0.2
-    max_pending: int = 20_000  # more changed paths at once: rescan instead of tracking
-    max_batch: int = 5_000  # paths per index_files call
-    error_backoff_s: float = 5.0  # first wait after an error (doubles up to 5 min)
-    batch_size: int = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +60,6 @@ class Change:
                          if k in {"indexed", "failed", "moved", "removed", "skipped",
                                   "elapsed_s"}})
         return data
-
-
-class _OverflowLog(logging.Handler):
-    """watchdog reports a kernel queue overflow only in its log: listen there."""
-
-    def __init__(self, pending: PendingPaths) -> None:
-        super().__init__(logging.WARNING)
-        self.pending = pending
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
-            self.pending.overflow(ALL_ROOTS)
 
 
 class Watcher:
@@ -112,15 +85,10 @@ class Watcher:
         self._stop = threading.Event()
         self.started = threading.Event()  # set once the start-up reconciliation is done
         self._jobs: queue.SimpleQueue[Callable[[Library], object]] = queue.SimpleQueue()
-        self.pending = PendingPaths(max_pending=self.settings.max_pending)
-        self.observers = RootObservers(
-            self.pending, say=self._say, poll_interval_s=self.settings.poll_interval_s,
-            scans_message="cannot be watched; rescanning it every "
-                          f"{self.settings.scan_interval_s / 60:.0f} min instead")
-        self._modes: dict[str, Mode] = {}
-        self._due: set[str] = set()
-        self._due_since = 0.0
-        self._next_check = self._next_full = self._retry_at = 0.0
+        self.policy = WatchPolicy(self.settings, say=self._say)
+        self.pending = self.policy.pending
+        self.observers = self.policy.observers
+        self._next_check = self._retry_at = 0.0
         self._backoff = self.settings.error_backoff_s
 
     @property
@@ -143,42 +111,40 @@ class Watcher:
 
     def request_reconcile(self, root: Path | str | None = None) -> None:
         """Rescan a root (every watched root when None) as soon as the folders are quiet."""
-        self.pending.overflow(ALL_ROOTS if root is None else str(root))
+        self.policy.request([ALL_ROOTS if root is None else str(root)])
 
     def modes(self) -> dict[str, Mode]:
         """How each root is watched now: events, polling, scans (periodic) or offline."""
-        return dict(self._modes)
+        return self.policy.modes()
 
     # -- the service loop (the writer thread) ------------------------------------------
 
     def run(self) -> None:
         """Watch until :meth:`stop`; reconciles everything first. Blocks the caller."""
-        overflow_log = _OverflowLog(self.pending)
-        logging.getLogger("watchdog.observers").addHandler(overflow_log)
+        start = time.monotonic()
+        self.policy.start(start)
         try:
             if self._folders is not None:
                 self._only = {str(p) for _, p in self.library.add_roots(self._folders)}
-            start = time.monotonic()
-            self._check_roots(start)
-            self._due.clear()
-            self._guarded(lambda now: self._reconcile({ALL_ROOTS}))
-            self._next_full = start + self.settings.reconcile_interval_s
+            self.policy.check(self._wanted_roots(), rescan_new=False)
+            self._next_check = start + self.settings.check_interval_s
+            self._guarded(lambda now: self._reconcile(self.policy.everything(now)))
             self.started.set()
-            self._say("watching " + (", ".join(f"{p} ({r.mode})" for p, r in self._roots.items())
+            self._say("watching " + (", ".join(f"{p} ({m})" for p, m in self.modes().items())
                                      or "no folders"))
             while not self._stop.wait(self.settings.tick_s):
                 self._guarded(self._tick)
         finally:
-            logging.getLogger("watchdog.observers").removeHandler(overflow_log)
-            self.observers.stop()
+            self.policy.stop()
 
     def _tick(self, now: float) -> None:
         self._run_jobs()
         if now >= self._next_check:
-            self._check_roots(now)
+            self.policy.check(self._wanted_roots())  # roots added by a job: rescanned too
             self._next_check = now + self.settings.check_interval_s
         self._hand_over(now)
-        self._reconcile_when_due(now)
+        if now >= self._retry_at:
+            self._reconcile(self.policy.rescans_due(now))
         self._backoff = self.settings.error_backoff_s
 
     def _guarded(self, step: Callable[[float], None]) -> None:
@@ -194,7 +160,7 @@ class Watcher:
                 logger.exception("folder watcher error")
             what = known or f"watcher error ({type(error).__name__}: {error})"
             self._say(f"{what}; will rescan in {self._backoff:.0f} s", logging.WARNING)
-            self._due.add(ALL_ROOTS)
+            self.policy.request([ALL_ROOTS], now)
             self._retry_at = now + self._backoff
             self._backoff = min(self._backoff * 2, 300.0)
 
@@ -202,23 +168,15 @@ class Watcher:
         while not self._jobs.empty():
             self._jobs.get_nowait()(self.library)
 
-    # -- roots and observers -----------------------------------------------------------
-
     def _wanted_roots(self) -> list[str]:
         roots = [path for _, path in self.library.catalog.roots()]
         return [p for p in roots if self._only is None or p in self._only]
-
-    def _check_roots(self, now: float) -> None:
-        """Follow roots going offline and coming back; restart dead observers."""
-        self._due |= self.observers.check(self._wanted_roots())
-        self._modes = self.observers.modes()
 
     # -- handing over settled changes --------------------------------------------------
 
     def _hand_over(self, now: float) -> None:
         s = self.settings
-        ready = self.pending.take_ready(now, settle_s=s.settle_s, min_age_s=s.min_age_s,
-                                        max_hold_s=s.max_hold_s)
+        ready = self.policy.settled(now)
         for start in range(0, len(ready), s.max_batch):
             if self._stop.is_set():
                 return
@@ -239,35 +197,13 @@ class Watcher:
 
     # -- reconciliation ----------------------------------------------------------------
 
-    def _reconcile_when_due(self, now: float) -> None:
-        s = self.settings
-        due = self.pending.take_overflowed()
-        if now >= self._next_full:
-            due.add(ALL_ROOTS)
-            self._next_full = now + s.reconcile_interval_s
-        due |= {p for p, r in self._roots.items()
-                if r.mode == "scans" and now - r.scanned_at >= s.scan_interval_s}
-        if due and not self._due:
-            self._due_since = now
-        self._due |= due
-        quiet = self.pending.quiet_for(now) >= s.settle_s
-        if self._due and now >= self._retry_at and (
-                quiet or now - self._due_since >= s.max_hold_s):
-            due, self._due = self._due, set()
-            self._reconcile(due)
-
-    def _reconcile(self, due: set[str]) -> None:
-        """Rescan the online roots among ``due`` (all watched roots if it holds ALL_ROOTS)."""
-        roots = [p for p, r in self._roots.items()
-                 if (ALL_ROOTS in due or p in due) and r.mode != "offline"]
-        if not roots:
+    def _reconcile(self, rescan: Rescan | None) -> None:
+        """Rescan the folders the policy named (online ones only)."""
+        if rescan is None:
             return
-        for path in roots:
-            self.pending.forget_under(path)
+        roots = rescan.roots
         last = self._drain(self.library.index(roots, batch_size=self.settings.batch_size))
-        now = time.monotonic()
-        for path in roots:
-            self._roots[path].scanned_at = now
+        self.policy.rescanned(roots, time.monotonic())
         if last is not None:
             self._emit(Change("reconciled", roots[0] if len(roots) == 1 else None,
                               progress=last))

@@ -73,6 +73,7 @@ def make_window(qtbot: Any, tmp_path: Path, toy_clip_dir: Path,
                 monkeypatch: pytest.MonkeyPatch) -> Iterator[WindowFactory]:
     """``make_window(data_dir, model=toy model, start=True)``: a shown MainWindow whose
     engine has started; ``window.opened_urls`` collects what it would open."""
+    from core.sync.watch_settings import WatchSettings
     from desktop.engine import Engine, EngineConfig
     from desktop.settings import Settings
     from desktop.watching import FolderWatcher
@@ -87,8 +88,9 @@ def make_window(qtbot: Any, tmp_path: Path, toy_clip_dir: Path,
              tray: Any = "auto") -> Any:
         settings = Settings.at(settings_file or tmp_path / "settings.ini")
         engine = Engine(EngineConfig(data_dir, model or str(toy_clip_dir), "cpu"))
-        watcher = FolderWatcher(interval_s=watch_interval_s, settle_s=0.3, tick_ms=100,
-                                check_ms=200)
+        watcher = FolderWatcher(WatchSettings(
+            reconcile_interval_s=watch_interval_s, settle_s=0.3, min_age_s=0.3, tick_s=0.1,
+            check_interval_s=0.2))
         window = MainWindow(engine, settings, data_dir=data_dir, watcher=watcher, tray=tray)
         window.opened_urls = []
         window.open_url = lambda url: window.opened_urls.append(url.toLocalFile())

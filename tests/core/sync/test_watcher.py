@@ -23,6 +23,7 @@ from core.library import Library
 from core.store.catalog import STATUS_OK, Catalog
 from core.sync import watch_roots
 from core.sync.watch_events import RootEventHandler
+from core.sync.watch_policy import Rescan, WatchPolicy
 from core.sync.watcher import Change, Watcher, WatchSettings
 from core.words.keywords import match_expression
 from tests.support import toyworld
@@ -341,3 +342,70 @@ def test_an_indexing_error_is_reported_and_repaired_by_a_rescan(
         wait_for(lambda: row_id(probe, root / "retried.jpg") is not None)
         assert any(m.startswith(said) for m in run.messages), run.messages
         assert run.thread.is_alive()
+
+
+# -- the policy alone (no library): what the command line and the window both run ----------
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Iterator[WatchPolicy]:
+    said: list[str] = []
+    policy = WatchPolicy(WatchSettings(settle_s=0.5, max_hold_s=4.0, scan_interval_s=3.0,
+                                       reconcile_interval_s=10.0),
+                         say=lambda text, level: said.append(text))
+    yield policy
+    policy.stop()
+
+
+def test_the_policy_rescans_every_folder_when_watchdog_says_events_were_lost(
+    policy: WatchPolicy, root: Path, tmp_path: Path
+) -> None:
+    offline = tmp_path / "unplugged"
+    offline.mkdir()  # empty: a mount point without its drive
+    start = time.monotonic()
+    policy.start(start)
+    assert policy.check([str(root), str(offline)], rescan_new=False) == set()
+    assert policy.rescans_due(time.monotonic()) is None
+    logging.getLogger("watchdog.observers.inotify_c").warning(
+        "Inotify queue overflowed; filesystem events were lost")
+    now = time.monotonic()
+    assert policy.rescans_due(now) is None  # not while events still come in
+    assert policy.rescans_due(now + 0.6) == Rescan([str(root)], every=True)  # online only
+    assert policy.rescans_due(now + 0.7) is None  # once
+
+
+def test_the_policy_waits_for_quiet_folders_but_not_forever(
+    policy: WatchPolicy, root: Path
+) -> None:
+    policy.start(time.monotonic())
+    policy.check([str(root)])  # new here: due (the command line's watcher scans it)
+    asked = time.monotonic()
+    for second in range(4):  # a copy goes on and on: an event every second
+        policy.pending.add(str(root / f"copying-{second}.jpg"), root=str(root))
+        policy.pending.last_event_at = asked + second
+        assert policy.rescans_due(asked + second + 0.1) is None
+    policy.pending.last_event_at = asked + 4.0
+    assert policy.rescans_due(asked + 4.1) == Rescan([str(root)], every=False)  # max_hold_s
+    assert len(policy.pending) == 0  # the rescan covers the hints under the folder
+
+
+def test_the_policy_rescans_periodically_and_folders_without_events_more_often(
+    policy: WatchPolicy, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_more_watches(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    for kind in (watch_roots.Observer, watch_roots.PollingObserver):  # nor polling: scans
+        monkeypatch.setattr(kind, "schedule", no_more_watches)
+    other = tmp_path / "other"
+    photos(other, 1, seed=15)
+    start = time.monotonic()
+    policy.start(start)
+    policy.check([str(root), str(other.resolve())], rescan_new=False)
+    assert set(policy.modes().values()) == {"scans"}
+    assert policy.rescans_due(start + 1.0) is None
+    due = policy.rescans_due(start + 4.1)
+    assert due is not None and not due.every and len(due.roots) == 2
+    assert policy.rescans_due(start + 5.0) is None
+    due = policy.rescans_due(start + 10.1)
+    assert due is not None and due.every

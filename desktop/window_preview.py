@@ -1,0 +1,53 @@
+"""The preview pane's wiring in the main window: it shows the grid's current photo, Space
+(in the grid) and F3 hide and show it, its captions are asked of the engine (again once a
+model is ready), and a click on a caption searches for it. The pane itself is drawn by
+desktop/preview.py.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+
+from desktop.results import HitRole, PathRole
+from desktop.wording import caption_language
+
+if TYPE_CHECKING:
+    from desktop.window import MainWindow
+
+
+class PreviewWiring(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.grid = window.grid
+        self.preview = preview = window.preview
+        engine = window.engine
+        self.grid.selectionModel().currentChanged.connect(lambda *_: self.show_current())
+        preview.captions.captionClicked.connect(window.search_bar.search_text)
+        preview.captionsWanted.connect(
+            lambda path: engine.captions(path, language=caption_language()))
+        engine.captionsReady.connect(preview.on_captions)
+        engine.captionsFailed.connect(preview.on_captions_failed)
+        engine.modelReady.connect(lambda *_: preview.retry_captions())  # "need a model"
+        self.action = QAction("Preview pane", window)  # in the View menu
+        self.action.setShortcut(QKeySequence("F3"))
+        self.action.setCheckable(True)
+        self.action.setChecked(True)
+        self.action.triggered.connect(lambda: preview.setVisible(self.action.isChecked()))
+        space = QShortcut(QKeySequence(Qt.Key.Key_Space), self.grid)
+        space.setContext(Qt.ShortcutContext.WidgetShortcut)
+        space.activated.connect(self.toggle_from_grid)
+
+    def show_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.preview.show_photo(index.data(PathRole), index.data(HitRole))
+
+    def toggle_from_grid(self) -> None:
+        shown = not self.preview.isVisible()
+        self.preview.setVisible(shown)
+        self.action.setChecked(shown)
+        if shown:
+            self.show_current()
