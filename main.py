@@ -12,9 +12,10 @@ import sys
 
 def main(argv: list[str]) -> int:
     if argv and argv != ["--in-tray"]:
+        from cli.app import finish
         from cli.app import main as cli_main
 
-        return cli_main(argv)
+        return finish(cli_main(argv))
     from desktop.app import main as window_main
 
     return int(window_main(in_tray=bool(argv)))

@@ -15,12 +15,17 @@ from collections.abc import Sequence
 
 from cli import commands
 from cli.output import download_bar, print_hits, status
-from cli.parser import build_parser
+from cli.parser import ArgumentError, build_parser
 from cli.terminal import PrintableFormatter, printable
 from cli.watching import watch
 from core.errors import PictorError, UsageError, explain
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CLOSED_PIPE = 141
+"""What a program killed by SIGPIPE reports (128 + 13): the reader of its output left
+(``pictor status | head -1``), as git and coreutils do, without a traceback."""
+READING_COMMANDS = frozenset({"search", "similar", "captions"})
+"""Commands that only read: they never switch the library's model."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             handlers=[handler])
         return int(_run(args))
+    except ArgumentError as error:
+        print(f"{error.usage.rstrip()}\n{error.prog}: {printable(str(error))}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return closed_pipe()
     except UsageError as error:  # messages may name a file: escaped like every name
         print(f"pictor: {printable(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -54,12 +65,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+def closed_pipe() -> int:
+    """The reader of stdout has gone: point stdout at /dev/null so that nothing (not even
+    the interpreter's last flush) complains, and report it as SIGPIPE would."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
+
+
+def finish(code: int) -> int:
+    """``code``, once stdout is flushed; a reader that left early is no error to show."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return closed_pipe()
+    return code
+
+
+def _say_loading(model: str) -> None:
+    """A terminal hears why nothing happens for a few seconds; a pipe or a script does not."""
+    if sys.stderr.isatty():
+        print(f"pictor: loading the model {printable(model)}…", file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     from core.library import Library
 
+    reading = args.command in READING_COMMANDS
     with Library(args.data_dir, model=args.model, device=args.device,
                  on_download=download_bar(args),
                  verify=args.command in ("index", "watch"),
+                 reading=reading, remember_model=args.command != "status",
+                 on_loading=_say_loading if reading else None,
                  on_wait=lambda message: print(f"pictor: {message}", file=sys.stderr,
                                                flush=True)) as library:
         for notice in library.notices:

@@ -25,8 +25,9 @@ def index(library: Any, args: argparse.Namespace) -> int:
                             desc="scanning") as bar:
         for progress in run:
             last = progress
-            if progress.phase in ("optimise", "embed", "tag"):
-                bar.set_description({"optimise": "preparing the model for this CPU (once)",
+            if progress.phase in ("load", "optimise", "embed", "tag"):
+                bar.set_description({"load": "loading the model",
+                                     "optimise": "preparing the model for this CPU (once)",
                                      "embed": "indexing", "tag": "tagging"}[progress.phase])
             bar.total = progress.total
             bar.n = progress.done

@@ -9,11 +9,21 @@ from core.defaults import DEFAULT_MIN_SCORE
 from core.errors import UsageError
 
 
+class ArgumentError(UsageError):
+    """Arguments argparse refused: ``str()`` is its message, ``usage`` the command's usage
+    line and ``prog`` the command (``pictor search``)."""
+
+    def __init__(self, message: str, *, usage: str, prog: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.prog = prog
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error raises instead of exiting, so main() decides."""
 
     def error(self, message: str) -> Any:
-        raise UsageError(f"{self.prog}: {message}")
+        raise ArgumentError(message, usage=self.format_usage(), prog=self.prog)
 
 
 def build_parser() -> argparse.ArgumentParser:

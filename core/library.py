@@ -65,13 +65,19 @@ class Library:
         on_download: DownloadCallback | None = None,
         verify: bool = False,
         remember_model: bool = True,
+        reading: bool = False,
         on_wait: Callable[[str], None] | None = None,
+        on_loading: Callable[[str], None] | None = None,
     ) -> None:
         """``verify`` checks the whole database first (a second or so for a big library)
         and restores the newest backup if it is damaged; writers (index, watch) do.
         ``remember_model=False`` never makes ``model`` the library's model (a re-embedding
-        run for :meth:`switch_model`). ``on_wait`` hears once that another program holds
-        the library locked and this one waits (core.store.connection)."""
+        run for :meth:`switch_model`). ``reading``: a command that only reads (search,
+        similar, captions) never switches the library's model either, and naming a model
+        the library holds no vectors of is refused at once (UsageError), before any model
+        loads. ``on_wait`` hears once that another program holds
+        the library locked and this one waits (core.store.connection). ``on_loading`` hears
+        the model's name just before it loads (seconds: a front may say so)."""
         self.data_dir = Path(data_dir).expanduser() if data_dir else default_data_dir()
         db_path = self.data_dir / DATABASE_NAME
         self.notices: list[str] = []
@@ -89,9 +95,16 @@ class Library:
         stored = self.catalog.get_setting(MODEL_SETTING)
         self.model_name = _model_name(model) if model else (stored or DEFAULT_MODEL)
         # Remembered only once the model has loaded: a typo must not switch the library.
-        self._model_saved = self.model_name == stored or not remember_model
+        self._model_saved = self.model_name == stored or not remember_model or reading
+        if reading and stored and self.model_name != stored and not self._has_vectors():
+            self.catalog.close()
+            raise UsageError(
+                f"this library is indexed with {stored} and holds no vectors of {model}: "
+                f"leave out --model to use the library's model, or switch the library to "
+                f"it with `pictor use {model}` (every photo is embedded again)")
         self.device_choice = device
         self._on_download = on_download
+        self._on_loading = on_loading
         self._embedder: Embedder | None = None
         self._hold_parts()
 
@@ -110,6 +123,10 @@ class Library:
         self.image_vector = self.searcher.image_vector
         self.captions = self.searcher.captions
         self.tags = self.searcher.tags
+
+    def _has_vectors(self) -> bool:
+        known = self.catalog.known_model(self.model_name)
+        return known is not None and self.catalog.counts(known[0])[1] > 0
 
     def _restore(self, db_path: Path) -> bool:
         message = backup.restore_if_damaged(db_path)
@@ -132,10 +149,16 @@ class Library:
     def embedder(self) -> Embedder:
         """The model, loaded on first use (raises ModelUnavailableError)."""
         if self._embedder is None:
+            if self._on_loading is not None:
+                self._on_loading(self.model_name)
             self._embedder = Embedder.load(
                 self.model_name, device=self.device_choice, on_download=self._on_download,
                 precision_cache=cache_dir(self.data_dir) / PRECISION_DIR)
         return self._embedder
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._embedder is not None
 
     def model_key(self) -> tuple[int, int]:
         """``(model id, dim)``; loads the model only if this library has never used it."""

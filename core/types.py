@@ -16,7 +16,8 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float32]
 """One L2-normalised embedding (shape ``(dim,)``) or a batch of them (``(n, dim)``)."""
 
-Phase = Literal["scan", "optimise", "embed", "tag", "save", "done"]
+Phase = Literal["scan", "load", "optimise", "embed", "tag", "save", "done"]
+"""``load``: the model is loading (seconds) before the first photo is embedded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,11 @@ class ModelContext(Protocol):
         """The current model, loaded on first use (raises ModelUnavailableError)."""
         ...
 
+    @property
+    def model_loaded(self) -> bool:
+        """Whether :attr:`embedder` is ready without loading anything."""
+        ...
+
     def model_key(self) -> tuple[int, int]:
         """``(model id, dim)`` of the current model in the catalog."""
         ...

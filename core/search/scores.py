@@ -62,11 +62,15 @@ class Scores:
         index run (which reports its own totals with it)."""
         catalog = self._library.catalog
         model_id, dim = self._library.model_key()
-        if self._corpus is None:  # the first run with a model embeds its vocabulary first
-            yield Progress(phase="tag", done=0, total=catalog.count_untagged(model_id))
-        corpus = self.caption_corpus()
         count = catalog.counts(model_id)[1]
         calibration = self._stored(model_id)
+        untagged = catalog.count_untagged(model_id)
+        if self._corpus is None:
+            if count == 0 or (untagged == 0 and calibration is not None
+                              and not calibration.is_stale(count, calibration.corpus)):
+                return  # nothing to tag or measure: the model need not even load
+            yield Progress(phase="tag", done=0, total=untagged)  # it embeds its vocabulary
+        corpus = self.caption_corpus()
         if calibration is None or calibration.is_stale(count, corpus.digest):
             calibration = self._measure(model_id, dim, count)
             catalog.set_setting(CALIBRATION_SETTING.format(model_id=model_id),

@@ -12,7 +12,7 @@ from pathlib import Path
 from core.defaults import DEFAULT_MIN_SCORE
 from core.errors import ImageError, PathNotFoundError, UsageError
 from core.models.context import ModelContext
-from core.photos.imaging import decode_path
+from core.photos.imaging import decode_path, read_info
 from core.search import queries
 from core.search.calibration import Scale
 from core.search.captions import Caption
@@ -64,10 +64,9 @@ class Searcher:
             text = parsed.text or text  # a query of dates alone still needs a vector
             match = keywords.match_expression(parsed.text) if words else None
         _check_limits(k, min_score)
-        embedder = self._library.embedder
-        text_vec = embedder.text_vector(text) if text else None
         image_vec = self.image_vector(image) if image is not None else None
-        negative_vec = embedder.text_vector(negative) if negative else None
+        text_vec = self._library.embedder.text_vector(text) if text else None
+        negative_vec = self._library.embedder.text_vector(negative) if negative else None
         query = queries.compose(text=text_vec, image=image_vec, negative=negative_vec,
                                 weights=weights)
         scale = self._scores.calibration().for_query(text=text_vec is not None,
@@ -112,8 +111,9 @@ class Searcher:
             stored = catalog.vector_of(row.id, model_id, dim)
             if stored is not None:
                 return stored
-        embedder = self._library.embedder
         try:
+            read_info(path)  # a text file or a broken image is refused before the model loads
+            embedder = self._library.embedder
             picture, _ = decode_path(path, min_side=embedder.image_input.size)
         except ImageError as error:
             raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error

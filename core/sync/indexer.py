@@ -56,7 +56,7 @@ class Indexer:
         self,
         catalog: Catalog,
         index: AnyIndex,
-        embedder: Embedder,
+        load_model: Callable[[], Embedder],
         model_id: int,
         *,
         batch_size: int = 32,
@@ -64,12 +64,14 @@ class Indexer:
         on_batch: Callable[[], None] | None = None,
         markers: InflightMarkers | None = None,
         before_embedding: Callable[[int], Iterator[Progress]] | None = None,
+        model_loaded: Callable[[], bool] = lambda: True,
     ) -> None:
         self.catalog = catalog
         self.markers = markers
         self._suspects: dict[str, tuple[int, float, int]] = {}
         self.index = index
-        self.embedder = embedder
+        self._load_model = load_model
+        self._model_loaded = model_loaded
         self.model_id = model_id
         self.batch_size = batch_size
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
@@ -81,6 +83,12 @@ class Indexer:
         expected to embed: when the first decoded photo is ready, and again each time the
         estimate doubles. Files that fail to decode (a folder of broken or empty files) do
         not count, see :func:`_expected_photos`."""
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded when the first photo needs it: a run with nothing new to
+        embed never loads it."""
+        return self._load_model()
 
     def run(self, roots: Sequence[tuple[int, Path]]) -> Iterator[Progress]:
         started = time.monotonic()
@@ -155,7 +163,11 @@ class Indexer:
         embed_started = time.monotonic()
         asked = 0  # the photo count the model was last readied for
         seen = decoded = 0
-        for batch in self._prepared_batches(plan.to_embed, root_of, gone_by_hash):
+        batches = (self._prepared_batches(plan.to_embed, root_of, gone_by_hash)
+                   if plan.to_embed else iter(()))
+        if plan.to_embed and not self._model_loaded():  # seconds: say so, not a still bar
+            yield replace(progress, phase="load", elapsed_s=time.monotonic() - started)
+        for batch in batches:
             seen += len(batch)
             decoded += sum(1 for item in batch if item.pixels is not None)
             expected = _expected_photos(decoded, seen, len(plan.to_embed)) if decoded else 0

@@ -8,8 +8,6 @@ the command line, and a photo whose file name says the words must come first.
 from __future__ import annotations
 
 import contextlib
-import inspect
-import io
 import os
 import subprocess
 import sys
@@ -19,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from cli.parser import build_parser
 from core.library import Library
 from tests.conftest import cached_model
 from tests.support import families, toyworld
@@ -64,19 +61,11 @@ def library_dirs(tmp_path_factory: pytest.TempPathFactory,
 
 
 def _every_hit() -> dict[str, Any]:
-    """Search options that list every photo by rank where a relevance cut-off exists: a
-    random model's scores mean nothing."""
-    if "min_score" in inspect.signature(Library.search).parameters:
-        return {"min_score": 0}
-    return {}
+    """Search options that list every photo by rank: a random model's scores mean nothing."""
+    return {"min_score": 0}
 
 
 def _every_hit_options() -> list[str]:
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            build_parser().parse_args(["search", "x", "--min-score", "0"])
-    except SystemExit:  # no such option: every hit is listed anyway
-        return []
     return ["--min-score", "0"]
 
 

@@ -116,7 +116,6 @@ def test_reindex_skips_everything(toy_library) -> None:
         (["search", "x", "--folder", "/no/such/dir"], "/no/such/dir"),
         (["search", "x", "--after", "last tuesday"], "last tuesday"),
         (["search"], "TEXT"),
-        (["frobnicate"], "frobnicate"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line_and_no_traceback(
@@ -128,6 +127,28 @@ def test_bad_usage_exits_2_with_one_line_and_no_traceback(
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "command", "needle"),
+    [
+        (["frobnicate"], "pictor", "invalid choice: 'frobnicate'"),
+        (["search", "x", "--min-score", "lots"], "pictor search", "invalid float value"),
+        (["index", "--no-such-option"], "pictor", "unrecognized arguments"),
+    ],
+)
+def test_arguments_argparse_refuses_get_the_usage_and_one_sentence(
+    tmp_path: Path, args: list[str], command: str, needle: str
+) -> None:
+    """As argparse's own tools: the command's usage line, then ``COMMAND: the problem``
+    (the program's name once, not ``pictor: pictor:``)."""
+    result = pictor(*args, data=tmp_path / "data")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: {command} ")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{command}: ") and needle in last
+    assert "pictor: pictor" not in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything opened
 
 
 def test_offline_missing_model_is_a_clear_failure(tmp_path: Path) -> None:
