@@ -67,11 +67,12 @@ class IndexRuns:
                 self.save_index()
                 last_save = time.monotonic()
 
-        indexer = Indexer(library.catalog, index, library.embedder, model_id,
+        indexer = Indexer(library.catalog, index, lambda: library.embedder, model_id,
                           batch_size=batch_size, workers=workers,
                           on_batch=save_now_and_then,
                           markers=InflightMarkers(library.data_dir / INFLIGHT_DIR),
-                          before_embedding=self._ready_fast_images)
+                          before_embedding=self._ready_fast_images,
+                          model_loaded=lambda: library.model_loaded)
         passes = indexer.run(roots) if files is None else indexer.run_files(roots, files)
         try:
             yield from self._with_tags(passes)
