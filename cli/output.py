@@ -43,10 +43,10 @@ def print_hits(hits: Any, args: argparse.Namespace) -> int:
         if not hits.hidden:
             print("no matching photos (is the library indexed? try `pictor status`)")
         return EXIT_OK
-    print(f"{'#':>3}  {'score':>5}  {'date':<10}  path")
-    for rank, hit in enumerate(hits, 1):
-        print(f"{rank:>3}  {hit.score:>5.1f}  {(hit.taken_at or '')[:10]:<10}  "
-              f"{printable(hit.path)}")
+    print(f"{'#':>3}  {'score':>5}  {'date':<10}  {'from':<4}  path")
+    for rank, hit in enumerate(hits, 1):  # from: the photo's EXIF, or the file's own time
+        print(f"{rank:>3}  {hit.score:>5.1f}  {(hit.date or '')[:10]:<10}  "
+              f"{hit.date_source or '':<4}  {printable(hit.path)}")
     return EXIT_OK
 
 

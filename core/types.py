@@ -63,6 +63,10 @@ class SearchHit:
     found it: ``meaning`` (the vector search), ``words`` (its file name, folders, own
     words or tags matched the query's words) or ``both``. The order of a fused list is by
     reciprocal-rank fusion, so scores need not decrease down the list.
+
+    ``date`` is the date the ``--after``/``--before`` filters use: ``taken_at`` (from the
+    photo's own metadata, EXIF) when it has one, else the file's modification time;
+    ``date_source`` says which (``exif`` or ``file``).
     """
 
     photo_id: int
@@ -70,6 +74,8 @@ class SearchHit:
     score: float
     similarity: float = 0.0
     taken_at: str | None = None
+    date: str | None = None
+    date_source: Literal["exif", "file"] | None = None
     width: int | None = None
     height: int | None = None
     match: Literal["meaning", "words", "both"] = "meaning"

@@ -160,6 +160,8 @@ def nearest(
             continue
         hits.append(SearchHit(photo_id=key, path=row["path"], score=score,
                               similarity=round(cosine, 4), taken_at=row["taken_at"],
+                              date=row["date"],
+                              date_source="exif" if row["taken_at"] else "file",
                               width=row["width"], height=row["height"], match=match))
     return hits
 

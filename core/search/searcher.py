@@ -54,7 +54,7 @@ class Searcher:
         text = text.strip() if text else None
         if not text and image is None:
             raise UsageError("a search needs a text, an image, or both")
-        filters = _filters(folder, after, before)
+        filters = self._filters(folder, after, before)
         match = None
         if text:
             parsed = keywords.parse_query(text)
@@ -87,7 +87,7 @@ class Searcher:
     ) -> Hits:
         """The photos nearest to a ready image vector (from :meth:`image_vector`), scored
         as image queries are."""
-        filters = _filters(folder, after, before)
+        filters = self._filters(folder, after, before)
         _check_limits(k, min_score)
         return self._nearest(query, k=k, filters=filters, exclude=exclude,
                              scale=self._scores.calibration().image, min_score=min_score)
@@ -154,6 +154,17 @@ class Searcher:
         if row is None:
             return []
         return catalog.tags_of(row.id, self._library.model_key()[0]) or []
+
+    def _filters(self, folder: Path | str | None, after: str | None,
+                 before: str | None) -> queries.Filters:
+        filters = _filters(folder, after, before)
+        if filters.folder is not None:
+            roots = [Path(path) for _, path in self._library.catalog.roots()]
+            wanted = Path(filters.folder)
+            if not any(wanted.is_relative_to(r) or r.is_relative_to(wanted) for r in roots):
+                listed = ", ".join(str(r) for r in roots) or "none yet"
+                raise UsageError(f"{folder} is not in the library (its folders: {listed})")
+        return filters
 
     def _nearest(self, query: Vector, *, k: int, filters: queries.Filters,
                  exclude: frozenset[int] = frozenset(),

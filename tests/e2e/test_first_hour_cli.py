@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import ExifTags, Image
 
 from tests.support import toyworld
 from tests.support.cli import MAIN, ROOT, env_for, pictor
@@ -24,7 +25,10 @@ def library(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path):
     model = base / "model"
     shutil.copytree(tiny_clip_dir, model)
     photos = base / "photos"
-    toyworld.write_photos(photos, toyworld.random_scenes(6, seed=3), seed=3)
+    toyworld.write_photos(photos, toyworld.random_scenes(5, seed=3), seed=3)
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2019:07:14 10:30:00"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(photos / "dated.jpg", exif=exif)
     (photos / "notes.txt").write_text("not a photo")
     done = pictor("index", str(photos), "--model", str(model), "--json", data=base / "data")
     assert done.returncode == 0, done.stderr
@@ -115,3 +119,34 @@ def test_piping_into_head_is_quiet(library) -> None:
                           text=True, timeout=60)
     assert done.stdout.startswith("data folder:")
     assert done.stderr == ""
+
+
+def test_each_hit_says_which_date_the_filters_use_and_where_it_came_from(library) -> None:
+    base, _, _ = library
+    done = pictor("search", "a photo", "--min-score", "0", "--json", data=base / "data")
+    hits = {Path(h["path"]).name: h for h in json.loads(done.stdout)}
+    assert hits["dated.jpg"]["date"].startswith("2019-07-14")
+    assert hits["dated.jpg"]["date_source"] == "exif"
+    undated = next(h for name, h in hits.items() if name != "dated.jpg")
+    assert undated["taken_at"] is None and undated["date_source"] == "file"
+    assert undated["date"][:10] == _file_day(Path(undated["path"]))
+    # the filters use the same date: 2019 finds only the dated photo
+    done = pictor("search", "a photo", "--before", "2020", "--min-score", "0", "--json",
+                  data=base / "data")
+    assert [Path(h["path"]).name for h in json.loads(done.stdout)] == ["dated.jpg"]
+    table = pictor("search", "a photo", "--min-score", "0", data=base / "data").stdout
+    row = next(line for line in table.splitlines() if line.endswith("dated.jpg"))
+    assert "2019-07-14  exif" in row
+
+
+def _file_day(path: Path) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).date().isoformat()
+
+
+def test_a_folder_outside_the_library_is_named_as_such(library, tmp_path: Path) -> None:
+    base, _, photos = library
+    done = pictor("search", "a dog", "--folder", str(tmp_path), data=base / "data")
+    assert done.returncode == 2
+    assert "is not in the library" in done.stderr and str(photos) in done.stderr
