@@ -57,6 +57,8 @@ class IndexRuns:
         """Index ``roots`` (or only ``files`` within them); a generator of progress whose
         last item is the run's report (phase ``done``)."""
         library = self._library
+        if not library.model_loaded and library.catalog.known_model(library.model_name) is None:
+            yield Progress(phase="load", done=0, total=0)  # a first run: its size comes from it
         index = library.vector_index(writable=True)
         model_id, _ = library.model_key()
         last_save = time.monotonic()
