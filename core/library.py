@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -39,6 +41,8 @@ from core.store.index_keeper import IndexKeeper, index_lock
 from core.sync.runs import IndexRuns
 from core.sync.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.types import LibraryStatus, Progress, Root
+
+log = logging.getLogger(__name__)
 
 MODEL_SETTING = "model"
 """The catalog setting that remembers the library's model."""
@@ -107,6 +111,7 @@ class Library:
         self._on_loading = on_loading
         self._embedder: Embedder | None = None
         self._hold_parts()
+        log.info("library %s (model %s)", self.data_dir, self.model_name)
 
     def _hold_parts(self) -> None:
         """The parts that work for the current model, made afresh when it changes."""
@@ -151,9 +156,13 @@ class Library:
         if self._embedder is None:
             if self._on_loading is not None:
                 self._on_loading(self.model_name)
+            started = time.monotonic()
             self._embedder = Embedder.load(
                 self.model_name, device=self.device_choice, on_download=self._on_download,
                 precision_cache=cache_dir(self.data_dir) / PRECISION_DIR)
+            log.info("model %s loaded in %.1f s: device %s, precision %s, %d-dimensional "
+                     "vectors", self.model_name, time.monotonic() - started,
+                     self._embedder.device, self._embedder.precision, self._embedder.dim)
         return self._embedder
 
     @property

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 class ModelContext(Protocol):
     data_dir: Path
     catalog: Catalog
+    model_name: str
 
     @property
     def embedder(self) -> Embedder:

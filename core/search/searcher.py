@@ -7,6 +7,8 @@ Every argument is checked before the model loads, so a typo costs no model load.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from pathlib import Path
 
 from core.defaults import DEFAULT_MIN_SCORE
@@ -19,6 +21,8 @@ from core.search.captions import Caption
 from core.search.scores import Scores
 from core.types import Hits, Vector
 from core.words import keywords, user_words
+
+log = logging.getLogger(__name__)
 
 
 class Searcher:
@@ -71,8 +75,12 @@ class Searcher:
                                 weights=weights)
         scale = self._scores.calibration().for_query(text=text_vec is not None,
                                                      image=image_vec is not None)
-        return self._nearest(query, k=k, filters=filters, words=match, scale=scale,
+        started = time.monotonic()
+        hits = self._nearest(query, k=k, filters=filters, words=match, scale=scale,
                              min_score=min_score)
+        log.info("search: %d hits (%d hidden under %g) in %.0f ms", len(hits), hits.hidden,
+                 min_score, (time.monotonic() - started) * 1000)
+        return hits
 
     def search_vector(
         self,

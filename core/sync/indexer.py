@@ -104,6 +104,9 @@ class Indexer:
                     yield replace(progress, total=len(entries), current=entry.path,
                                   elapsed_s=time.monotonic() - started)
         self.catalog.set_setting(SCAN_PROBLEMS_SETTING, json.dumps(problems))
+        log.info("found %d photo files in %d folder(s) in %.1f s%s", len(entries), len(online),
+                 time.monotonic() - started,
+                 f" ({len(roots) - len(online)} offline)" if len(online) < len(roots) else "")
         known = self.catalog.photos_under(rid for rid, _ in online)
         yield from self._process(entries, known, started)
 
@@ -154,6 +157,8 @@ class Indexer:
         plan = diff([e for _, e in entries], known,
                     self.catalog.ids_with_embedding(self.model_id))
         root_of = {e.path: rid for rid, e in entries}
+        log.info("to read: %d new or changed; %d unchanged; %d gone or moved",
+                 len(plan.to_embed), plan.unchanged + plan.failed_unchanged, len(plan.gone))
         progress = Progress(phase="embed", done=0, total=len(plan.to_embed),
                             skipped=plan.unchanged + plan.failed_unchanged)
         yield replace(progress, elapsed_s=time.monotonic() - started)
@@ -195,8 +200,12 @@ class Indexer:
         if gone:
             self.catalog.remove_photos(gone)
             self.index.remove(gone)
+        elapsed = time.monotonic() - started
+        log.info("indexed %d, failed %d, moved %d, removed %d in %.1f s (embedding: %.1f "
+                 "photos/s)", progress.indexed, progress.failed, progress.moved, len(gone),
+                 elapsed, progress.rate)
         yield replace(progress, phase="done", removed=len(gone), current=None,
-                      elapsed_s=time.monotonic() - started)
+                      elapsed_s=elapsed)
 
     # -- the pool ----------------------------------------------------------------------
 
@@ -300,6 +309,9 @@ class Indexer:
             embedded = self.embedder.embed_pixels(np.stack([px for _, px in to_embed]))
             for (position, _), vector in zip(to_embed, embedded, strict=True):
                 vectors[position] = vector
+        for fact in facts:
+            if fact.error:
+                log.info("%s: %s", fact.path, fact.error)
         ids = self.catalog.write_batch(facts, vectors, self.model_id)
         cleared = [f.path for f in facts if f.path in self._suspects and not f.error]
         if cleared:  # decoded fine this time: the crash was not this file's fault

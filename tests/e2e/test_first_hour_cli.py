@@ -150,3 +150,47 @@ def test_a_folder_outside_the_library_is_named_as_such(library, tmp_path: Path) 
     done = pictor("search", "a dog", "--folder", str(tmp_path), data=base / "data")
     assert done.returncode == 2
     assert "is not in the library" in done.stderr and str(photos) in done.stderr
+
+
+def test_verbose_says_what_pictor_does(tmp_path: Path, tiny_clip_dir: Path) -> None:
+    photos = tmp_path / "photos"
+    toyworld.write_photos(photos, toyworld.random_scenes(2, seed=5), seed=5)
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    done = pictor("index", str(photos), "--model", str(tiny_clip_dir), "-v",
+                  data=tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    log = done.stderr
+    for needle in ("model", "loaded in", "device cpu", "precision", "found 3 photo files",
+                   "broken.jpg: not an image", "indexed 2, failed 1"):
+        assert needle in log, (needle, log)
+    done = pictor("search", "a dog", "-v", data=tmp_path / "data")
+    assert "search: " in done.stderr and " ms" in done.stderr
+
+
+def test_a_terminal_hears_that_the_model_is_loading(library) -> None:
+    """Seconds pass while a model loads: a terminal is told, a pipe or a script is not."""
+    import os
+    import pty
+
+    base, _, _ = library
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(MAIN), "search", "a dog", "--json"],
+                            cwd=ROOT, env=env_for(base / "data"), stdout=subprocess.PIPE,
+                            stderr=follower)
+    os.close(follower)
+    out, _ = proc.communicate(timeout=120)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal's other end has closed
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"loading the model" in said
+    json.loads(out)  # stdout stays clean JSON
+    piped = pictor("search", "a dog", "--json", data=base / "data")
+    assert "loading the model" not in piped.stderr
