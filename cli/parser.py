@@ -40,8 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="pictor", description="Offline photo search: find photos by "
                      "describing them or by example.",
-                     epilog="With no command, main.py opens the window; main.py --in-tray "
-                            "starts it with only its tray icon, as at login.")
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="With no command, main.py opens the window, with the same global "
+                            "options if given:\n"
+                            "  main.py [--data-dir D] [--model M] [--device DEV] [-v] "
+                            "[--in-tray]\n"
+                            "They override the window's saved settings for this run only; "
+                            "--in-tray starts it\nwith only its tray icon, as at login.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     index = commands.add_parser("index", parents=[common], help="index photo folders")

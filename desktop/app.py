@@ -1,4 +1,4 @@
-"""Start the window: ``python main.py`` with no command.
+"""Start the window: ``python main.py`` with no command (its options: desktop/options.py).
 
 Only Qt and the window's own modules load before the first paint; the library opens and
 torch loads on the engine's thread afterwards (the window paints before they load).
@@ -24,14 +24,25 @@ def _no_display() -> bool:
             and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
 
 
-def main(argv: list[str] | None = None, *, in_tray: bool = False) -> int:
-    """``in_tray``: start with only the tray icon (``--in-tray``, what the login entry
-    runs); where the desktop has no tray, the window opens as usual."""
+def main(argv: list[str] | None = None) -> int:
+    """``argv``: the window's options (``--in-tray``: start with only the tray icon, what
+    the login entry runs; where the desktop has no tray, the window opens as usual)."""
+    from desktop import options as window_options
+
+    try:
+        options = window_options.parse(list(argv or []))
+    except window_options.OptionsError as error:
+        return window_options.refuse(error)
     if _no_display():
         print("pictor: no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
               "not set); start it from a desktop session, or use the command line: "
               "python main.py --help", file=sys.stderr)
         return 2
+    missing = _missing_qt_libraries()
+    if missing:
+        print(f"pictor: {missing}", file=sys.stderr)
+        return 1
+    _log_to_stderr(options.verbose)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -42,13 +53,16 @@ def main(argv: list[str] | None = None, *, in_tray: bool = False) -> int:
     from desktop.tray import app_icon
     from desktop.window import MainWindow
 
-    app = QApplication([sys.argv[0], *(argv or [])])
+    app = QApplication([sys.argv[0]])  # the options are ours, not Qt's
     app.setApplicationName("Pictor")
     app.setOrganizationName("pictor")
     app.setDesktopFileName("pictor")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # hidden in the tray is not closed; see below
     settings = Settings()
+    settings.use_for_this_run(
+        data_dir=str(Path(options.data_dir).expanduser().absolute())
+        if options.data_dir else None, model=options.model, device=options.device)
     config = settings.engine_config()
     data_dir = _data_dir(config.data_dir)
     instance = SingleInstance(server_name(data_dir))
@@ -64,7 +78,7 @@ def main(argv: list[str] | None = None, *, in_tray: bool = False) -> int:
         window.firstPainted.connect(lambda: _report_and_quit(app))
     else:
         window.firstPainted.connect(engine.start)
-    if in_tray and window.tray is not None:
+    if options.in_tray and window.tray is not None:
         window.start_in_tray()  # no paint to wait for: the engine starts now
         QTimer.singleShot(0, engine.start)
     else:
@@ -73,6 +87,24 @@ def main(argv: list[str] | None = None, *, in_tray: bool = False) -> int:
     code = app.exec()
     engine.shutdown()
     return int(code)
+
+
+def _missing_qt_libraries() -> str:
+    """Why Qt's X11 plugin would not load ("" when it would, or X11 is not used): said
+    before Qt starts, which would name just one library and abort."""
+    from desktop import qt_libs
+
+    qt = qt_libs.qt_folder() if qt_libs.uses_xcb() else None
+    missing = qt_libs.missing_libraries(qt) if qt is not None else []
+    return qt_libs.explain(missing) if missing else ""
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    """As the command line logs: warnings (and with -v what happens) on stderr."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 def _data_dir(configured: Path | None) -> Path:

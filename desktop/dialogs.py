@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.defaults import DEFAULT_MODEL, DEFAULT_MODEL_SIZE
-from desktop.settings import DEVICES
+from desktop.options import DEVICES
 
 
 class ModelDialog(QDialog):

@@ -1,5 +1,5 @@
 """What the window remembers between runs (QSettings): model, device, data folder, the
-minimum score, layout."""
+minimum score, layout; and what the command line gave for this run only."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from core.defaults import DEFAULT_MIN_SCORE
 from desktop.engine import EngineConfig
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from desktop.options import DEVICES
 
 
 class Settings:
@@ -19,14 +18,40 @@ class Settings:
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store or QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                                         "pictor", "pictor")
+        self._this_run: dict[str, str] = {}  # given on the command line: never saved
+
+    def use_for_this_run(self, *, data_dir: str | None = None, model: str | None = None,
+                         device: str | None = None) -> None:
+        """Values from the command line: read instead of the saved ones, and changed in
+        their place (a model chosen meanwhile belongs to this run's library), never saved.
+        Another data folder brings its own model: ``model``, else the library's own."""
+        if data_dir is not None:
+            self._this_run["library/data_dir"] = data_dir
+            self._this_run["library/model"] = model or ""
+        elif model is not None:
+            self._this_run["library/model"] = model
+        if device is not None:
+            self._this_run["library/device"] = device
+
+    def for_this_run(self, key: str) -> bool:
+        """Whether ``key`` (``data_dir``, ``model``, ``device``) came from the command line."""
+        return f"library/{key}" in self._this_run
 
     @classmethod
     def at(cls, path: Path) -> Settings:
         return cls(QSettings(str(path), QSettings.Format.IniFormat))
 
     def _text(self, key: str, default: str = "") -> str:
+        if key in self._this_run:
+            return self._this_run[key]
         value = self.store.value(key, default)
         return str(value) if value is not None else default
+
+    def _set(self, key: str, value: str) -> None:
+        if key in self._this_run:
+            self._this_run[key] = value
+        else:
+            self.store.setValue(key, value)
 
     @property
     def data_dir(self) -> str:
@@ -34,7 +59,7 @@ class Settings:
 
     @data_dir.setter
     def data_dir(self, value: str) -> None:
-        self.store.setValue("library/data_dir", value)
+        self._set("library/data_dir", value)
 
     @property
     def model(self) -> str:
@@ -42,7 +67,7 @@ class Settings:
 
     @model.setter
     def model(self, value: str) -> None:
-        self.store.setValue("library/model", value)
+        self._set("library/model", value)
 
     @property
     def device(self) -> str:
@@ -51,7 +76,7 @@ class Settings:
 
     @device.setter
     def device(self, value: str) -> None:
-        self.store.setValue("library/device", value)
+        self._set("library/device", value)
 
     @property
     def keep_watching(self) -> bool:
