@@ -36,6 +36,7 @@ from core.finetune.albums import MIN_PHOTOS, Album, resolve_albums
 from core.finetune.versions import MODELS_DIR, RECORD_NAME, new_folder
 from core.models.embedder import VERSION_PARTS
 from core.photos.imaging import decode_path, to_model_pixels
+from core.search.calibration import Scale, fit_scale
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -173,12 +174,13 @@ def finetune(library: Library, albums: Sequence[str],
             if epoch - best_epoch >= settings.patience:
                 break
         heads.load_state_dict(best_state)
+        names_scale = fit_scale(*ft.name_pairs(heads, data))
     yield FinetuneProgress("save", message="saving the new model")
     result = FinetuneResult(
         model="", base_model=library.model_name, before=before, after=evaluate(heads),
         albums=split, epochs_run=epoch, best_epoch=best_epoch,
         elapsed_s=time.monotonic() - started)
-    folder = _save(library, embedder, heads, result, settings)
+    folder = _save(library, embedder, heads, result, settings, names_scale)
     # Photos embed the same when the image side did not train: reuse the vectors.
     reused = 0 if settings.train_vision else library.share_vectors(str(folder))
     result = replace(result, model=str(folder), vectors_reused=reused)
@@ -274,7 +276,7 @@ def _image_features(embedder: Embedder, pixels: npt.NDArray[np.uint8]) -> Any:
 
 
 def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResult,
-          settings: FinetuneSettings) -> Path:
+          settings: FinetuneSettings, names_scale: Scale) -> Path:
     """Write the version into a temporary folder, then rename it into place. Only the parts
     that trained are saved (a few MB, not a whole model): loading puts them on the base
     model (core.models.embedder), which therefore stays needed, like the version's rollback."""
@@ -294,7 +296,9 @@ def _save(library: Library, embedder: Embedder, heads: Any, result: FinetuneResu
                               "after": result.after.to_json()},
                   "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
                   "elapsed_s": round(result.elapsed_s, 2), "device": embedder.device,
-                  "precision": embedder.precision}
+                  "precision": embedder.precision,
+                  "names": [album["name"] for album in result.albums],
+                  "names_scale": {"center": names_scale.center, "width": names_scale.width}}
         (tmp / RECORD_NAME).write_text(json.dumps(record, indent=2, ensure_ascii=False),
                                        encoding="utf-8")
         tmp.chmod(0o755)

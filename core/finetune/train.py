@@ -208,6 +208,21 @@ class Evaluator:
                        mrr=reciprocal / max(1, m))
 
 
+def name_pairs(heads: Any, data: TrainData) -> tuple[np.ndarray, np.ndarray]:
+    """Cosines of each album's name with its own held-out photos (related) and with every
+    other held-out or outside photo (unrelated), as the trained model scores them: what
+    a learnt name's scores are calibrated on."""
+    import torch
+
+    with torch.no_grad():
+        gallery = torch.cat([data.held_out, data.others])
+        scores = (heads.texts(data.names) @ heads.images(gallery).T).numpy()
+    labels = np.full(len(gallery), -1)
+    labels[: len(data.held_out)] = data.held_out_labels.numpy()
+    own = labels[None, :] == np.arange(len(scores))[:, None]
+    return scores[own], scores[~own]
+
+
 @dataclass(frozen=True, slots=True)
 class StepSettings:
     learning_rate: float

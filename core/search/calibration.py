@@ -69,13 +69,25 @@ class Calibration:
     """How many photos the library had for the model when measured."""
     corpus: str
     """The caption corpus's digest (core.search.captions): a new vocabulary recalibrates."""
+    names: tuple[str, ...] = ()
+    """Names a fine-tuned version learnt (its albums), scored with :attr:`names_scale`."""
+    names_scale: Scale | None = None
+    """Fitted on the version's held-out photos (:func:`fit_scale`): the vocabulary says
+    nothing of words the base model never knew, so their scores come from what they
+    learnt to find."""
 
-    def for_query(self, *, text: bool, image: bool) -> Scale:
-        """The scale for a query of text, an image or both (both: halfway)."""
+    def for_query(self, *, text: bool, image: bool, words: str = "") -> Scale:
+        """The scale for a query of text, an image or both (both: halfway); a text that
+        names a learnt album (``words``) takes the learnt names' scale."""
+        text_scale = self.text
+        if self.names_scale is not None and words:
+            folded = words.casefold()
+            if any(name.casefold() in folded for name in self.names):
+                text_scale = self.names_scale
         if text and image:
-            return Scale((self.text.center + self.image.center) / 2,
-                         (self.text.width + self.image.width) / 2)
-        return self.image if image else self.text
+            return Scale((text_scale.center + self.image.center) / 2,
+                         (text_scale.width + self.image.width) / 2)
+        return self.image if image else text_scale
 
     def is_stale(self, photos: int, corpus: str) -> bool:
         """Measure again after a new vocabulary, or once the library halved or doubled
@@ -87,7 +99,10 @@ class Calibration:
         return not self.photos / 2 <= photos <= self.photos * 2
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """What the catalog stores; the learnt names come from the version's own record."""
+        data = asdict(self)
+        del data["names"], data["names_scale"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
@@ -113,7 +128,44 @@ def calibrate(photos: Vector, captions: Vector, *, count: int, corpus: str) -> C
     return Calibration(text=text, image=image, photos=count, corpus=corpus)
 
 
-def _scale(unrelated: npt.NDArray[np.float32]) -> Scale:
+def fit_scale(related: npt.ArrayLike, unrelated: npt.ArrayLike) -> Scale:
+    """A scale from labelled cosines (a learnt name against its album's held-out photos,
+    and against every other photo): class-balanced logistic regression on the cosine, so
+    50 is where a related and an unrelated pair are equally likely. Never steeper than the
+    unrelated pairs' own spread allows: a few perfectly separated pairs must not make the
+    scores all-or-nothing."""
+    yes = np.asarray(related, dtype=np.float64).ravel()
+    no = np.asarray(unrelated, dtype=np.float64).ravel()
+    if len(yes) == 0 or len(no) == 0:
+        raise ValueError("fitting a scale needs related and unrelated pairs")
+    x = np.concatenate([yes, no])
+    y = np.concatenate([np.ones(len(yes)), np.zeros(len(no))])
+    weight = np.where(y == 1, 0.5 / len(yes), 0.5 / len(no))
+    spread = max(1.4826 * float(np.median(np.abs(no - np.median(no)))), _MIN_SPREAD)
+    min_width = Z_WIDTH * spread / 2
+    # Newton's method on (slope, centre) in the cosine's units, a small ridge on the slope.
+    slope, centre = 1.0 / max(float(np.std(x)), _MIN_SPREAD), float(np.mean(x))
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-np.clip(slope * (x - centre), -50, 50)))
+        g = weight * (p - y)
+        d = weight * p * (1 - p) + 1e-12
+        u = x - centre
+        grad = np.array([np.sum(g * u) + 1e-6 * slope, -slope * np.sum(g)])
+        hess = np.array([[np.sum(d * u * u) + 1e-6, -np.sum(d * u) * slope],
+                         [-np.sum(d * u) * slope, slope * slope * np.sum(d)]])
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        slope, centre = slope - step[0], centre - step[1]
+        if slope <= 0 or not np.isfinite(slope) or np.abs(step).max() < 1e-9:
+            break
+    if not (slope > 0 and np.isfinite(slope) and np.isfinite(centre)):
+        return _scale(no)  # no sense in the labels: fall back to the unrelated pairs
+    return Scale(center=float(centre), width=max(1.0 / slope, min_width))
+
+
+def _scale(unrelated: npt.NDArray[np.floating[Any]]) -> Scale:
     median = float(np.median(unrelated))
     spread = max(1.4826 * float(np.median(np.abs(unrelated - median))), _MIN_SPREAD)
     return Scale(center=median + Z_CENTER * spread, width=Z_WIDTH * spread)

@@ -5,15 +5,19 @@ tag pass that gives every photo its best terms."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from core.config import CAPTIONS_DIR, cache_dir
+from core.errors import PictorError
 from core.models.context import ModelContext
-from core.search.calibration import SAMPLE_PHOTOS, Calibration, calibrate
+from core.models.sources import version_record
+from core.search.calibration import SAMPLE_PHOTOS, Calibration, Scale, calibrate
 from core.search.captions import CaptionCorpus
 from core.types import Progress, Vector
 
@@ -53,8 +57,25 @@ class Scores:
         current = self._calibration or self._stored(model_id)
         if current is None or current.is_stale(count, current.corpus):
             current = self._measure(model_id, dim, count, fallback)
+        current = self._with_learnt_names(current)
         self._calibration, self._calibration_seq = current, seq
         return current
+
+    def _with_learnt_names(self, calibration: Calibration) -> Calibration:
+        """A fine-tuned version's album names and their scale, from its own record."""
+        if calibration.names_scale is not None:
+            return calibration
+        folder = Path(self._library.model_name)
+        try:
+            record = version_record(folder, folder.name) if folder.is_dir() else None
+            if record is None or "names_scale" not in record:
+                return calibration
+            names = tuple(str(name) for name in record.get("names", []))
+            scale = Scale(float(record["names_scale"]["center"]),
+                          float(record["names_scale"]["width"]))
+        except (PictorError, KeyError, TypeError, ValueError):
+            return calibration  # an older or odd record: the vocabulary's scale serves
+        return dataclasses.replace(calibration, names=names, names_scale=scale)
 
     def tag(self) -> Iterator[Progress]:
         """Tag the photos that have no tags for the current model yet (all of them after
@@ -76,7 +97,8 @@ class Scores:
             catalog.set_setting(CALIBRATION_SETTING.format(model_id=model_id),
                                 json.dumps(calibration.to_json()))
             catalog.clear_tags(model_id)
-        self._calibration, self._calibration_seq = calibration, catalog.max_seq(model_id)
+        self._calibration = self._with_learnt_names(calibration)
+        self._calibration_seq = catalog.max_seq(model_id)
         total = catalog.count_untagged(model_id)
         done = 0
         started = time.monotonic()

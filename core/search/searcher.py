@@ -74,7 +74,8 @@ class Searcher:
         query = queries.compose(text=text_vec, image=image_vec, negative=negative_vec,
                                 weights=weights)
         scale = self._scores.calibration().for_query(text=text_vec is not None,
-                                                     image=image_vec is not None)
+                                                     image=image_vec is not None,
+                                                     words=text or "")
         started = time.monotonic()
         hits = self._nearest(query, k=k, filters=filters, words=match, scale=scale,
                              min_score=min_score)

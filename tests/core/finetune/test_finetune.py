@@ -332,3 +332,15 @@ def test_training_the_image_side_too_re_embeds_the_photos(fresh) -> None:
                            atol=1e-4)
     steps = list(library.index())
     assert steps[-1].indexed == status.photos and library.status().pending == 0
+
+
+def test_an_album_name_finds_its_photos_with_the_default_settings(tuned) -> None:
+    """The vocabulary says nothing of names the base model never knew: a version is
+    calibrated on what its names learnt to find (its albums' held-out photos), so the
+    default cut-off shows an album's photos for its name, and hides what is not there."""
+    library, _, photos, _ = tuned
+    for name in ALBUMS:
+        hits = library.search(name, k=12)  # default min_score
+        assert len(hits) >= 6, (name, [h.score for h in hits], hits.best_hidden)
+        assert all(Path(h.path).parent == photos / name for h in hits[:6]), name
+    assert not [h for h in library.search("a birthday cake", k=12) if h.match == "meaning"]
