@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.defaults import DEFAULT_MODEL, DEFAULT_MODEL_SIZE
+from desktop.model_problem import NOT_DOWNLOADED
 from desktop.options import DEVICES
 
 
@@ -68,12 +70,27 @@ class ModelDialog(QDialog):
         layout.addWidget(self.progress_label)
         layout.addLayout(downloading)
         self.setMinimumWidth(520)
+        self._attempts = 0
+        self._downloading = False  # Download was pressed and has not ended yet
         self.set_downloading(False)
 
     def show_problem(self, message: str) -> None:
+        """``message``: one sentence (desktop/model_problem.py). After Download, it says
+        that this attempt failed, when, and how many tries there were: pressed again while
+        offline, the dialog visibly answers each time."""
+        tried, self._downloading = self._downloading, False
         self.set_downloading(False)
-        message = message.replace("pass --model /path/to/folder", "choose a model folder")
-        self.detail.setText(f"<p><i>Why:</i> {html.escape(message)}</p>")
+        if not tried or "cancelled" in message:
+            self.detail.setStyleSheet("")
+            self.detail.setText(f"<p><i>Why:</i> {html.escape(message)}</p>")
+            return
+        attempt = f", attempt {self._attempts}" if self._attempts > 1 else ""
+        self.detail.setStyleSheet("color: #c62828;")
+        why = message.removeprefix(NOT_DOWNLOADED)
+        self.detail.setText(
+            f"<p><b>Download failed</b> ({time.strftime('%H:%M:%S')}{attempt})"
+            f"{': ' if why != message else '. '}{html.escape(why)} Press Download to try "
+            "again, or choose a model folder.</p>")
 
     def set_downloading(self, downloading: bool) -> None:
         for widget in (self.progress, self.cancel_button, self.progress_label):
@@ -100,6 +117,8 @@ class ModelDialog(QDialog):
             self.folderChosen.emit(folder)
 
     def _download(self) -> None:
+        self._attempts += 1
+        self._downloading = True
         self.set_downloading(True)
         self.downloadRequested.emit()
 

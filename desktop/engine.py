@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, Signal
 from core.errors import ModelUnavailableError, PictorError
 from desktop import job_steps
 from desktop.jobs import Job, JobEnd, JobRunner, Writer, sentence
+from desktop.model_problem import plain_reason
 from desktop.query import Query
 
 if TYPE_CHECKING:
@@ -210,7 +211,8 @@ class Engine(QObject):
             embedder = library.embedder
         except (ModelUnavailableError, DownloadCancelled) as error:
             cancelled = self._cancel_download.is_set() or isinstance(error, DownloadCancelled)
-            self.modelMissing.emit("The download was cancelled." if cancelled else str(error))
+            self.modelMissing.emit("The download was cancelled." if cancelled
+                                   else plain_reason(error))  # the details: in the log
             return
         self.modelReady.emit(library.model_name, embedder.device)
 

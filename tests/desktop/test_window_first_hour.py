@@ -25,3 +25,71 @@ def test_command_line_values_are_used_for_this_run_and_never_saved(tmp_path: Pat
     settings.sync()
     again = Settings.at(tmp_path / "s.ini")
     assert (again.data_dir, again.model, again.device) == ("/saved", "saved/model", "cuda")
+
+
+def _offline_load(name: str, **_: Any) -> Any:
+    """What loading the default model meets offline: huggingface_hub's error about a
+    failed connection, inside Pictor's own."""
+    import httpx2
+
+    from core.errors import ModelUnavailableError
+
+    try:
+        try:
+            raise httpx2.ConnectError("[Errno -2] Name or service not known")
+        except httpx2.ConnectError as error:
+            raise FileNotFoundError(f"Got: ConnectError: {error}\nAn error happened while "
+                                    "trying to locate the files on the Hub") from error
+    except FileNotFoundError as error:
+        raise ModelUnavailableError(
+            f"model {name} is not on this computer and could not be downloaded (offline?). "
+            "Download it once on a connected machine, or pass --model /path/to/folder with "
+            f"a saved copy of it: {error}") from error
+
+
+def test_the_first_run_dialog_says_offline_plainly_and_answers_each_download(
+        qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any, caplog: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    from core.models import embedder
+
+    monkeypatch.setattr(embedder.Embedder, "load", _offline_load)
+    window = make_window(tmp_path / "data", model="openai/clip-vit-base-patch32")
+    qtbot.waitUntil(lambda: window.model_dialog is not None
+                    and window.model_dialog.isVisible(), timeout=10_000)
+    dialog = window.model_dialog
+    text = dialog.detail.text()
+    assert "The model could not be downloaded: this computer seems to be offline." in text
+    for raw in ("Errno", "ConnectError", "Got:", "--model"):
+        assert raw not in text
+    assert "ConnectError: [Errno -2]" in caplog.text  # the details are in the log
+
+    qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Download failed" in dialog.detail.text(), timeout=10_000)
+    first = dialog.detail.text()
+    assert "this computer seems to be offline" in first and "Errno" not in first
+    assert dialog.download_button.isEnabled() and not dialog.progress.isVisible()
+    qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)  # and again
+    qtbot.waitUntil(lambda: "attempt 2" in dialog.detail.text(), timeout=10_000)
+
+
+def test_a_refused_download_is_one_sentence_too() -> None:
+    from desktop.model_problem import plain_reason
+
+    class Response:
+        status_code = 503
+
+    class HfHubHTTPError(Exception):
+        response = Response()
+
+    try:
+        try:
+            raise HfHubHTTPError("503 Server Error: Service Unavailable for url: https://...")
+        except HfHubHTTPError as error:
+            raise RuntimeError(f"model m could not be downloaded: {error}") from error
+    except RuntimeError as error:
+        refused = plain_reason(error)
+    assert refused == ("The model could not be downloaded: the Hugging Face server refused "
+                       "(HTTP 503).")
+    assert plain_reason(ValueError("model folder not found: /x")) == (
+        "Model folder not found: /x.")

@@ -137,7 +137,8 @@ def test_offline_download_fails_with_a_message_not_a_crash(qtbot: Any, make_wind
     dialog = window.model_dialog
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
     # The tests run with HF_HUB_OFFLINE=1: the download is refused, the dialog says why.
-    qtbot.waitUntil(lambda: "offline mode" in dialog.detail.text(), timeout=15_000)
+    qtbot.waitUntil(lambda: "Download failed" in dialog.detail.text(), timeout=15_000)
+    assert "downloads are turned off here (HF_HUB_OFFLINE is set)" in dialog.detail.text()
     assert dialog.download_button.isEnabled()
     dialog.on_progress(50_000_000, 200_000_000)
     assert dialog.progress.value() == 250 and dialog.cancel_button.isVisible()
