@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTreeWidget,
@@ -17,6 +18,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from desktop.wording import count
 
 if TYPE_CHECKING:
     from core.types import LibraryStatus
@@ -95,6 +98,7 @@ class FoldersPanel(QWidget):
             item = QTreeWidgetItem([root.path, "online" if root.online else "offline",
                                     str(root.photos), str(root.failed)])
             item.setData(0, Qt.ItemDataRole.UserRole, root.path)
+            item.setData(2, Qt.ItemDataRole.UserRole, root.photos)
             item.setToolTip(0, root.path)
             if not root.online:
                 item.setToolTip(1, "The folder cannot be reached (a drive that is not "
@@ -118,5 +122,21 @@ class FoldersPanel(QWidget):
 
     def _remove(self) -> None:
         items = self.roots.selectedItems()
-        if items:
+        if items and self.confirm_removal(items[0].data(0, Qt.ItemDataRole.UserRole),
+                                          int(items[0].data(2, Qt.ItemDataRole.UserRole))):
             self.removeRequested.emit(items[0].data(0, Qt.ItemDataRole.UserRole))
+
+    def confirm_removal(self, path: str, photos: int) -> bool:
+        """Asked first: the records of every photo in the folder go at once, and coming
+        back means reading and embedding them all again."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove a folder",
+                          f"Remove {path} from the library?", parent=self)
+        box.setInformativeText(
+            f"Pictor forgets its {count(photos, 'photo')} at once: their records, vectors "
+            "and tags. The files themselves are not touched. If you add the folder again, "
+            "every photo in it is read again and its vector recomputed." if photos else
+            "It holds no indexed photos. The files themselves are not touched.")
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+        box.exec()
+        return box.clickedButton() is remove

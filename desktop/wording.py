@@ -14,6 +14,11 @@ WELCOME = "Type what you are looking for, or drop a photo on the window."
 NO_PHOTOS = "No photos match (is the library indexed? see the folders)."
 
 
+def count(number: int, noun: str, plural: str = "") -> str:
+    """ "1 photo", "2 photos": every count the window shows agrees with its number."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def describe(query: Query) -> str:
     """What was searched, for a sentence: “a red circle”, photos like IMG_1.jpg, ..."""
     if query.similar_to:
@@ -40,9 +45,9 @@ def result_count(shown: int, hidden: int, min_score: float) -> str:
     """ "48 photos · 12 weaker matches hidden (under 50)" for the status bar."""
     if not shown:
         return ""
-    text = f"{shown} photo{'' if shown == 1 else 's'}"
+    text = count(shown, "photo")
     if hidden:
-        text += (f" · {hidden} weaker match{'' if hidden == 1 else 'es'} hidden "
+        text += (f" · {count(hidden, 'weaker match', 'weaker matches')} hidden "
                  f"(under {min_score:.0f})")
     return text
 

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.desktop.qt_helpers import result_names, wait_idle
 from tests.support import toyworld
@@ -64,6 +65,17 @@ def test_indexing_pauses_and_resumes(qtbot: Any, make_window: Any, tmp_path: Pat
     assert seen[-1].done == seen[-1].total == 96
 
 
+def answer_removal(role: QMessageBox.ButtonRole, asked: list[tuple[str, str]]) -> None:
+    """Answer the question the Remove button asks, with the button of ``role``."""
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        asked.append((box.text(), box.informativeText()))
+        next(b for b in box.buttons() if box.buttonRole(b) == role).click()
+
+    QTimer.singleShot(100, answer)
+
+
 def test_removing_a_folder_forgets_its_photos_not_the_files(qtbot: Any, make_window: Any,
                                                             library_copy: Any) -> None:
     window = make_window(library_copy.data)
@@ -75,6 +87,17 @@ def test_removing_a_folder_forgets_its_photos_not_the_files(qtbot: Any, make_win
     qtbot.waitUntil(lambda: panel.roots.topLevelItemCount() == 1)
     panel.roots.setCurrentItem(panel.roots.topLevelItem(0))
     assert panel.remove_button.isEnabled()
+    asked: list[tuple[str, str]] = []
+    answer_removal(QMessageBox.ButtonRole.RejectRole, asked)  # asked first: Cancel
+    qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
+    photos = len(library_copy.paths)
+    assert asked == [(f"Remove {library_copy.photos.resolve()} from the library?",
+                      f"Pictor forgets its {photos} photos at once: their records, vectors "
+                      "and tags. The files themselves are not touched. If you add the folder "
+                      "again, every photo in it is read again and its vector recomputed.")]
+    qtbot.wait(200)
+    assert panel.roots.topLevelItemCount() == 1 and window.results.rowCount() > 0
+    answer_removal(QMessageBox.ButtonRole.DestructiveRole, asked)  # now Remove
     with qtbot.waitSignal(window.engine.statusChanged, timeout=10_000):
         qtbot.mouseClick(panel.remove_button, Qt.MouseButton.LeftButton)
     assert panel.roots.topLevelItemCount() == 0
