@@ -253,6 +253,8 @@ class MainWindow(QMainWindow):
         row = self.results.row_of(keep) if keep else None
         if row is not None:
             self.grid.setCurrentIndex(self.results.index(row))
+        elif keep:
+            self.preview.show_photo(None)  # not among these results: not shown as if it were
 
     def _on_search_failed(self, generation: int, message: str) -> None:
         if generation == self._generation:
@@ -293,6 +295,7 @@ class MainWindow(QMainWindow):
         self._generation = self.engine.search(query)
         if query.empty:
             self.results.set_hits([])
+            self.preview.show_photo(None)
             self.results_label.clear()
             self._show_message(WELCOME)
         if not query.empty and self.engine.search_pending:

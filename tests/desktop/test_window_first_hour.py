@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
+
 
 def test_command_line_values_are_used_for_this_run_and_never_saved(tmp_path: Path,
                                                                    qapp: Any) -> None:
@@ -49,8 +51,6 @@ def _offline_load(name: str, **_: Any) -> Any:
 
 def test_the_first_run_dialog_says_offline_plainly_and_answers_each_download(
         qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: Any, caplog: Any) -> None:
-    from PySide6.QtCore import Qt
-
     from core.models import embedder
 
     monkeypatch.setattr(embedder.Embedder, "load", _offline_load)
@@ -93,3 +93,42 @@ def test_a_refused_download_is_one_sentence_too() -> None:
                        "(HTTP 503).")
     assert plain_reason(ValueError("model folder not found: /x")) == (
         "Model folder not found: /x.")
+
+
+def _search(qtbot: Any, window: Any, text: str) -> None:
+    with qtbot.waitSignal(window.engine.searched, timeout=10_000):
+        window.search_bar.edit.setText(text)
+        window.search_bar.edit.returnPressed.emit()
+
+
+def test_the_preview_follows_the_results(qtbot: Any, make_window: Any,
+                                         library_copy: Any) -> None:
+    from desktop.results import PathRole
+    from tests.desktop.qt_helpers import wait_idle
+
+    window = make_window(library_copy.data)
+    wait_idle(qtbot, window)
+    _search(qtbot, window, "a red circle")
+    window.grid.setCurrentIndex(window.results.index(1))
+    shown = window.results.hit(1).path
+    assert window.preview.path == shown
+    _search(qtbot, window, "a red circle on sand")  # found again: kept, and selected
+    if window.results.row_of(shown) is not None:
+        assert window.preview.path == shown
+        assert window.grid.currentIndex().data(PathRole) == shown
+    _search(qtbot, window, "a crimson ring")  # nothing found: nothing to preview
+    assert window.results.rowCount() == 0
+    assert window.preview.path is None
+    assert window.preview.image.text() == "Select a photo to see it here"
+    assert window.preview.values["path"].text() == ""
+
+    _search(qtbot, window, "a red circle")
+    window.grid.setCurrentIndex(window.results.index(0))
+    red = window.results.hit(0).path
+    _search(qtbot, window, "a blue star")  # other photos: the red circle is not among them
+    assert window.results.rowCount() > 0 and window.results.row_of(red) is None
+    assert window.preview.path is None
+    window.grid.setCurrentIndex(window.results.index(0))
+    assert window.preview.path == window.results.hit(0).path
+    window.search_bar.edit.clear()  # an empty query clears the grid, and the preview
+    assert window.results.rowCount() == 0 and window.preview.path is None
