@@ -53,9 +53,11 @@ class FoldersPanel(QWidget):
         self.summary.setWordWrap(True)
         self.roots = _tree(["Folder", "State", "Photos", "Failed"])
         self.roots.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # The path gives way (elided at the left: its file name stays), never the reason,
+        # whose first word may be the one that matters ("not an image"); a reason wider
+        # than the panel scrolls. The tooltips hold both whole.
         self.failures = _tree(["Failed file", "Reason"])
-        self.failures.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.failures.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.failures.header().setMinimumSectionSize(80)
         self.failures_title = QLabel("No failed files")
         self.add_button = QPushButton("Add folder…")
         self.remove_button = QPushButton("Remove")
@@ -105,15 +107,15 @@ class FoldersPanel(QWidget):
                                    "plugged in?). Its photos are kept.")
             self.roots.addTopLevelItem(item)
         if status.roots:
-            self.summary.setText(f"{status.photos} photos, {status.indexed} indexed, "
+            self.summary.setText(f"{count(status.photos, 'photo')}, {status.indexed} indexed, "
                                  f"{status.pending} waiting, {status.failed} failed")
         else:
             self.summary.setText("No folders yet: add one, or drop a folder on the window.")
         self.failures.clear()
         for failure in status.failures:
             item = QTreeWidgetItem([failure.path, failure.error])
-            item.setToolTip(0, failure.path)
-            item.setToolTip(1, failure.error)
+            for column in (0, 1):
+                item.setToolTip(column, f"{failure.path}\n{failure.error}")
             self.failures.addTopLevelItem(item)
         shown = len(status.failures)
         first = f", first {shown} shown" if shown < status.failed else ""

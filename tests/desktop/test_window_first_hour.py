@@ -132,3 +132,30 @@ def test_the_preview_follows_the_results(qtbot: Any, make_window: Any,
     assert window.preview.path == window.results.hit(0).path
     window.search_bar.edit.clear()  # an empty query clears the grid, and the preview
     assert window.results.rowCount() == 0 and window.preview.path is None
+
+
+def test_failed_files_elide_their_path_never_their_reason(qtbot: Any) -> None:
+    from core.types import FailedPhoto, LibraryStatus, Root
+    from desktop.folders import FoldersPanel
+
+    path = "/home/someone/Pictures/2019 Summer holiday in the mountains/day 3/IMG_0042.jpg"
+    reasons = ["not an image (unknown format)", "truncated or corrupt JPEG"]
+    panel = FoldersPanel()
+    qtbot.addWidget(panel)
+    panel.resize(240, 600)  # the folders pane made narrow
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.show_status(LibraryStatus(
+        data_dir="/d", model="m", device="cpu", roots=[Root(1, "/home/someone/Pictures",
+                                                            True, 1, 2)],
+        photos=1, indexed=1, pending=0, failed=2,
+        failures=[FailedPhoto(path, reason) for reason in reasons]))
+    tree = panel.failures
+    metrics = tree.fontMetrics()
+    qtbot.waitUntil(lambda: tree.header().sectionSize(1) >= max(
+        metrics.horizontalAdvance(reason) for reason in reasons))  # whole, never cut
+    assert tree.header().sectionSize(0) < metrics.horizontalAdvance(path)  # the path gives way
+    assert tree.textElideMode() == Qt.TextElideMode.ElideLeft  # ... keeping its file name
+    item = tree.topLevelItem(0)
+    assert item.toolTip(0) == item.toolTip(1) == f"{path}\n{reasons[0]}"
+    assert panel.summary.text().startswith("1 photo, 1 indexed")
