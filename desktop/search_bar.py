@@ -3,6 +3,7 @@ and filters."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -99,6 +100,11 @@ class ScoreSlider(QWidget):
         self.slider.blockSignals(False)
         self._show(self.slider.value())
 
+    def show_once(self, value: int, usual: int) -> None:
+        """Show ``value`` for one search, ``usual`` being the minimum that comes back."""
+        self.set_value(value)
+        self._show(self.slider.value(), usual)
+
     def _on_slider(self, value: int) -> None:
         snapped = _snap(value)
         if snapped != value:  # dragged between two steps: setValue reports the step
@@ -107,10 +113,13 @@ class ScoreSlider(QWidget):
         self._show(value)
         self.valueChanged.emit(value)
 
-    def _show(self, value: int) -> None:
+    def _show(self, value: int, usual: int | None = None) -> None:
         self.value_label.setText(str(value))
         tip = (f"Hide photos scoring under {value} (scores run 0-100; 50 and up is a good "
                "match). 0 shows every photo by rank.")
+        if usual is not None:
+            tip = (f"{value} for this search only: your minimum score, {usual}, applies "
+                   "again to the next search. " + tip)
         for widget in (self.title, self.slider, self.value_label):
             widget.setToolTip(tip)
 
@@ -186,6 +195,8 @@ class SearchBar(QWidget):
         self.after.editingFinished.connect(self._emit_if_changed)
         self.before.editingFinished.connect(self._emit_if_changed)
         self._last: Query | None = None
+        self._once: int | None = None  # the usual minimum, while a lower one shows
+        self._once_for = Query()  # ... for this search
 
     # -- the query ---------------------------------------------------------------------
 
@@ -239,10 +250,25 @@ class SearchBar(QWidget):
 
     def set_min_score(self, value: float, *, search: bool = False) -> None:
         """Move the slider; with ``search`` the query runs again at once."""
+        self._once = None
         self.min_score.set_value(value)
         if search:
             self.minScoreChanged.emit(self.min_score.value())
             self._emit()
+
+    def lower_min_score_once(self, value: int) -> None:
+        """Run this search again with a lower minimum ("show photos scoring 20 and up"):
+        the slider shows it until the search changes, then the usual minimum is back. It
+        is not a setting: ``minScoreChanged`` is not emitted."""
+        if self._once is None:
+            self._once = self.min_score.value()
+        self.min_score.show_once(value, self._once)
+        self._once_for = self._what()
+        self._emit()
+
+    def _what(self) -> Query:
+        """The query but its minimum score: what makes it another search."""
+        return dataclasses.replace(self.query(), min_score=0.0)
 
     def focus_search(self) -> None:
         self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -250,6 +276,9 @@ class SearchBar(QWidget):
 
     def _emit(self) -> None:
         self._debounce.stop()
+        if self._once is not None and self._what() != self._once_for:
+            self.min_score.set_value(self._once)  # another search: the usual minimum
+            self._once = None
         self._last = self.query()
         self.queryChanged.emit(self._last)
 
@@ -258,6 +287,7 @@ class SearchBar(QWidget):
             self._emit()
 
     def _on_min_score(self, value: int) -> None:
+        self._once = None  # the user's own choice now
         self.minScoreChanged.emit(value)
         self._debounce.start()  # like typing: dragging the slider runs one search
 

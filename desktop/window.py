@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
         self._show_message(wording.no_good_match(self._query, best, self._lower_to), rich=True)
 
     def _lower_min_score(self, _link: str = "") -> None:
-        self.search_bar.set_min_score(self._lower_to, search=True)
+        self.search_bar.lower_min_score_once(self._lower_to)  # this search only
 
     def _remember_min_score(self, value: int) -> None:
         self.settings.min_score = value

@@ -69,7 +69,15 @@ def test_a_query_without_a_good_match_says_so(qtbot: Any, make_window: Any,
         window.message.linkActivated.emit("#lower")  # the link in the message
     assert window.search_bar.min_score.value() == lower
     assert window.results.rowCount() > 0 and not window.message.isVisible()
-    assert window.settings.min_score == lower
+    assert "for this search only" in window.search_bar.min_score.slider.toolTip()
+    assert window.settings.min_score == 50  # for this search only: not saved
+    search(qtbot, window, " and a blue star")  # another search: the usual minimum is back
+    assert window.search_bar.min_score.value() == 50
+    assert window.search_bar.query().min_score == 50
+    assert all(hit.score >= 50 or hit.match != "meaning" for hit in window.results.hits())
+    window.close()
+    again = make_window(library_copy.data, start=False)
+    assert again.search_bar.min_score.value() == 50
 
 
 def test_the_preview_shows_a_photos_captions_its_own_words_first(
