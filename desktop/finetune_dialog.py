@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.units import human_size
+from desktop.wording import count
 
 PHASES = {"prepare": "Checking the albums…", "features": "Reading the photos…",
           "train": "Training…", "save": "Saving the new model…", "done": "Done."}
@@ -162,7 +163,7 @@ class FinetuneDialog(QDialog):
         checked = set(self.chosen())
         self.albums.clear()
         for choice in choices:
-            item = QListWidgetItem(f"{choice.name}  ({choice.photos} photos)")
+            item = QListWidgetItem(f"{choice.name}  ({count(choice.photos, 'photo')})")
             item.setData(Qt.ItemDataRole.UserRole, choice.folder)
             item.setToolTip(choice.folder)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from desktop.wording import count
+
 if TYPE_CHECKING:
     from core.types import Progress
 
@@ -42,7 +44,7 @@ def summary(last: Progress | None, cancelled: bool) -> str:
         return "Indexing stopped; what was done is kept"
     if last is None or not (last.indexed or last.failed or last.moved or last.removed):
         return "Library up to date"
-    parts = [f"{last.indexed} photos indexed"]
+    parts = [f"{count(last.indexed, 'photo')} indexed"]
     parts += [f"{n} {what}" for n, what in ((last.failed, "failed"), (last.moved, "moved"),
                                             (last.removed, "removed")) if n]
     return ", ".join(parts) + f" in {_duration(last.elapsed_s)}"

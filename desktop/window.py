@@ -38,7 +38,6 @@ from desktop.autostart import Autostart, AutostartError
 from desktop.dialogs import SettingsDialog
 from desktop.engine import Engine, EngineConfig
 from desktop.folders import FoldersPanel
-from desktop.index_status import IndexStatus
 from desktop.preview import PreviewPane
 from desktop.query import Query
 from desktop.results import ResultsModel
@@ -52,6 +51,7 @@ from desktop.window_dialogs import DialogsWiring
 from desktop.window_menus import build_menus
 from desktop.window_preview import PreviewWiring
 from desktop.window_results import ResultsWiring
+from desktop.window_status import StatusBar
 from desktop.wording import WELCOME
 
 if TYPE_CHECKING:
@@ -157,21 +157,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _build_status_bar(self) -> None:
-        self.model_label = QLabel("Starting…")
-        self.results_label = QLabel()
-        self.results_label.setObjectName("resultsCount")
-        self.index_status = IndexStatus()
-        self.index_status.pauseToggled.connect(self.engine.pause_index)
-        self.index_status.cancelRequested.connect(self.engine.cancel_index)
-        self.statusBar().addWidget(self.model_label)
-        self.statusBar().addWidget(self.results_label)
-        self.statusBar().addPermanentWidget(self.index_status)
+        bar = StatusBar(self.engine)
+        self.setStatusBar(bar)
+        self.model_label, self.results_label = bar.model_label, bar.results_label
+        self.index_status = bar.index_status
 
     def _connect_engine(self) -> None:
         engine = self.engine
         engine.opened.connect(self._on_opened)
         engine.statusChanged.connect(self._on_status)
-        engine.modelLoading.connect(self._on_model_loading)
         engine.modelReady.connect(self._on_model_ready)
         engine.modelMissing.connect(self._on_model_missing)
         engine.searched.connect(self._on_searched)
@@ -220,17 +214,12 @@ class MainWindow(QMainWindow):
         self.search_bar.set_folders(folders)
         self.watcher.set_folders(folders)
 
-    def _on_model_loading(self, name: str) -> None:
-        self.model_label.setText(f"Loading the model{' ' + Path(name).name if name else ''}…")
-
-    def _on_model_ready(self, name: str, device: str) -> None:
-        self.model_label.setText(f"Model: {Path(name).name or name} ({device})")
+    def _on_model_ready(self, _name: str, _device: str) -> None:
         if self._query.empty:
             self._show_message(WELCOME)
 
     def _on_model_missing(self, _message: str) -> None:
         """(The model dialog says why: desktop/window_dialogs.py.)"""
-        self.model_label.setText("No model")
         self._show_message("No model yet: searching needs one (see the dialog, or "
                            "File → Settings… to name a model folder).")
 

@@ -159,3 +159,30 @@ def test_failed_files_elide_their_path_never_their_reason(qtbot: Any) -> None:
     item = tree.topLevelItem(0)
     assert item.toolTip(0) == item.toolTip(1) == f"{path}\n{reasons[0]}"
     assert panel.summary.text().startswith("1 photo, 1 indexed")
+
+
+def test_a_notice_never_covers_the_model_or_the_result_count(
+        qtbot: Any, make_window: Any, library_copy: Any, tmp_path: Path) -> None:
+    from tests.desktop.qt_helpers import wait_idle
+    from tests.support import toyworld
+
+    folder = tmp_path.joinpath(*["a folder with a rather long name, as photo folders are"] * 5)
+    toyworld.write_photos(folder, toyworld.random_scenes(1, seed=41), seed=41)
+    window = make_window(library_copy.data)
+    wait_idle(qtbot, window)
+    _search(qtbot, window, "a red circle")
+    bar = window.statusBar()
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
+        window.add_folders([str(folder)])
+        notice = bar.currentMessage()
+        assert notice.startswith("Adding ") and "…" in notice  # elided to its room
+        # Qt hides the ordinary widgets of a status bar while a notice shows, and paints
+        # the notice where they were: these stay, right of the notice.
+        qtbot.wait(100)  # (indexing has started: its progress bar shows)
+        end = bar.fontMetrics().horizontalAdvance(bar.currentMessage())
+        for label in (window.results_label, window.model_label):
+            assert label.isVisible() and label.text()
+            assert label.geometry().left() > end
+    assert window.results_label.text().endswith("(under 50)")
+    assert window.model_label.text().startswith("Model: ")
+    assert window.index_status.label.text().startswith("1 photo indexed in ")
