@@ -1,4 +1,4 @@
-"""The first-run model dialog and the settings dialog."""
+"""The first-run model dialog (the settings dialog: desktop/settings_dialog.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ import time
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -23,7 +19,6 @@ from PySide6.QtWidgets import (
 
 from core.defaults import DEFAULT_MODEL, DEFAULT_MODEL_SIZE
 from desktop.model_problem import NOT_DOWNLOADED
-from desktop.options import DEVICES
 
 
 class ModelDialog(QDialog):
@@ -121,52 +116,3 @@ class ModelDialog(QDialog):
         self._downloading = True
         self.set_downloading(True)
         self.downloadRequested.emit()
-
-
-class SettingsDialog(QDialog):
-    """Model, device and data folder; applying them reopens the library."""
-
-    def __init__(self, *, model: str, device: str, data_dir: str,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Settings")
-        self.model = QLineEdit(model)
-        self.model.setPlaceholderText("the library's model (default: " + DEFAULT_MODEL + ")")
-        self.device = QComboBox()
-        self.device.addItems(list(DEVICES))
-        self.device.setCurrentText(device)
-        self.data_dir = QLineEdit(data_dir)
-        self.data_dir.setPlaceholderText("the default data folder")
-        form = QFormLayout()
-        form.addRow("Model (Hugging Face id or folder):", _with_browse(self.model, self))
-        form.addRow("Device:", self.device)
-        form.addRow("Data folder:", _with_browse(self.data_dir, self))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(560)
-
-    def values(self) -> tuple[str, str, str]:
-        return (self.model.text().strip(), self.device.currentText(),
-                self.data_dir.text().strip())
-
-
-def _with_browse(edit: QLineEdit, parent: QWidget) -> QWidget:
-    box = QWidget()
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
-    row.addWidget(edit, 1)
-    button = QPushButton("Browse…")
-
-    def browse() -> None:
-        folder = QFileDialog.getExistingDirectory(parent, "Choose a folder", edit.text())
-        if folder:
-            edit.setText(folder)
-
-    button.clicked.connect(browse)
-    row.addWidget(button)
-    return box

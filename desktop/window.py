@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 
 from desktop import wording
 from desktop.autostart import Autostart, AutostartError
-from desktop.dialogs import SettingsDialog
 from desktop.engine import Engine, EngineConfig
 from desktop.folders import FoldersPanel
 from desktop.preview import PreviewPane
@@ -44,6 +43,7 @@ from desktop.results import ResultsModel
 from desktop.results_view import ResultsGrid
 from desktop.search_bar import SCORE_STEP, SearchBar
 from desktop.settings import Settings
+from desktop.settings_dialog import SettingsDialog, in_use_now
 from desktop.thumbnails import preview_cache, thumbnail_cache
 from desktop.tray import Tray
 from desktop.watching import FolderWatcher
@@ -372,7 +372,8 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(model=self.settings.model, device=self.settings.device,
-                                data_dir=self.settings.data_dir, parent=self)
+                                data_dir=self.settings.data_dir, parent=self,
+                                in_use=in_use_now(self.settings, self.engine, self.data_dir))
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             model, device, data_dir = dialog.values()
             only_the_model = (device, data_dir) == (self.settings.device,

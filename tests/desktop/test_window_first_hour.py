@@ -186,3 +186,50 @@ def test_a_notice_never_covers_the_model_or_the_result_count(
     assert window.results_label.text().endswith("(under 50)")
     assert window.model_label.text().startswith("Model: ")
     assert window.index_status.label.text().startswith("1 photo indexed in ")
+
+
+def test_settings_say_what_is_in_use(qtbot: Any, make_window: Any, tmp_path: Path,
+                                     toy_clip_dir: Path) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from tests.desktop.qt_helpers import wait_idle
+
+    window = make_window(tmp_path / "default-data")  # the folder $PICTOR_DATA_DIR names
+    wait_idle(qtbot, window)
+    seen: dict[str, Any] = {}
+
+    def look() -> None:
+        dialog = QApplication.activeModalWidget()
+        for name in ("model", "data_dir"):
+            label = getattr(dialog, f"{name}_in_use")
+            seen[name] = (getattr(dialog, name).text(), label.full, label.toolTip())
+        seen["note"] = dialog.note.isVisible()
+        dialog.reject()
+
+    QTimer.singleShot(100, look)
+    window.open_settings()
+    assert seen["model"] == ("", f"In use: {toy_clip_dir}", f"In use: {toy_clip_dir}")
+    in_use = f"In use: {tmp_path / 'default-data'} ($PICTOR_DATA_DIR)"
+    assert seen["data_dir"] == ("", in_use, in_use)
+    assert not seen["note"]  # nothing came from the command line
+
+    window.settings.use_for_this_run(model=str(toy_clip_dir))
+    QTimer.singleShot(100, look)
+    window.open_settings()
+    assert seen["model"][0] == str(toy_clip_dir) and seen["note"]
+
+
+def test_a_long_value_in_use_is_elided_in_the_middle(qtbot: Any) -> None:
+    from desktop.settings_dialog import ElidedLabel
+
+    text = "In use: /home/someone/.cache/huggingface/hub/models--openai--clip-vit-large-patch14"
+    label = ElidedLabel(text)
+    qtbot.addWidget(label)
+    label.resize(160, 20)
+    label.show()
+    shown = label.text()
+    assert "…" in shown and shown.startswith("In use") and shown.endswith("patch14")
+    assert label.toolTip() == label.full == text
+    label.resize(label.fontMetrics().horizontalAdvance(text) + 20, 20)
+    assert label.text() == text
