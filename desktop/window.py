@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
             wording.result_count(len(hits), hidden, self._query.min_score))
         row = self.results.row_of(keep) if keep else None
         if row is not None:
-            self.grid.setCurrentIndex(self.results.index(row))
+            self.grid_wiring.select(row)
         elif keep:
             self.preview.show_photo(None)  # not among these results: not shown as if it were
 

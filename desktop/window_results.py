@@ -36,6 +36,13 @@ class ResultsWiring(QObject):
             rows = [self.grid.currentIndex().row()]
         return [self.results.hit(r).path for r in rows]
 
+    def select(self, row: int) -> None:
+        """Make ``row`` the current and only selected result (the view's setCurrentIndex
+        alone moves the focus frame without selecting: the preview would show a photo the
+        grid does not)."""
+        self.grid.selectionModel().setCurrentIndex(
+            self.results.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
     def open_selected(self) -> None:
         for path in self.selected_paths()[:MAX_OPEN]:
             self.window.open_url(QUrl.fromLocalFile(path))
@@ -82,7 +89,7 @@ class ResultsWiring(QObject):
                 and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Down
                 and self.results.rowCount()):
             self.grid.setFocus(Qt.FocusReason.OtherFocusReason)
-            if not self.grid.currentIndex().isValid():
-                self.grid.setCurrentIndex(self.results.index(0))
+            current = self.grid.currentIndex()
+            self.select(current.row() if current.isValid() else 0)
             return True
         return super().eventFilter(watched, event)

@@ -30,6 +30,9 @@ def test_keyboard_find_move_preview_and_open(qtbot: Any, make_window: Any,
     qtbot.keyClick(window.search_bar.edit, Qt.Key.Key_Down)  # into the results
     qtbot.waitUntil(lambda: window.grid.hasFocus())
     assert window.grid.currentIndex().row() == 0
+    selected = window.grid.selectionModel().selectedIndexes()
+    assert [index.row() for index in selected] == [0]  # selected, as the preview shows it
+    assert window.preview.path == window.results.hit(0).path
     qtbot.keyClick(window.grid, Qt.Key.Key_Right)
     assert window.grid.currentIndex().row() == 1
     second = window.results.hit(1).path
