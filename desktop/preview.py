@@ -12,12 +12,13 @@ from core.units import human_size
 from desktop.caption_list import CaptionList
 from desktop.results import MATCHED
 from desktop.thumbnails import ImageCache
+from desktop.wording import dated
 
 if TYPE_CHECKING:
     from core.search.captions import Caption
     from core.types import SearchHit
 
-FIELDS = (("path", "Path"), ("taken_at", "Taken"), ("camera", "Camera"),
+FIELDS = (("path", "Path"), ("date", "Date"), ("camera", "Camera"),
           ("dimensions", "Dimensions"), ("size", "File size"), ("score", "Score"))
 
 
@@ -36,6 +37,7 @@ class PreviewPane(QWidget):
         self._previews = previews
         self._path: str | None = None
         self._pixmap: QPixmap | None = None
+        self._hit_date: str | None = None
         self.image = QLabel("Select a photo to see it here")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(QSize(200, 160))
@@ -75,8 +77,11 @@ class PreviewPane(QWidget):
             self.image.setText("Select a photo to see it here")
             return
         self.values["path"].setText(path)
+        self._hit_date = hit.date if hit is not None else None
         if hit is not None:
             self.values["score"].setText(self._score_text(hit))
+            self.values["date"].setText(dated(hit.date, hit.date_source, full=True))
+            self.values["date"].setToolTip("The date the Taken filters use")
         ready = self._previews.get(path)
         if ready is None:
             self.image.clear()
@@ -131,7 +136,8 @@ class PreviewPane(QWidget):
 
     def _show(self, ready: tuple[QPixmap, dict[str, Any]]) -> None:
         self._pixmap, facts = ready
-        self.values["taken_at"].setText(facts.get("taken_at") or "unknown")
+        if not self._hit_date:  # (no search hit: what the photo itself says)
+            self.values["date"].setText(dated(facts.get("taken_at"), "exif", full=True))
         self.values["camera"].setText(facts.get("camera") or "unknown")
         self.values["dimensions"].setText(f"{facts['width']} x {facts['height']} "
                                           f"({facts['format']})")

@@ -17,6 +17,7 @@ from PySide6.QtCore import (
 )
 
 from desktop.thumbnails import ImageCache
+from desktop.wording import dated
 
 if TYPE_CHECKING:
     from core.types import SearchHit
@@ -73,7 +74,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{hit.path}\nscore {hit.score:.0f} of 100" + (
                 f"\nfound by {MATCHED[hit.match]}" if hit.match in MATCHED else "") + (
-                f"\ntaken {hit.taken_at[:10]}" if hit.taken_at else "")
+                f"\ndated {dated(hit.date, hit.date_source)}" if hit.date else "")
         if role == HitRole:
             return hit
         if role == PathRole:

@@ -52,6 +52,18 @@ def result_count(shown: int, hidden: int, min_score: float) -> str:
     return text
 
 
+def dated(date: str | None, source: str | None, *, full: bool = False) -> str:
+    """The date the Taken filters use, and where it comes from: "2019-07-14 (taken, EXIF)"
+    or "2024-03-01 (file date)"; ``full`` explains the second ("the photo carries none")."""
+    if not date:
+        return "unknown"
+    if source == "exif":
+        return f"{date[:10]} (taken, from the photo's EXIF)" if full else (
+            f"{date[:10]} (taken, EXIF)")
+    return (f"{date[:10]} (the file's date: the photo carries no date of its own)" if full
+            else f"{date[:10]} (file date)")
+
+
 def caption_language() -> str:
     """Captions in Chinese on a Chinese desktop, else in English."""
     return "zh" if QLocale().language() == QLocale.Language.Chinese else "en"

@@ -233,3 +233,37 @@ def test_a_long_value_in_use_is_elided_in_the_middle(qtbot: Any) -> None:
     assert label.toolTip() == label.full == text
     label.resize(label.fontMetrics().horizontalAdvance(text) + 20, 20)
     assert label.text() == text
+
+
+def test_each_result_shows_the_date_the_filters_use_and_where_it_came_from(
+        qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    from PIL import ExifTags, Image
+
+    from tests.desktop.qt_helpers import wait_idle
+    from tests.support import toyworld
+
+    folder = tmp_path / "red things"
+    toyworld.write_photos(folder, [toyworld.Scene("circle", "red", "sand")], seed=42)
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2019:07:14 10:30:00"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(folder / "dated-red.jpg", exif=exif)
+    window = make_window(tmp_path / "data")
+    wait_idle(qtbot, window)
+    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
+        window.add_folders([str(folder)])
+    window.search_bar.set_min_score(0)
+    _search(qtbot, window, "red things")  # the folder's name: both photos
+    hits = {Path(hit.path).name: hit for hit in window.results.hits()}
+    dated, undated = hits["dated-red.jpg"], next(h for n, h in hits.items() if n != "dated-red.jpg")
+    day = undated.date[:10]  # the file's modification day
+    for hit, short, long in (
+            (dated, "2019-07-14 (taken, EXIF)", "2019-07-14 (taken, from the photo's EXIF)"),
+            (undated, f"{day} (file date)",
+             f"{day} (the file's date: the photo carries no date of its own)")):
+        row = window.results.row_of(hit.path)
+        tooltip = window.results.data(window.results.index(row), Qt.ItemDataRole.ToolTipRole)
+        assert f"\ndated {short}" in tooltip
+        window.grid_wiring.select(row)
+        assert window.preview.values["date"].text() == long
+        qtbot.wait(300)  # the photo's own facts arrive: the date stays the filters' one
+        assert window.preview.values["date"].text() == long
