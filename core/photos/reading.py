@@ -57,6 +57,8 @@ def check(info: os.stat_result, path: str | os.PathLike[str]) -> None:
     if not stat.S_ISREG(info.st_mode):
         kind = next((name for test, name in _KINDS if test(info.st_mode)), "a special file")
         raise FileRefusedError(f"not a regular file: {kind}")
+    if info.st_size == 0:  # said plainly: "not an image" would send the user looking why
+        raise FileRefusedError("empty file")
     limit = max_bytes(path)
     if info.st_size > limit:
         what = "camera RAW files" if limit == MAX_RAW_BYTES else "images"

@@ -113,7 +113,7 @@ def build_corpus(root: Path, outside: Path) -> dict[str, str | None]:
         "bad/truncated.png": (png[: len(png) // 2], "truncated or corrupt PNG"),
         "bad/random.jpg": (np.random.default_rng(5).bytes(4000), UNKNOWN),
         "bad/page.png": (b"<!DOCTYPE html><html><body>Not found</body></html>\n", UNKNOWN),
-        "bad/empty.jpg": (b"", UNKNOWN),
+        "bad/empty.jpg": (b"", "empty file"),
         "bad/photoshop.tif": (psd(), "unsupported format: PSD"),
         "bad/icon.png": (encode(upright.resize((32, 32)), "ICO"), "unsupported format: ICO"),
         "bad/bomb.png": (png_header_only(50_000, 50_000),

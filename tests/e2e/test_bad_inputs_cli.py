@@ -41,7 +41,7 @@ def test_index_and_status_report_each_bad_file(tmp_path: Path, tiny_clip_dir: Pa
     bad = {
         "truncated.jpg": (jpeg[: len(jpeg) // 2], "truncated or corrupt JPEG"),
         "noise.jpg": (bytes(range(256)) * 8, "not an image (unknown format)"),
-        "empty.png": (b"", "not an image (unknown format)"),
+        "empty.png": (b"", "empty file"),
         "page.png": (b"<html><body>404</body></html>", "not an image (unknown format)"),
         "bomb.png": (bomb_png(40_000, 40_000), "image too large: 40000x40000 pixels"),
     }
