@@ -9,13 +9,14 @@ the whole chain goes to the log.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 
 log = logging.getLogger(__name__)
 
 NOT_DOWNLOADED = "The model could not be downloaded: "
 OFFLINE = NOT_DOWNLOADED + "this computer seems to be offline."
-OFFLINE_MODE = NOT_DOWNLOADED + "downloads are turned off here (HF_HUB_OFFLINE is set)."
+OFFLINE_MODE = NOT_DOWNLOADED + "downloads are turned off here ({variable} is set)."
 REFUSED = NOT_DOWNLOADED + "the Hugging Face server refused{code}."
 _NETWORK = {"ConnectError", "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout",
             "TimeoutException", "NetworkError", "ProxyError", "OfflineModeIsEnabled",
@@ -43,7 +44,9 @@ def plain_reason(error: BaseException) -> str:
     log.warning("the model could not be loaded: %s",
                 " <- ".join(f"{type(e).__name__}: {e}" for e in chain))
     if "offline mode is on" in str(error):
-        return OFFLINE_MODE
+        variable = next((name for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+                         if os.environ.get(name)), "HF_HUB_OFFLINE")
+        return OFFLINE_MODE.format(variable=variable)
     for cause in chain[1:]:
         status = _status(cause)
         if status is not None or type(cause).__name__ in _REFUSALS:
