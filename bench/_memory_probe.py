@@ -26,7 +26,6 @@ INTERVAL_S = 0.02
 # matches names the phase; the decode pool's threads add "+ decoding".
 PHASES = (
     ("fast_images:_export", "int8 tower: export"),
-    ("fast_images:_fuse", "int8 tower: fuse"),
     ("fast_images:_quantize", "int8 tower: quantize"),
     ("embedder:Embedder.embed_pixels", "embed"),
     ("fast_images:", "int8 tower: check/load"),

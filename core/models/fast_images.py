@@ -1,11 +1,20 @@
-"""A faster image tower for CPUs: the model's image side exported to ONNX, its graph fused
-and its matrix products quantized to int8, run by ONNX Runtime.
+"""A faster image tower for CPUs: the model's image side exported to ONNX with its matrix
+products quantized to int8 (weights per tensor, activations per batch), run by ONNX Runtime.
 
 Why: on a CPU the image tower is half of what indexing costs (decoding is the other half).
-ONNX Runtime's fused int8 kernels run a ViT-B/32 image tower about 1.5x as fast as PyTorch
-under bf16 autocast (``bench/run.py ingest``), with vectors within cosine 0.9998 of fp32.
+ONNX Runtime's int8 kernels run a ViT-B/32 image tower about 1.5x as fast as PyTorch under
+bf16 autocast (``bench/run.py ingest``), with vectors within cosine 0.9998 of fp32.
 
-Building costs a few seconds per model (about 10 s for ViT-B/32 on two cores), so it is
+The build holds no copy of the whole graph: the exporter writes the graph without its
+weights (a few hundred KB), and the weights are then written in straight from the PyTorch
+model, one matrix at a time, already in int8, in the form ONNX Runtime's own dynamic
+quantizer gives. Exporting with the weights, then ONNX Runtime's fusion and quantizer,
+each held two or three copies of the graph (ViT-B/32: 2.55 GB at the peak of an index
+run, over its 2 GB budget; ``bench/run.py memory``). Nor is the graph fused beforehand:
+the runtime fuses what it can as it loads the tower, and the Python fusion's attention
+node kept the attention's matrix products out of int8, which made the tower slower.
+
+Building costs a few seconds per model (about 7 s for ViT-B/32 on two cores), so it is
 done for large index runs only and then kept in the cache folder, keyed by the model's
 files; a cached build is cheap to load and is used by every later run. The int8 vectors are
 checked against fp32 on probe images and timed against PyTorch at the precision it would
@@ -51,8 +60,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 """Bumped when the build changes, so older cached builds are not reused."""
+GRAPH_FILE = "image.graph.onnx"
 MODEL_FILE = "image.int8.onnx"
 META_FILE = "meta.json"
 MIN_SPEEDUP = 1.15
@@ -163,7 +173,7 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
 def _build(model: Any, dest: Path, image_size: int, reference: Callable[[Features], Features],
            current: Callable[[Features], Features], probe: Features, min_cosine: float,
            threads: int) -> dict[str, Any] | None:
-    """Export, fuse, quantize and check; write the result (or the refusal) to ``dest``."""
+    """Export, quantize and check; write the result (or the refusal) to ``dest``."""
     started = time.perf_counter()
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".building-", dir=dest.parent) as tmp:
@@ -171,17 +181,15 @@ def _build(model: Any, dest: Path, image_size: int, reference: Callable[[Feature
         meta: dict[str, Any] = {"format": FORMAT, "accepted": False}
         try:
             with _quiet():
-                # Each step's graphs are dropped and their memory handed back before the
-                # next: the build's peak is one step's, not the sum (4.2 GB to 2.5 GB).
-                _export(model, work / "image.onnx", image_size)
+                tower = _tower_module(model)
+                _export(tower, work / GRAPH_FILE, image_size)
+                trim_heap(collect=True)  # the exporter's trace, before the weights come in
+                _quantize(work / GRAPH_FILE, tower, work / MODEL_FILE)
+                del tower
                 trim_heap(collect=True)
-                fused = _fuse(work / "image.onnx", work / "image.fused.onnx", model)
-                trim_heap(collect=True)
-                _quantize(fused, work / MODEL_FILE)
-                trim_heap(collect=True)
-            tower = OnnxImageTower(work / MODEL_FILE, threads=threads)
-            cosine = _worst_cosine(reference(probe), tower(probe))
-            speedup = _speedup(tower, current, probe)
+            session = OnnxImageTower(work / MODEL_FILE, threads=threads)
+            cosine = _worst_cosine(reference(probe), session(probe))
+            speedup = _speedup(session, current, probe)
             meta.update(accepted=cosine >= min_cosine and speedup >= MIN_SPEEDUP,
                         worst_cosine=round(cosine, 6), speedup=round(speedup, 2))
         except Exception as error:  # an architecture the exporter cannot handle: remembered
@@ -190,8 +198,7 @@ def _build(model: Any, dest: Path, image_size: int, reference: Callable[[Feature
             meta["error"] = f"{type(error).__name__}: {error}"[:500]
         accepted = bool(meta["accepted"])
         meta["built_s"] = round(time.perf_counter() - started, 1)
-        for leftover in ("image.onnx", "image.fused.onnx"):
-            (work / leftover).unlink(missing_ok=True)
+        (work / GRAPH_FILE).unlink(missing_ok=True)
         if not accepted:
             (work / MODEL_FILE).unlink(missing_ok=True)
         (work / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
@@ -235,45 +242,110 @@ def _tower_module(model: Any) -> torch.nn.Module:
     return Tower().eval()
 
 
-def _export(model: Any, path: Path, image_size: int) -> None:
+def _export(tower: torch.nn.Module, path: Path, image_size: int) -> None:
+    """The tower's graph alone: its weights become named inputs (``_quantize`` fills them)
+    and nothing is folded, so no weight is copied (folding would transpose every matrix)."""
     import torch
 
     example = torch.zeros(2, 3, image_size, image_size)
     with torch.no_grad():
-        torch.onnx.export(_tower_module(model), (example,), os.fspath(path),
+        torch.onnx.export(tower, (example,), os.fspath(path),
                           input_names=["pixel_values"], output_names=["features"],
                           dynamic_axes={"pixel_values": {0: "batch"}, "features": {0: "batch"}},
-                          opset_version=17, dynamo=False)
+                          opset_version=17, dynamo=False, export_params=False,
+                          do_constant_folding=False)
 
 
-def _fuse(source: Path, dest: Path, model: Any) -> Path:
-    """Fuse attention, LayerNorm and GELU into ONNX Runtime's kernels (where they match)."""
-    from onnxruntime.transformers.fusion_options import FusionOptions
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    vision = model.config.vision_config
-    options = FusionOptions("vit")
-    # Shape inference copies the whole graph, weights included (+1.5 GB for ViT-B/32), and
-    # finds nothing the fusions need here: same nodes, same vectors without it.
-    options.enable_shape_inference = False
-    fused = optimize_model(os.fspath(source), model_type="vit",
-                           num_heads=int(vision.num_attention_heads),
-                           hidden_size=int(vision.hidden_size), opt_level=0,
-                           optimization_options=options)
-    fused.save_model_to_file(os.fspath(dest))
-    return dest
-
-
-def _quantize(source: Path, dest: Path) -> None:
-    """Weights to int8, activations quantized per batch (no calibration images needed)."""
+def _quantize(graph_path: Path, tower: torch.nn.Module, dest: Path) -> None:
+    """The exported graph with its weights in: every ``MatMul`` by a weight matrix becomes
+    ONNX Runtime's dynamic int8 pattern (what its ``quantize_dynamic`` writes for
+    ``MatMul``, which the runtime fuses into one kernel as it loads), any other weight goes
+    in as it is. Only one float matrix is held at a time, beside the int8 ones."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Matrix products only: ONNX Runtime's int8 convolution is slower than its fp32 one, and
-    # the patch embedding (a convolution) would take a quarter of the tower's time.
-    quantize_dynamic(os.fspath(source), os.fspath(dest), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul"],
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    proto = onnx.load(os.fspath(graph_path))
+    graph = proto.graph
+    named: dict[str, torch.Tensor] = dict(tower.named_parameters(remove_duplicate=False))
+    named.update(tower.named_buffers(remove_duplicate=False))
+    weights = {value.name: named[value.name] for value in graph.input if value.name in named}
+    missing = [value.name for value in graph.input[1:] if value.name not in weights]
+    if missing:
+        raise ValueError(f"the exported graph wants inputs the model lacks: {missing[:3]}")
+    matrices = {name for name, tensor in weights.items()
+                if tensor.dim() == 2 and tensor.is_floating_point()}
+    as_matrix = {node.input[1] for node in graph.node if node.op_type == "MatMul"}
+    elsewhere = {name for node in graph.node for i, name in enumerate(node.input)
+                 if node.op_type != "MatMul" or i != 1}
+    # The exporter writes x @ W.T as MatMul(x, Transpose(W)): the transpose is done here.
+    transposed = {node.output[0]: node.input[0] for node in graph.node
+                  if node.op_type == "Transpose" and node.input[0] in matrices
+                  and [list(a.ints) for a in node.attribute] == [[1, 0]]
+                  and node.output[0] in as_matrix and node.output[0] not in elsewhere}
+    nodes: list[onnx.NodeProto] = []
+    quantized_inputs: set[str] = set()
+    used: set[str] = set()
+    for node in graph.node:
+        if node.op_type == "Transpose" and node.output[0] in transposed:
+            continue
+        matrix = node.input[1] if node.op_type == "MatMul" else ""
+        if matrix in transposed or matrix in matrices:
+            tensor = weights[transposed.get(matrix, matrix)].detach()
+            values = (tensor.t() if matrix in transposed else tensor).contiguous().numpy()
+            graph.initializer.extend(_int8_matrix(values, matrix))
+            del values
+            nodes += _int8_matmul(node, matrix, quantized_inputs)
+            continue
+        used.update(name for name in node.input if name in weights)
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    for name in sorted(used):
+        graph.initializer.append(
+            onnx.numpy_helper.from_array(weights[name].detach().contiguous().numpy(), name))
+    inputs = [value for value in graph.input if value.name not in weights]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    onnx.save(proto, os.fspath(dest))
+
+
+def _int8_matrix(values: npt.NDArray[np.float32], name: str) -> list[Any]:
+    """A weight matrix as symmetric int8 with one scale (ONNX Runtime's default for weights:
+    zero point 0, the largest magnitude at 127)."""
+    from onnx import numpy_helper
+
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    scale = np.float32(largest / 127.0 if largest > 0 else 1.0)
+    quantized = np.clip(np.rint(values / scale), -127, 127).astype(np.int8)
+    return [numpy_helper.from_array(quantized, name + "_quantized"),
+            numpy_helper.from_array(np.array(scale, np.float32), name + "_scale"),
+            numpy_helper.from_array(np.array(0, np.int8), name + "_zero_point")]
+
+
+def _int8_matmul(node: Any, matrix: str, quantized_inputs: set[str]) -> list[Any]:
+    """``node`` (MatMul by ``matrix``) as: its input quantized per batch (once per input,
+    shared by the matrices it feeds), an integer product, and the two scales applied."""
+    from onnx import TensorProto, helper
+
+    source, out = node.input[0], node.output[0]
+    nodes = []
+    if source not in quantized_inputs:
+        quantized_inputs.add(source)
+        nodes.append(helper.make_node(
+            "DynamicQuantizeLinear", [source],
+            [source + "_quantized", source + "_scale", source + "_zero_point"],
+            name=source + "_QuantizeLinear"))
+    nodes += [
+        helper.make_node("Mul", [source + "_scale", matrix + "_scale"], [out + "_scales"],
+                         name=node.name + "_quant_scales_mul"),
+        helper.make_node("MatMulInteger", [source + "_quantized", matrix + "_quantized",
+                                           source + "_zero_point", matrix + "_zero_point"],
+                         [out + "_int32"], name=node.name + "_quant"),
+        helper.make_node("Cast", [out + "_int32"], [out + "_float"], to=TensorProto.FLOAT,
+                         name=node.name + "_quant_cast"),
+        helper.make_node("Mul", [out + "_float", out + "_scales"], [out],
+                         name=node.name + "_quant_output_scale_mul"),
+    ]
+    return nodes
 
 
 def _speedup(tower: OnnxImageTower, current: Callable[[Features], Features],

@@ -33,10 +33,10 @@ FAST_IMAGES_MIN_PHOTOS = 500
 (once per model, ~10-20 s for ViT-B/32 on two cores; it then runs ~1.5x as fast as bf16)."""
 FAST_IMAGES_ENV = "PICTOR_FAST_IMAGES"
 """Set to 0 to keep every image on PyTorch."""
-TOWER_BUILD_FACTOR = 3
+TOWER_BUILD_FACTOR = 1
 """Memory that preparing the int8 image tower takes beyond the loaded model, per byte of
-the image tower's float32 weights (export, fusion and quantization each hold about two
-copies of the graph; ViT-B/32: +1.0 GB for 350 MB, see bench/run.py memory)."""
+the image tower's float32 weights (the bare graph's export, then the int8 weights and the
+saved file; ViT-B/32: +0.35 GB for 350 MB, see bench/run.py memory)."""
 
 
 class IndexRuns:

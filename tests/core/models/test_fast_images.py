@@ -83,6 +83,43 @@ def test_a_tower_that_is_not_faster_is_refused_once_and_pytorch_stays(
 
 
 @pytest.mark.usefixtures("any_speed")
+def test_the_build_never_holds_the_graph_with_its_weights_and_quantizes_every_matrix(
+        tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What kept an index run's peak over its 2 GB budget (2.55 GB for ViT-B/32): the
+    exporter, ONNX Runtime's fusion and its quantizer each held whole copies of the graph
+    with its weights. Now the graph is exported bare and the weights go in one at a time,
+    already int8; and every matrix product by a weight runs in int8 (the fusion's attention
+    node had kept the attention's out of it)."""
+    import onnx
+    import torch
+
+    embedder = Embedder.load(str(tiny_clip_dir), device="cpu", precision="fp32")
+    tower = embedder.model.vision_model
+    weight_bytes = sum(p.numel() * 4 for p in tower.parameters())
+    graphs: list[int] = []
+    quantize = fast_images._quantize
+
+    def measured(graph: Path, *args: object) -> None:
+        graphs.append(graph.stat().st_size)
+        quantize(graph, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fast_images, "_quantize", measured)
+    monkeypatch.setattr("onnxruntime.quantization.quantize_dynamic", _never_build)
+    assert embedder.use_fast_images(tmp_path / "cache", build=True)
+    assert len(graphs) == 1 and graphs[0] < weight_bytes / 4  # no weights in the export
+    (built,) = (tmp_path / "cache").glob(f"*/{fast_images.MODEL_FILE}")
+    model = onnx.load(str(built))
+    ops = [node.op_type for node in model.graph.node]
+    linears = [m for m in [*tower.modules(), embedder.model.visual_projection]
+               if isinstance(m, torch.nn.Linear)]
+    assert ops.count("MatMulInteger") == len(linears) and "Attention" not in ops
+    weights = {t.name for t in model.graph.initializer}
+    assert not [n for n in model.graph.node  # no float product by a weight, transposed or not
+                if (n.op_type == "MatMul" and n.input[1] in weights)
+                or (n.op_type == "Transpose" and n.input[0] in weights)]
+
+
+@pytest.mark.usefixtures("any_speed")
 def test_a_model_the_exporter_cannot_handle_keeps_pytorch(
         tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object) -> None:
@@ -146,8 +183,8 @@ def test_small_runs_and_the_off_switch_keep_pytorch(
 
 def test_a_machine_short_of_memory_keeps_pytorch_instead_of_building_the_tower(
         tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Preparing the tower costs about three copies of the image tower's weights: with
-    less free memory than that, the run embeds with PyTorch and builds nothing."""
+    """Preparing the tower costs about one copy of the image tower's weights and a margin:
+    with less free memory than that, the run embeds with PyTorch and builds nothing."""
     monkeypatch.setenv("PICTOR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr("core.sync.runs.FAST_IMAGES_MIN_PHOTOS", 1)
     monkeypatch.setattr("core.sync.runs.available_bytes", lambda: 256 * 2**20)
