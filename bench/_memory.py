@@ -63,6 +63,10 @@ SIZES: dict[str, dict[str, Any]] = {
             "one-byte-jpg-600": lambda f: odd.one_byte_files(f, 600),
             "odd-and-broken-70": lambda f: odd.odd_corpus(f, 70, bombs=1, bomb_side=8000),
             "big-100mp-gif-png-2+2": lambda f: odd.huge_images(f, 2, 10_000, ("GIF", "PNG")),
+            "big-64mp-webp-lossless+lossy-1+1": lambda f: (
+                odd.huge_images(f, 1, 8_000, ("WEBP",))
+                + odd.huge_images(f, 1, 8_000, ("WEBP",), lossy=True)),
+            "photos-500-small": _photos(500, 320, 240),
             "hostile": _hostile,
         },
     },
@@ -79,6 +83,9 @@ SIZES: dict[str, dict[str, Any]] = {
             "big-169mp-gif-png-webp-3+3+2": lambda f: (
                 odd.huge_images(f, 3, 13_000, ("GIF", "PNG"))
                 + odd.huge_images(f, 2, 13_000, ("WEBP",))),
+            "big-webp-81mp-lossless+64mp-lossy-2+2": lambda f: (
+                odd.huge_images(f, 2, 9_000, ("WEBP",))
+                + odd.huge_images(f, 2, 8_000, ("WEBP",), lossy=True)),
             "hostile": _hostile,
         },
     },

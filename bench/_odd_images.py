@@ -302,14 +302,18 @@ def one_byte_files(folder: Path, count: int) -> int:
     return count
 
 
-def huge_images(folder: Path, count: int, side: int, formats: tuple[str, ...]) -> int:
+def huge_images(folder: Path, count: int, side: int, formats: tuple[str, ...], *,
+                lossy: bool = False) -> int:
     """``count`` images of ``side`` x ``side`` pixels per format (GIF, PNG, WEBP): large
-    flat-coloured rectangles on a palette, small on disk and ``side**2`` pixels decoded."""
+    flat-coloured rectangles on a palette, small on disk and ``side**2`` pixels decoded.
+    A WebP is lossless unless ``lossy`` (libwebp cannot encode a lossy one much above
+    64 megapixels: its first partition overflows)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
     for fmt in formats:
         for i in range(count):
-            path = folder / f"huge-{side}-{i}.{fmt.lower()}"
+            kind = "-lossy" if lossy and fmt == "WEBP" else ""
+            path = folder / f"huge-{side}-{i}{kind}.{fmt.lower()}"
             written += 1
             if path.is_file():
                 continue
@@ -319,8 +323,9 @@ def huge_images(folder: Path, count: int, side: int, formats: tuple[str, ...]) -
             for k in range(24):
                 x, y = (k * side) // 30, (k * side) // 40
                 draw.rectangle([x, y, x + side // 4, y + side // 3], fill=(k * 10 + i) % 256)
-            options: dict[str, object] = ({"lossless": True, "method": 0, "quality": 0}
-                                          if fmt == "WEBP" else {})
+            options: dict[str, object] = (
+                {} if fmt != "WEBP" else {"quality": 80, "method": 0} if lossy
+                else {"lossless": True, "method": 0, "quality": 0})
             saved = image.convert("RGB") if fmt == "WEBP" else image
             tmp = path.with_name(path.name + ".part")
             saved.save(tmp, fmt, **options)

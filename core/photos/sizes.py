@@ -41,6 +41,32 @@ def webp_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def webp_is_lossy(source: BinaryIO) -> bool:
+    """Whether a WebP (read from its start) holds one lossy picture (``VP8``, with or
+    without an ``ALPH`` alpha plane), which libwebp can decode straight at a reduced
+    size; False for lossless (``VP8L``), animated (``ANIM``) or unreadable. The chunks
+    before the picture (ICC profile, ...) are skipped, not read."""
+    head = source.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return False
+    for _ in range(16):
+        chunk = source.read(8)
+        if len(chunk) < 8:
+            return False
+        kind, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        if kind in (b"VP8 ", b"ALPH"):
+            return True
+        if kind in (b"VP8L", b"ANIM"):
+            return False
+        if kind == b"VP8X":
+            flags = source.read(1)
+            if not flags or flags[0] & 0x02:  # the animation flag
+                return False
+            length -= 1
+        source.seek(length + (length & 1), SEEK_CUR)  # chunks are padded to even sizes
+    return False
+
+
 def gif_size(source: BinaryIO) -> tuple[int, int] | None:
     """A GIF's screen, grown to its first frame where that frame reaches beyond it (as
     Pillow grows it): extension blocks before the frame are skipped, not read."""

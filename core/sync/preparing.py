@@ -19,8 +19,9 @@ import numpy.typing as npt
 from core.errors import ImageError
 from core.memory import trim_heap
 from core.photos import formats, reading
+from core.photos.decoding import MAX_DECODE_BYTES, decode_cost
 from core.photos.file_warnings import one_line_per_file
-from core.photos.imaging import ModelInput, load_for_model, read_info
+from core.photos.imaging import ModelInput, load_for_model
 from core.photos.inflight import InflightMarkers
 from core.store.catalog import PhotoFacts, PhotoRow
 from core.sync.scanner import FileEntry
@@ -29,10 +30,10 @@ from core.words.user_words import read_user_texts
 TRIM_AFTER_PIXELS = 16_000_000
 """After decoding an image this large (or failing to decode one), free memory is handed
 back to the system at once (see :func:`core.memory.trim_heap`)."""
-DECODE_BUDGET_BYTES = 400 * 2**20
+DECODE_BUDGET_BYTES = MAX_DECODE_BYTES
 """Memory the decode pool's images may take at once, by their headers' estimate (see
-:func:`_decode_cost`). Photos cost a few MB each and decode side by side; an image whose
-estimate passes this waits until it can decode alone: two 64-megapixel WebPs decoded at
+:func:`_decode_cost`): what one image may take. Photos cost a few MB each and decode side
+by side; a large image waits until it can decode alone: two 64-megapixel WebPs decoded at
 once took 2 GB, the whole budget of an index run."""
 QUARANTINE_REASON = ("quarantined: Pictor crashed twice while decoding this file; it is "
                      "tried again when the file changes")
@@ -79,23 +80,20 @@ class DecodeBudget:
                 self._changed.notify_all()
 
 
-def _decode_cost(path: str) -> int:
-    """Bytes decoding ``path`` takes at its peak, estimated from its header: measured peaks
-    per pixel were 4 for RGB PNG/TIFF/BMP, 6 palette or grey, 8 16-bit, 12 RGBA, 13 float
-    TIFF, 18 WebP (libwebp's RGBA, Pillow's copy, then RGB); a JPEG larger than the model
-    needs is decoded at 1/8 scale. The header does not give the mode, so the worst but WebP
-    is assumed. 0 for a file that fails before decoding and for camera RAWs (their preview
-    is a JPEG; their file cap bounds them)."""
+def _decode_cost(path: str, min_side: int) -> int:
+    """Bytes decoding ``path`` for the model takes at its peak, estimated from its header
+    as the decoder will decode it (core.photos.decoding.decode_cost: a large image is
+    decoded at reduced size; per pixel, Pillow's bytes for its mode plus what its format's
+    decoder holds). 0 for a file that fails or is refused before decoding, and for camera
+    RAWs (their preview is a JPEG; their file cap bounds them)."""
     if formats.is_raw(path):
         return 0
     try:
-        info = read_info(path)
+        with reading.open_photo(path) as file, one_line_per_file(path):
+            cost = decode_cost(file, min_side=min_side)
     except Exception:  # refused or unreadable: prepare says why, without decoding
         return 0
-    return int(info.width * info.height * _BYTES_PER_PIXEL.get(info.format, 13))
-
-
-_BYTES_PER_PIXEL = {"JPEG": 8 / 64, "WEBP": 18}
+    return cost if cost <= MAX_DECODE_BYTES else 0  # refused at once, not waited for
 
 
 def prepare_within(budget: DecodeBudget, entry: FileEntry, row: PhotoRow | None,
@@ -106,7 +104,7 @@ def prepare_within(budget: DecodeBudget, entry: FileEntry, row: PhotoRow | None,
     if markers is not None:  # the estimate parses the header: a crash there names the file
         markers.begin(entry.path)
     try:
-        cost = _decode_cost(entry.path)
+        cost = _decode_cost(entry.path, spec.size)
     finally:
         if markers is not None:
             markers.end()

@@ -1,14 +1,23 @@
-"""One pixel limit for every format, checked from the header; large images converted lean.
+"""One pixel limit and one memory limit for every format, checked from the header; large
+images decoded small and converted lean.
 
 A 225-megapixel WebP used to be refused by Pillow's own guard without its size while a PNG
 or GIF of the same size was decoded (2.8 GB for two at once); now every format is refused
 from its header, naming the size, and anything larger than Pillow's guard allows in any
-of its plugins is over the limit. The command-line view: tests/e2e/test_hostile_files_cli.py.
+of its plugins is over the limit. Below it, what decoding would take is estimated from the
+header, by the route the image will take, and held to one memory limit: a large PNG, TIFF
+or WebP is decoded at reduced size by libvips, any other shrunk band by band (a 169 MP
+WebP took 2.7 GB through Pillow, a 144 MP grey PNG 0.8 GB), and what still needs more (a
+lossless WebP's whole canvas) is refused, naming its size and that memory. The command-line
+view: tests/e2e/test_hostile_files_cli.py; the index run's: bench/run.py memory.
 """
 
 from __future__ import annotations
 
+import io
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +26,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.errors import ImageTooLargeError
-from core.photos import reading, rgb
-from core.photos.decoding import MAX_PIXELS
-from core.photos.imaging import decode, read_info
+from core.errors import CorruptImageError, ImageTooLargeError
+from core.photos import decoding, reading, rgb, shrinking
+from core.photos.decoding import MAX_DECODE_BYTES, MAX_PIXELS, decode_cost
+from core.photos.imaging import ModelInput, decode, read_info, to_model_pixels
 from core.photos.rgb import to_rgb
 from tests.support import odd_files
 
@@ -96,8 +105,6 @@ def test_a_large_image_converted_in_bands_has_the_same_pixels(
 
 def test_a_200_megapixel_phone_jpeg_is_still_decoded_at_reduced_size() -> None:
     """Phones that shoot 200 MP (16320x12240) save JPEG, which decodes at 1/8 scale."""
-    import io
-
     from core.photos.decoding import MAX_JPEG_PIXELS
 
     assert MAX_JPEG_PIXELS >= 16320 * 12240 > MAX_PIXELS
@@ -106,3 +113,131 @@ def test_a_200_megapixel_phone_jpeg_is_still_decoded_at_reduced_size() -> None:
     picture, info = decode(buffer.getvalue(), min_side=224)
     assert (info.width, info.height) == (16320, 12240)
     assert max(picture.size) <= 16320 // 4  # reduced while decoding, never full size
+
+
+# --- one memory limit, large images decoded small -----------------------------------------
+
+BIG = (13_000, 13_000)
+"""169 megapixels: within the pixel limit; the size of the memory benchmark's huge images."""
+
+
+@pytest.mark.parametrize("write", [odd_files.giant_png, odd_files.giant_gif,
+                                   odd_files.giant_tiff], ids=["png", "gif", "tif"])
+def test_a_169_megapixel_png_gif_or_tiff_fits_the_memory_limit(
+        tmp_path: Path, write: Callable[..., Path]) -> None:
+    path = write(tmp_path / "big", BIG)
+    with reading.open_photo(path) as file:
+        assert decode_cost(file, min_side=224) <= MAX_DECODE_BYTES
+    with reading.open_photo(path) as file:  # decoded whole it would not
+        assert decode_cost(file) > MAX_DECODE_BYTES
+
+
+def test_a_lossless_webp_of_that_size_is_refused_naming_its_size_and_memory(
+        tmp_path: Path) -> None:
+    """libwebp holds a lossless WebP's whole canvas whatever size it decodes to (4 bytes a
+    pixel, 0.7 GB here): over the limit, refused before any decoding."""
+    path = odd_files.giant_webp(tmp_path / "big.webp", BIG)
+    started = time.perf_counter()
+    with reading.open_photo(path) as file, pytest.raises(ImageTooLargeError) as caught:
+        decode(file, min_side=224, name=path)
+    reason = caught.value.reason
+    assert reason.startswith("image too large: 13000x13000 pixels would take about ")
+    assert f"MB of memory to decode (the limit is {MAX_DECODE_BYTES // 2**20} MB)" in reason
+    assert time.perf_counter() - started < 2
+    assert read_info(path).width == 13_000  # its header is still read
+
+
+def _picture(mode: str) -> Image.Image:
+    rng = np.random.default_rng(5)
+    base = Image.fromarray(rng.integers(0, 256, (12, 16, 3), np.uint8))
+    smooth = base.resize((640, 480), Image.Resampling.BICUBIC)
+    if mode == "RGBA":
+        values = np.asarray(smooth.convert("RGBA")).copy()
+        values[..., 3] = np.linspace(0, 255, 640, dtype=np.uint8)[None, :]
+        return Image.fromarray(values)
+    if mode == "P":
+        palette = smooth.quantize(32)
+        palette.info["transparency"] = 3
+        return palette
+    if mode == "I;16":
+        return Image.fromarray(np.asarray(smooth.convert("L")).astype(np.uint16) * 257)
+    return smooth.convert(mode)
+
+
+SHRUNK = {  # name: (mode, format, save options, decoded by libvips)
+    "png-rgb": ("RGB", "PNG", {}, True), "png-rgba": ("RGBA", "PNG", {}, True),
+    "png-grey": ("L", "PNG", {}, True), "png-16bit": ("I;16", "PNG", {}, True),
+    "png-palette-transparency": ("P", "PNG", {"transparency": 3}, True),
+    "png-1bit": ("1", "PNG", {}, True), "tiff-rgba": ("RGBA", "TIFF", {}, True),
+    "webp-lossy": ("RGB", "WEBP", {"quality": 90}, True),
+    "webp-lossless-alpha": ("RGBA", "WEBP", {"lossless": True}, True),
+    "gif": ("P", "GIF", {}, False), "bmp": ("RGB", "BMP", {}, False),
+    "tiff-cmyk": ("CMYK", "TIFF", {}, False),
+}
+
+
+@pytest.mark.parametrize("without_libvips", [False, True], ids=["libvips", "pillow"])
+@pytest.mark.parametrize("name", list(SHRUNK))
+def test_a_large_image_is_decoded_small_with_the_pixels_of_a_whole_decode(
+        name: str, without_libvips: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shrunk by libvips or band by band, the model's pixels stay within a level or two
+    of a whole decode's (its resize then starts at 3x the size it makes)."""
+    mode, fmt, options, by_libvips = SHRUNK[name]
+    buffer = io.BytesIO()
+    _picture(mode).save(buffer, fmt, **options)
+    data = buffer.getvalue()
+    whole, _ = decode(data)
+    monkeypatch.setattr(decoding, "SHRINK_FROM_PIXELS", 10_000)  # 640x480 counts as large
+    if without_libvips:
+        monkeypatch.setattr(shrinking, "available", lambda: False)
+    calls: list[tuple[int, int]] = []
+    shrunk_rgb = shrinking.shrunk_rgb
+
+    def spy(*args: object, **kwargs: object) -> tuple[Image.Image, bytes | None]:
+        calls.append(args[1])  # type: ignore[arg-type]
+        return shrunk_rgb(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shrinking, "shrunk_rgb", spy)
+    small, info = decode(data, min_side=32)
+    assert (info.width, info.height) == (640, 480)  # the original's, as always
+    assert small.mode == "RGB" and small.size == (128, 96)  # 480 // (3 * 32) = 5
+    assert calls == ([(128, 96)] if by_libvips and not without_libvips else [])
+    spec = ModelInput(32)
+    difference = np.abs(to_model_pixels(whole, spec).astype(int)
+                        - to_model_pixels(small, spec).astype(int))
+    assert difference.mean() < 1.5 and difference.max() <= 12, (difference.mean(),
+                                                                 difference.max())
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF"])
+def test_a_large_image_decoded_small_is_turned_upright_once(
+        fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees: shown portrait
+    exif[0x010F], exif[0x0110] = "Maker", "Cam X"
+    buffer = io.BytesIO()
+    _picture("RGB").save(buffer, fmt, exif=exif.tobytes())
+    whole, whole_info = decode(buffer.getvalue())
+    monkeypatch.setattr(decoding, "SHRINK_FROM_PIXELS", 10_000)
+    small, info = decode(buffer.getvalue(), min_side=32)
+    assert whole.size == (480, 640) and small.size == (96, 128)
+    assert info == whole_info and (info.width, info.height, info.camera) == (480, 640,
+                                                                            "Maker Cam X")
+
+
+def test_a_cut_large_png_fails_as_a_whole_decode_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.BytesIO()
+    _picture("RGB").save(buffer, "PNG")
+    cut = buffer.getvalue()[: len(buffer.getvalue()) * 2 // 3]
+    monkeypatch.setattr(decoding, "SHRINK_FROM_PIXELS", 10_000)
+    with pytest.raises(CorruptImageError, match="truncated or corrupt PNG"):
+        decode(cut, min_side=32)
+
+
+def test_libvips_is_not_loaded_until_a_large_image_needs_it() -> None:
+    """Nor at the window's start: importing the decoders leaves pyvips unloaded."""
+    code = ("import sys; import core.photos.imaging, core.sync.preparing; "
+            "assert 'pyvips' not in sys.modules, 'pyvips loaded at import'")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[3],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
