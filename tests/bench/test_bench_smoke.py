@@ -95,3 +95,17 @@ def test_memory_smoke_budget() -> None:
         # FIFO read forever or a 3 GB file read whole would pass the bound by far.
         assert run["peak_rss_mb"] <= report["budget_mb"], (name, run["phase_at_peak"])
         assert run["peak_rss_mb"] <= baseline + 550, (name, run["phase_at_peak"])
+
+
+@pytest.mark.slow
+def test_first_hour_smoke_needs_no_model_where_none_is_needed() -> None:
+    """``index`` with nothing new and a refused argument cost about a ``status`` (no model
+    load, which alone takes several times a status), measured in the same run."""
+    done = subprocess.run([sys.executable, "bench/first_hour.py", "--size", "smoke",
+                           "--json"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["index_nothing_to_do_vs_status"] < 2.5
+    assert report["refused_argument_vs_status"] < 2.5
+    assert report["first_index_photos_per_s"] > 0
