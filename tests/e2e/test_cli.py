@@ -63,12 +63,13 @@ def test_readable_table_without_json(toy_library) -> None:
     result = pictor("search", "a red circle", "-n", "2", data=base / "data")
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
-    assert lines[0].split()[:3] == ["#", "score", "date"] and len(lines) == 3
+    assert lines[0].split() == ["#", "score", "date", "from", "path"] and len(lines) == 3
     as_json = json.loads(pictor("search", "a red circle", "-n", "2", "--json",
                                 data=base / "data").stdout)
     for line, hit in zip(lines[1:], as_json, strict=True):
-        _, score, path = line.split()
+        _, score, day, source, path = line.split()
         assert (float(score), path) == (round(hit["score"], 1), hit["path"])
+        assert (day, source) == (hit["date"][:10], hit["date_source"])
 
 
 def test_similar_and_image_query_find_near_duplicates(toy_library, tmp_path: Path) -> None:
