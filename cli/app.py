@@ -14,16 +14,13 @@ import sys
 from collections.abc import Sequence
 
 from cli import commands
+from cli.exits import EXIT_CLOSED_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from cli.output import download_bar, print_hits, status
 from cli.parser import ArgumentError, build_parser
 from cli.terminal import PrintableFormatter, printable
 from cli.watching import watch
 from core.errors import PictorError, UsageError, explain
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_CLOSED_PIPE = 141
-"""What a program killed by SIGPIPE reports (128 + 13): the reader of its output left
-(``pictor status | head -1``), as git and coreutils do, without a traceback."""
 READING_COMMANDS = frozenset({"search", "similar", "captions"})
 """Commands that only read: they never switch the library's model."""
 

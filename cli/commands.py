@@ -9,7 +9,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from cli.output import EXIT_OK, print_json
+from cli.exits import EXIT_OK
+from cli.output import print_json
 from cli.terminal import printable
 from core.errors import UsageError
 from core.units import human_size

@@ -8,9 +8,8 @@ import json
 import sys
 from typing import Any, TextIO
 
+from cli.exits import EXIT_OK
 from cli.terminal import printable
-
-EXIT_OK = 0
 
 
 def download_bar(args: argparse.Namespace) -> Any:

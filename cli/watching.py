@@ -9,12 +9,10 @@ import sys
 import threading
 from typing import Any
 
-from cli.output import EXIT_OK, json_text
+from cli.exits import EXIT_FAILURE, EXIT_OK
+from cli.output import json_text
 from cli.terminal import printable
 from core.errors import UsageError
-
-EXIT_FAILURE = 1
-
 
 STOP_GRACE_S = 10.0
 """How long ``watch`` may take to stop after Ctrl-C or SIGTERM before it exits anyway."""

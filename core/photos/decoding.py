@@ -204,7 +204,7 @@ def _plan(image: ImageFile.ImageFile, file: BinaryIO, min_side: int | None) -> _
         scale = 8  # as draft() picks it: the smallest scale keeping both sides >= min_side
         while scale > 1 and min(width, height) // scale < min_side:
             scale //= 2
-        return _Plan(int(pixels / scale**2 * 8) + _FIXED_BYTES)
+        return _Plan(int(pixels / scale**2 * 8) + _coefficient_bytes(image) + _FIXED_BYTES)
     reduce = 1
     if min_side and pixels > SHRINK_FROM_PIXELS:
         reduce = max(1, min(width, height) // (SHRINK_GAP * min_side))
@@ -215,6 +215,18 @@ def _plan(image: ImageFile.ImageFile, file: BinaryIO, min_side: int | None) -> _
     decoded = stored_bytes(image.mode) + _DECODER_BYTES.get(fmt, 0.0)
     converted = 0 if image.mode == "RGB" else _BAND_BYTES + 4 * pixels // reduce**2
     return _Plan(int(pixels * decoded) + converted + _FIXED_BYTES, reduce=reduce)
+
+
+def _coefficient_bytes(image: ImageFile.ImageFile) -> int:
+    """A progressive JPEG is decoded from a buffer of every DCT coefficient of the whole
+    image (2 bytes a sample), whatever the scale it is drawn at; a baseline one needs none."""
+    if not (image.info.get("progressive") or image.info.get("progression")):
+        return 0
+    bands = len(image.getbands())
+    # chroma samples per pixel: 4:4:4 all, 4:2:2 half, 4:2:0 a quarter (YCbCr only)
+    chroma = {1: 0.5, 2: 0.25}.get(JpegImagePlugin.get_sampling(image), 1.0) if bands == 3 \
+        else 1.0
+    return int(image.width * image.height * 2 * (1 + (bands - 1) * chroma))
 
 
 def _shrunk_webp_bytes(file: BinaryIO) -> float:

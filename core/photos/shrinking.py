@@ -35,10 +35,23 @@ _LOADERS = ("VipsForeignLoadPng", "VipsForeignLoadTiff", "VipsForeignLoadWebp")
 
 _setup_lock = threading.Lock()
 _vips: Any = None
+_unavailable = False
 
 
 def available() -> bool:
-    return _vips is not None or importlib.util.find_spec("pyvips") is not None
+    """Whether libvips is installed and loads (asked only once a large image arrives: the
+    import costs about 13 ms). A wheel whose libvips fails to load leaves Pillow the work."""
+    global _unavailable
+    if _vips is not None:
+        return True
+    if _unavailable or importlib.util.find_spec("pyvips") is None:
+        return False
+    try:
+        _pyvips()
+    except Exception:  # e.g. OSError: the bundled libvips cannot be loaded here
+        _unavailable = True
+        return False
+    return True
 
 
 def can_shrink(image: ImageFile.ImageFile) -> bool:

@@ -18,6 +18,7 @@ out clearly scores near 100. ``DEFAULT_MIN_SCORE`` hides the tail below 50.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -80,10 +81,9 @@ class Calibration:
         """The scale for a query of text, an image or both (both: halfway); a text that
         names a learnt album (``words``) takes the learnt names' scale."""
         text_scale = self.text
-        if self.names_scale is not None and words:
-            folded = words.casefold()
-            if any(name.casefold() in folded for name in self.names):
-                text_scale = self.names_scale
+        if self.names_scale is not None and words and any(
+                _names(name, words) for name in self.names):
+            text_scale = self.names_scale
         if text and image:
             return Scale((text_scale.center + self.image.center) / 2,
                          (text_scale.width + self.image.width) / 2)
@@ -128,6 +128,12 @@ def calibrate(photos: Vector, captions: Vector, *, count: int, corpus: str) -> C
     return Calibration(text=text, image=image, photos=count, corpus=corpus)
 
 
+def _names(name: str, words: str) -> bool:
+    """Whether ``words`` name ``name`` as whole words ("Art" is not in "party")."""
+    pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, name.split())) + r"(?!\w)"
+    return bool(name.strip()) and re.search(pattern, words, re.IGNORECASE) is not None
+
+
 def fit_scale(related: npt.ArrayLike, unrelated: npt.ArrayLike) -> Scale:
     """A scale from labelled cosines (a learnt name against its album's held-out photos,
     and against every other photo): class-balanced logistic regression on the cosine, so
@@ -143,8 +149,10 @@ def fit_scale(related: npt.ArrayLike, unrelated: npt.ArrayLike) -> Scale:
     weight = np.where(y == 1, 0.5 / len(yes), 0.5 / len(no))
     spread = max(1.4826 * float(np.median(np.abs(no - np.median(no)))), _MIN_SPREAD)
     min_width = Z_WIDTH * spread / 2
-    # Newton's method on (slope, centre) in the cosine's units, a small ridge on the slope.
+    # Newton's method on (slope, centre) in the cosine's units, a small ridge on the slope;
+    # a step that overshoots (a worse fit, or a slope <= 0) is halved until it does not.
     slope, centre = 1.0 / max(float(np.std(x)), _MIN_SPREAD), float(np.mean(x))
+    loss = _log_loss(x, y, weight, slope, centre)
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(slope * (x - centre), -50, 50)))
         g = weight * (p - y)
@@ -157,12 +165,25 @@ def fit_scale(related: npt.ArrayLike, unrelated: npt.ArrayLike) -> Scale:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             break
-        slope, centre = slope - step[0], centre - step[1]
-        if slope <= 0 or not np.isfinite(slope) or np.abs(step).max() < 1e-9:
+        for _ in range(30):
+            new_slope, new_centre = slope - step[0], centre - step[1]
+            new_loss = _log_loss(x, y, weight, new_slope, new_centre) if new_slope > 0 \
+                else np.inf
+            if new_loss <= loss:
+                break
+            step = step / 2
+        else:
+            break  # no step helps: this is the fit
+        slope, centre, loss = new_slope, new_centre, new_loss
+        if np.abs(step).max() < 1e-9:
             break
-    if not (slope > 0 and np.isfinite(slope) and np.isfinite(centre)):
-        return _scale(no)  # no sense in the labels: fall back to the unrelated pairs
     return Scale(center=float(centre), width=max(1.0 / slope, min_width))
+
+
+def _log_loss(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
+              weight: npt.NDArray[np.float64], slope: float, centre: float) -> float:
+    z = np.clip(slope * (x - centre), -50, 50)
+    return float(np.sum(weight * (np.logaddexp(0, z) - y * z)) + 0.5e-6 * slope * slope)
 
 
 def _scale(unrelated: npt.NDArray[np.floating[Any]]) -> Scale:

@@ -14,6 +14,7 @@ from pathlib import Path
 from core.defaults import DEFAULT_MIN_SCORE
 from core.errors import ImageError, PathNotFoundError, UsageError
 from core.models.context import ModelContext
+from core.photos.formats import is_raw
 from core.photos.imaging import decode_path, read_info
 from core.search import queries
 from core.search.calibration import Scale
@@ -121,7 +122,8 @@ class Searcher:
             if stored is not None:
                 return stored
         try:
-            read_info(path)  # a text file or a broken image is refused before the model loads
+            if not is_raw(path):  # a RAW's header is its whole preview: decoded once, below
+                read_info(path)  # a text file or a broken image: refused before the model loads
             embedder = self._library.embedder
             picture, _ = decode_path(path, min_side=embedder.image_input.size)
         except ImageError as error:

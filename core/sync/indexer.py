@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +34,7 @@ from core.store.index_base import AnyIndex
 from core.sync.preparing import (
     DECODE_BUDGET_BYTES,
     DecodeBudget,
+    ModelInputs,
     Prepared,
     own_words,
     prepare,
@@ -58,6 +60,7 @@ class Indexer:
         index: AnyIndex,
         load_model: Callable[[], Embedder],
         model_id: int,
+        dim: int,
         *,
         batch_size: int = 32,
         workers: int | None = None,
@@ -71,8 +74,11 @@ class Indexer:
         self._suspects: dict[str, tuple[int, float, int]] = {}
         self.index = index
         self._load_model = load_model
+        self._model: Embedder | None = None
+        self._model_lock = threading.Lock()  # the decode pool may ask for it first
         self._model_loaded = model_loaded
         self.model_id = model_id
+        self.dim = dim
         self.batch_size = batch_size
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.on_batch = on_batch
@@ -88,7 +94,10 @@ class Indexer:
     def embedder(self) -> Embedder:
         """The model, loaded when the first photo needs it: a run with nothing new to
         embed never loads it."""
-        return self._load_model()
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._load_model()
+            return self._model
 
     def run(self, roots: Sequence[tuple[int, Path]]) -> Iterator[Progress]:
         started = time.monotonic()
@@ -216,7 +225,7 @@ class Indexer:
         gone_by_hash: dict[str, PhotoRow],
     ) -> Iterator[list[Prepared]]:
         """Batches of prepared files, in order, with decoding running ahead of the caller."""
-        spec = self.embedder.image_input
+        spec = ModelInputs(lambda: self.embedder.image_input)
         ahead = self.batch_size * 2 + self.workers
         budget = DecodeBudget(DECODE_BUDGET_BYTES)
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pictor-decode")
@@ -290,7 +299,7 @@ class Indexer:
                 # A second copy of a moved photo: a new row with the same vector.
                 facts.append(item.facts)
                 vectors.append(self.catalog.vector_of(item.moved_from.id, self.model_id,
-                                                      self.embedder.dim))
+                                                      self.dim))
                 continue
             if item.moved_from is not None:
                 self.catalog.move_photo(item.moved_from.id, path=item.entry.path,
@@ -346,7 +355,7 @@ class Indexer:
         source = self.catalog.find_embedded_by_hash(item.content_hash, self.model_id)
         if source is None or (item.row is not None and source == item.row.id):
             return None
-        return self.catalog.vector_of(source, self.model_id, self.embedder.dim)
+        return self.catalog.vector_of(source, self.model_id, self.dim)
 
 
 def _root_of(path: Path, roots: Sequence[tuple[int, Path]]) -> int | None:

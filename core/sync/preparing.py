@@ -6,7 +6,7 @@ failure with its reason, never an exception that stops the run."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -96,15 +96,39 @@ def _decode_cost(path: str, min_side: int) -> int:
     return cost if cost <= MAX_DECODE_BYTES else 0  # refused at once, not waited for
 
 
+class ModelInputs:
+    """The model's input spec for the decode pool, loading the model only when a file
+    first needs decoding (thread-safe): a run of moves and copies never loads it."""
+
+    NOMINAL_SIDE = 224
+    """The side the decode budget assumes before the model is loaded (most models')."""
+
+    def __init__(self, load: Callable[[], ModelInput]) -> None:
+        self._load = load
+        self._lock = threading.Lock()
+        self._spec: ModelInput | None = None
+
+    def get(self) -> ModelInput:
+        with self._lock:
+            if self._spec is None:
+                self._spec = self._load()
+            return self._spec
+
+    def size_hint(self) -> int:
+        """The side to budget for: the model's, once known."""
+        spec = self._spec
+        return spec.size if spec is not None else self.NOMINAL_SIDE
+
+
 def prepare_within(budget: DecodeBudget, entry: FileEntry, row: PhotoRow | None,
-                    root_id: int, spec: ModelInput, gone_by_hash: dict[str, PhotoRow],
+                    root_id: int, spec: ModelInputs, gone_by_hash: dict[str, PhotoRow],
                     markers: InflightMarkers | None, root: Path | None) -> Prepared:
     """:func:`prepare` once the decode budget allows, then the memory a large decode
     freed goes back to the system."""
     if markers is not None:  # the estimate parses the header: a crash there names the file
         markers.begin(entry.path)
     try:
-        cost = _decode_cost(entry.path, spec.size)
+        cost = _decode_cost(entry.path, spec.size_hint())
     finally:
         if markers is not None:
             markers.end()
@@ -134,7 +158,7 @@ def prepare(
     entry: FileEntry,
     row: PhotoRow | None,
     root_id: int,
-    spec: ModelInput,
+    spec: ModelInputs,
     gone_by_hash: dict[str, PhotoRow],
     markers: InflightMarkers | None = None,
     root: Path | None = None,
@@ -161,7 +185,7 @@ def prepare(
         if markers is not None:
             markers.begin(entry.path)
         try:
-            pixels, info = load_for_model(photo, spec, name=entry.path)
+            pixels, info = load_for_model(photo, spec.get(), name=entry.path)
         except ImageError as error:
             return Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
         except Exception as error:  # a decoder bug must fail one file, not the whole run

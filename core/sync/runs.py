@@ -60,7 +60,7 @@ class IndexRuns:
         if not library.model_loaded and library.catalog.known_model(library.model_name) is None:
             yield Progress(phase="load", done=0, total=0)  # a first run: its size comes from it
         index = library.vector_index(writable=True)
-        model_id, _ = library.model_key()
+        model_id, dim = library.model_key()
         last_save = time.monotonic()
 
         def save_now_and_then() -> None:
@@ -69,7 +69,7 @@ class IndexRuns:
                 self.save_index()
                 last_save = time.monotonic()
 
-        indexer = Indexer(library.catalog, index, lambda: library.embedder, model_id,
+        indexer = Indexer(library.catalog, index, lambda: library.embedder, model_id, dim,
                           batch_size=batch_size, workers=workers,
                           on_batch=save_now_and_then,
                           markers=InflightMarkers(library.data_dir / INFLIGHT_DIR),

@@ -109,10 +109,6 @@ class Watcher:
         """Run ``job(library)`` in the writer thread between batches (e.g. add a folder)."""
         self._jobs.put(job)
 
-    def request_reconcile(self, root: Path | str | None = None) -> None:
-        """Rescan a root (every watched root when None) as soon as the folders are quiet."""
-        self.policy.request([ALL_ROOTS if root is None else str(root)])
-
     def modes(self) -> dict[str, Mode]:
         """How each root is watched now: events, polling, scans (periodic) or offline."""
         return self.policy.modes()
@@ -152,8 +148,8 @@ class Watcher:
         now = time.monotonic()
         try:
             step(now)
-        except (ModelUnavailableError, CatalogError):
-            raise  # the library itself is unusable: the front must say so
+        except (ModelUnavailableError, CatalogError, BrokenPipeError):
+            raise  # the library is unusable, or the reader left: the front must say so
         except Exception as error:
             known = explain(error)  # a full disk: said plainly, tried again as it frees
             if known is None:

@@ -30,3 +30,18 @@ def test_the_model_loads_only_for_photos_to_embed_and_says_so(tmp_path: Path,
         first_batch = next(i for i, (phase, done) in enumerate(steps)
                            if phase == "embed" and done > 0)
         assert [phase for phase, _ in steps[:first_batch]].count("load") == 1
+
+
+def test_a_renamed_folder_moves_its_photos_without_loading_the_model(
+        tmp_path: Path, tiny_clip_dir: Path) -> None:
+    """Every file of a renamed folder is a move (known by its content hash): nothing to
+    embed, so the model never loads, and each photo keeps its record and vector."""
+    root, data = tmp_path / "library", tmp_path / "data"
+    toyworld.write_photos(root / "trip", toyworld.random_scenes(4, seed=11), seed=11)
+    with Library(data, model=str(tiny_clip_dir), device="cpu") as library:
+        list(library.index([root]))
+    (root / "trip").rename(root / "holiday")
+    with Library(data, device="cpu") as library:
+        report = list(library.index())[-1]
+        assert (report.moved, report.indexed) == (4, 0)
+        assert not library.model_loaded
