@@ -51,6 +51,18 @@ def _install() -> None:
 
 
 @contextmanager
+def not_about_the_file() -> Iterator[None]:
+    """Inside :func:`one_line_per_file`, work whose warnings are not the file's (a model
+    loading on the decode thread): they go where warnings go outside a collection."""
+    collected = getattr(_local, "collected", None)
+    _local.collected = None
+    try:
+        yield
+    finally:
+        _local.collected = collected
+
+
+@contextmanager
 def one_line_per_file(path: str | PathLike[str]) -> Iterator[None]:
     """Collect this thread's warnings while reading ``path``; log them as one line.
 

@@ -20,7 +20,7 @@ from core.errors import ImageError
 from core.memory import trim_heap
 from core.photos import formats, reading
 from core.photos.decoding import MAX_DECODE_BYTES, decode_cost
-from core.photos.file_warnings import one_line_per_file
+from core.photos.file_warnings import not_about_the_file, one_line_per_file
 from core.photos.imaging import ModelInput, load_for_model
 from core.photos.inflight import InflightMarkers
 from core.store.catalog import PhotoFacts, PhotoRow
@@ -111,7 +111,8 @@ class ModelInputs:
     def get(self) -> ModelInput:
         with self._lock:
             if self._spec is None:
-                self._spec = self._load()
+                with not_about_the_file():  # the model's own warnings are not the photo's
+                    self._spec = self._load()
             return self._spec
 
     def size_hint(self) -> int:
@@ -125,15 +126,16 @@ def prepare_within(budget: DecodeBudget, entry: FileEntry, row: PhotoRow | None,
                     markers: InflightMarkers | None, root: Path | None) -> Prepared:
     """:func:`prepare` once the decode budget allows, then the memory a large decode
     freed goes back to the system."""
-    if markers is not None:  # the estimate parses the header: a crash there names the file
-        markers.begin(entry.path)
-    try:
-        cost = _decode_cost(entry.path, spec.size_hint())
-    finally:
-        if markers is not None:
-            markers.end()
-    with budget.claim(cost):
-        prepared = prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
+    with one_line_per_file(entry.path):  # the estimate's warnings and the decode's: one line
+        if markers is not None:  # the estimate parses the header: a crash there names it
+            markers.begin(entry.path)
+        try:
+            cost = _decode_cost(entry.path, spec.size_hint())
+        finally:
+            if markers is not None:
+                markers.end()
+        with budget.claim(cost):
+            prepared = prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
     facts = prepared.facts
     if facts is not None and (facts.error or (facts.width or 0) * (facts.height or 0)
                               >= TRIM_AFTER_PIXELS):
