@@ -26,17 +26,30 @@ class _Parser(argparse.ArgumentParser):
         raise ArgumentError(message, usage=self.format_usage(), prog=self.prog)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("--data-dir", metavar="D",
+def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every command takes. Given before the command too (``pictor --data-dir D
+    status``): there they carry the defaults, and each command's copy sets a value only
+    when the option is given after it."""
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--data-dir", metavar="D", default=default(None),
                         help="library data folder (default: the user data folder, or "
                              "$PICTOR_DATA_DIR)")
-    common.add_argument("--model", metavar="M",
+    parser.add_argument("--model", metavar="M", default=default(None),
                         help="model folder or Hugging Face id (default: the library's model, "
                              "else openai/clip-vit-base-patch32)")
-    common.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
-    common.add_argument("--json", action="store_true", help="print JSON instead of text")
-    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+                        default=default("auto"))
+    parser.add_argument("--json", action="store_true", default=default(False),
+                        help="print JSON instead of text")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
+                        help="log what happens")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    _global_options(common, defaults=False)
 
     parser = _Parser(prog="pictor", description="Offline photo search: find photos by "
                      "describing them or by example.",
@@ -47,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "[--in-tray]\n"
                             "They override the window's saved settings for this run only; "
                             "--in-tray starts it\nwith only its tray icon, as at login.")
+    _global_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     index = commands.add_parser("index", parents=[common], help="index photo folders")

@@ -194,3 +194,13 @@ def test_a_terminal_hears_that_the_model_is_loading(library) -> None:
     json.loads(out)  # stdout stays clean JSON
     piped = pictor("search", "a dog", "--json", data=base / "data")
     assert "loading the model" not in piped.stderr
+
+
+def test_global_options_may_come_before_the_command(library, tmp_path: Path) -> None:
+    """``main.py --data-dir D status``, as the window's options are written."""
+    base, model, _ = library
+    done = subprocess.run([sys.executable, str(MAIN), "--data-dir", str(base / "data"),
+                           "--json", "status"], cwd=ROOT, env=env_for(tmp_path / "elsewhere"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model"] == str(model)
