@@ -32,7 +32,7 @@ PHASES = (
     ("embedder:Embedder._choose_precision", "bf16 check"),
     ("embedder:Embedder.load", "model load"),
     ("captions:", "caption vocabulary"),
-    ("library:Library.tag", "tag pass"),
+    ("scores:Scores.tag", "tag pass"),
     ("scanner:", "scan"),
     ("indexer:", "index"),
     ("library:", "library"),
@@ -51,11 +51,13 @@ def _status() -> dict[str, int]:
 
 
 def _pictor_names(frame: FrameType | None) -> list[str]:
-    """``module:qualname`` of each Pictor function on a stack, innermost first."""
+    """``module:qualname`` of each Pictor function on a stack, innermost first. A module's
+    own body (an import in progress) names no phase: a sample that lands while
+    ``fast_images`` is being imported is start-up, not the int8 tower."""
     names = []
     while frame is not None:
         path = frame.f_code.co_filename
-        if path.startswith(str(REPO)):
+        if path.startswith(str(REPO)) and frame.f_code.co_qualname != "<module>":
             parts = Path(path).relative_to(REPO).parts
             if parts and parts[0] in PACKAGES:
                 module = parts[0] + "/" if parts[0] == "cli" else Path(path).stem + ":"
@@ -118,7 +120,7 @@ class Sampler:
                   if new_peak else {})
         del frames
         phase = _phase(names.get(self._main, []))
-        if any(name.startswith(("imaging:", "raw:", "indexer:_prepare"))
+        if any(name.startswith(("imaging:", "decoding:", "shrinking:", "raw:", "preparing:"))
                for ident, found in names.items() if ident != self._main for name in found):
             phase += " + decoding"
         if new_peak:
