@@ -147,8 +147,7 @@ def fit_scale(related: npt.ArrayLike, unrelated: npt.ArrayLike) -> Scale:
     x = np.concatenate([yes, no])
     y = np.concatenate([np.ones(len(yes)), np.zeros(len(no))])
     weight = np.where(y == 1, 0.5 / len(yes), 0.5 / len(no))
-    spread = max(1.4826 * float(np.median(np.abs(no - np.median(no)))), _MIN_SPREAD)
-    min_width = Z_WIDTH * spread / 2
+    min_width = Z_WIDTH * _robust(no)[1] / 2
     # Newton's method on (slope, centre) in the cosine's units, a small ridge on the slope;
     # a step that overshoots (a worse fit, or a slope <= 0) is halved until it does not.
     slope, centre = 1.0 / max(float(np.std(x)), _MIN_SPREAD), float(np.mean(x))
@@ -186,7 +185,13 @@ def _log_loss(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
     return float(np.sum(weight * (np.logaddexp(0, z) - y * z)) + 0.5e-6 * slope * slope)
 
 
+def _robust(values: npt.NDArray[np.floating[Any]]) -> tuple[float, float]:
+    """The median and robust spread (1.4826 x the median absolute deviation) of
+    ``values``: what a few true matches among them hardly move."""
+    median = float(np.median(values))
+    return median, max(1.4826 * float(np.median(np.abs(values - median))), _MIN_SPREAD)
+
+
 def _scale(unrelated: npt.NDArray[np.floating[Any]]) -> Scale:
-    median = float(np.median(unrelated))
-    spread = max(1.4826 * float(np.median(np.abs(unrelated - median))), _MIN_SPREAD)
+    median, spread = _robust(unrelated)
     return Scale(center=median + Z_CENTER * spread, width=Z_WIDTH * spread)

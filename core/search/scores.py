@@ -34,6 +34,7 @@ class Scores:
         self._corpus: CaptionCorpus | None = None
         self._calibration: Calibration | None = None
         self._calibration_seq = -1  # the model's change counter it was checked at
+        self._learnt: tuple[tuple[str, ...], Scale | None] | None = None
 
     def caption_corpus(self) -> CaptionCorpus:
         """The built-in vocabulary embedded by the current model (built once, cached)."""
@@ -62,20 +63,25 @@ class Scores:
         return current
 
     def _with_learnt_names(self, calibration: Calibration) -> Calibration:
-        """A fine-tuned version's album names and their scale, from its own record."""
-        if calibration.names_scale is not None:
+        """A fine-tuned version's album names and their scale (its record, read once)."""
+        if self._learnt is None:
+            self._learnt = self._read_learnt_names()
+        names, scale = self._learnt
+        if scale is None or calibration.names_scale is not None:
             return calibration
+        return dataclasses.replace(calibration, names=names, names_scale=scale)
+
+    def _read_learnt_names(self) -> tuple[tuple[str, ...], Scale | None]:
         folder = Path(self._library.model_name)
         try:
             record = version_record(folder, folder.name) if folder.is_dir() else None
             if record is None or "names_scale" not in record:
-                return calibration
-            names = tuple(str(name) for name in record.get("names", []))
-            scale = Scale(float(record["names_scale"]["center"]),
-                          float(record["names_scale"]["width"]))
+                return (), None
+            return (tuple(str(name) for name in record.get("names", [])),
+                    Scale(float(record["names_scale"]["center"]),
+                          float(record["names_scale"]["width"])))
         except (PictorError, KeyError, TypeError, ValueError):
-            return calibration  # an older or odd record: the vocabulary's scale serves
-        return dataclasses.replace(calibration, names=names, names_scale=scale)
+            return (), None  # an older or odd record: the vocabulary's scale serves
 
     def tag(self) -> Iterator[Progress]:
         """Tag the photos that have no tags for the current model yet (all of them after

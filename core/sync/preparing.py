@@ -11,7 +11,6 @@ from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -48,11 +47,6 @@ class Prepared:
     pixels: npt.NDArray[np.uint8] | None = None
     facts: PhotoFacts | None = None
     moved_from: PhotoRow | None = None
-
-
-def _hash(file: BinaryIO) -> str:
-    """blake2b-128 of a file's content, streamed (never read whole)."""
-    return reading.content_hash(file)
 
 
 class DecodeBudget:
@@ -176,7 +170,7 @@ def prepare(
         stack.enter_context(one_line_per_file(entry.path))
         try:
             photo = stack.enter_context(reading.open_photo(entry.path))
-            content_hash = _hash(photo)
+            content_hash = reading.content_hash(photo)  # streamed, never read whole
         except ImageError as error:
             return Prepared(entry, row, None, facts=replace(base, error=error.reason))
         base = replace(base, content_hash=content_hash)

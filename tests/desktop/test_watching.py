@@ -14,7 +14,7 @@ import pytest
 
 from core.sync.watch_settings import WatchSettings
 from desktop.watching import FolderWatcher
-from tests.desktop.qt_helpers import wait_idle
+from tests.desktop.qt_helpers import wait_idle, watch_added_folder
 from tests.support import toyworld
 
 LOST = "Inotify queue overflowed; filesystem events were lost"
@@ -183,10 +183,7 @@ def test_photos_whose_events_were_lost_are_found_by_the_window_as_by_watch(
                                    seed=9)
     window = make_window(tmp_path / "data", watch_interval_s=600)  # no periodic rescan
     wait_idle(qtbot, window)
-    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
-        window.add_folders([str(folder)])
-    root = str(folder.resolve())
-    qtbot.waitUntil(lambda: window.watcher.modes().get(root) == "events", timeout=10_000)
+    watch_added_folder(qtbot, window, folder)
     started: list[bool] = []
     window.engine.indexStarted.connect(lambda: started.append(True))
     with monkeypatch.context() as patch:

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tests.desktop.qt_helpers import result_names, wait_idle
+from tests.desktop.qt_helpers import result_names, wait_idle, watch_added_folder
 from tests.support import toyworld
 
 
@@ -175,10 +175,7 @@ def test_a_drive_unplugged_and_back_keeps_its_photos_and_catches_up(
     toyworld.write_photos(folder, scenes, seed=14)
     window = make_window(tmp_path / "data", watch_interval_s=600)  # no periodic rescan
     wait_idle(qtbot, window)
-    with qtbot.waitSignal(window.engine.indexFinished, timeout=60_000):
-        window.add_folders([str(folder)])
-    root = str(folder.resolve())
-    qtbot.waitUntil(lambda: window.watcher.modes().get(root) == "events", timeout=10_000)
+    root = watch_added_folder(qtbot, window, folder)
     away = tmp_path / "usb-elsewhere"
     folder.rename(away)  # unplugged
     qtbot.waitUntil(lambda: window.watcher.modes()[root] == "offline", timeout=10_000)
