@@ -29,12 +29,20 @@ def download_bar(args: argparse.Namespace) -> Any:
     return report
 
 
+RANKED_NOTE = ("this model's scores cannot tell good matches from the rest (its calibration "
+               "found almost no photo standing out), so nothing is hidden: the photos are "
+               "ranked by similarity")
+
+
 def print_hits(hits: Any, args: argparse.Namespace) -> int:
     """A table (or JSON) of results; when the cut-off hid them all, say so."""
     if not hits and hits.hidden:
         print(f"pictor: no good match: the best photo scores {hits.best_hidden:.0f}, under "
               f"the cut-off of {args.min_score:g}; try other words, or --min-score 0 to "
               "list photos anyway", file=sys.stderr if args.json else sys.stdout)
+    ranked = bool(getattr(hits, "ranked", False))
+    if ranked and hits:
+        print(f"pictor: {RANKED_NOTE}", file=sys.stderr)
     if args.json:
         print_json([hit.to_json() for hit in hits])
         return EXIT_OK
@@ -42,9 +50,11 @@ def print_hits(hits: Any, args: argparse.Namespace) -> int:
         if not hits.hidden:
             print("no matching photos (is the library indexed? try `pictor status`)")
         return EXIT_OK
-    print(f"{'#':>3}  {'score':>5}  {'date':<10}  {'from':<4}  path")
+    # A model whose scores cannot separate matches shows its raw similarity instead.
+    print(f"{'#':>3}  {'sim' if ranked else 'score':>5}  {'date':<10}  {'from':<4}  path")
     for rank, hit in enumerate(hits, 1):  # from: the photo's EXIF, or the file's own time
-        print(f"{rank:>3}  {hit.score:>5.1f}  {(hit.date or '')[:10]:<10}  "
+        value = f"{hit.similarity:>5.3f}" if ranked else f"{hit.score:>5.1f}"
+        print(f"{rank:>3}  {value}  {(hit.date or '')[:10]:<10}  "
               f"{hit.date_source or '':<4}  {printable(hit.path)}")
     return EXIT_OK
 

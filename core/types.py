@@ -89,11 +89,14 @@ class Hits(list[SearchHit]):
 
     ``hidden`` counts the candidates that scored under the cut-off; ``best_hidden`` is the
     best of their scores (None: nothing was hidden). An empty list with ``hidden`` set
-    means "no good match", not "no photos".
+    means "no good match", not "no photos". ``ranked``: the model's scores cannot separate
+    related from unrelated photos (core.search.calibration), so nothing was hidden and the
+    order is by similarity alone.
     """
 
     hidden: int = 0
     best_hidden: float | None = None
+    ranked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

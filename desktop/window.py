@@ -238,7 +238,8 @@ class MainWindow(QMainWindow):
         else:
             self._show_message("")
         self.results_label.setText(
-            wording.result_count(len(hits), hidden, self._query.min_score))
+            wording.result_count(len(hits), hidden, self._query.min_score,
+                                 ranked=bool(getattr(hits, "ranked", False))))
         row = self.results.row_of(keep) if keep else None
         if row is not None:
             self.grid_wiring.select(row)

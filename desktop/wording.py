@@ -41,11 +41,14 @@ def no_good_match(query: Query, best: float | None, lower: int) -> str:
             "up</a> to see the closest ones anyway.")
 
 
-def result_count(shown: int, hidden: int, min_score: float) -> str:
-    """ "48 photos · 12 weaker matches hidden (under 50)" for the status bar."""
+def result_count(shown: int, hidden: int, min_score: float, *, ranked: bool = False) -> str:
+    """ "48 photos · 12 weaker matches hidden (under 50)" for the status bar; ``ranked``:
+    the model's scores cannot separate matches, so the photos are only ranked."""
     if not shown:
         return ""
     text = count(shown, "photo")
+    if ranked:
+        return text + " · ranked by similarity (this model's scores cannot separate matches)"
     if hidden:
         text += (f" · {count(hidden, 'weaker match', 'weaker matches')} hidden "
                  f"(under {min_score:.0f})")

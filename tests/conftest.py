@@ -100,6 +100,14 @@ def toy_clip_dir() -> Path:
     return cached_model("toy-clip", models.train_toy_clip)
 
 
+@pytest.fixture(scope="session")
+def plain_toy_clip_dir() -> Path:
+    """The toy CLIP trained without everyday captions as wrong answers: a model whose score
+    calibration cannot tell related from unrelated (about a minute to build once)."""
+    return cached_model("toy-clip-plain",
+                        lambda dest: models.train_toy_clip(dest, distractors=False))
+
+
 PhotoFactory = Callable[..., list[Path]]
 
 

@@ -13,6 +13,15 @@ scores of things that mostly do *not* match:
 A cosine ``Z_CENTER`` robust spreads above the unrelated median scores 50; the score is
 a logistic curve around it, so an unrelated photo scores near 0 and a photo that stands
 out clearly scores near 100. ``DEFAULT_MIN_SCORE`` hides the tail below 50.
+
+Some models cannot be calibrated this way: when the unrelated pairs spread as widely as the
+good matches do (a model that never learnt that words it does not know match nothing), a
+good match scores no higher than an absent thing, and a cut-off would hide everything. It
+shows in the measurement itself: with a model that separates, most photos have a few of
+the vocabulary's 1,600 descriptions standing out above the unrelated crowd (their tags);
+when almost no photo of a large enough sample has even one caption reaching 50,
+:attr:`Calibration.separates` is false, and searches show ranked results with their raw
+similarity instead of hiding them.
 """
 
 from __future__ import annotations
@@ -34,6 +43,11 @@ Z_WIDTH = 0.75
 SAMPLE_PHOTOS = 2000
 """Photos sampled to calibrate (the vocabulary times 2,000 photos: ~2M pairs)."""
 _MIN_SPREAD = 1e-3
+STANDOUT_SHARE = 0.02
+"""Below this share of sampled photos with any caption scoring 50 or more, the text scale
+cannot separate related from unrelated."""
+JUDGED_PHOTOS = 50
+"""Smaller samples are too few to judge by: their calibration is trusted."""
 # Image queries: before a library holds two photos there are no pairs to measure, and in
 # any library a cosine of 0.9 between two photos means the same scene or a near-copy.
 _DEFAULT_IMAGE = (0.9, 0.03)
@@ -76,13 +90,20 @@ class Calibration:
     """Fitted on the version's held-out photos (:func:`fit_scale`): the vocabulary says
     nothing of words the base model never knew, so their scores come from what they
     learnt to find."""
+    separates: bool = True
+    """Whether the text scale separates related from unrelated (see the module's notes);
+    when false, text searches show ranked results with no cut-off."""
+
+    def names_learnt(self, words: str) -> bool:
+        """Whether ``words`` name an album the version learnt (scored by its own scale)."""
+        return self.names_scale is not None and bool(words) and any(
+            _names(name, words) for name in self.names)
 
     def for_query(self, *, text: bool, image: bool, words: str = "") -> Scale:
         """The scale for a query of text, an image or both (both: halfway); a text that
         names a learnt album (``words``) takes the learnt names' scale."""
         text_scale = self.text
-        if self.names_scale is not None and words and any(
-                _names(name, words) for name in self.names):
+        if self.names_scale is not None and self.names_learnt(words):
             text_scale = self.names_scale
         if text and image:
             return Scale((text_scale.center + self.image.center) / 2,
@@ -107,7 +128,8 @@ class Calibration:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
         return cls(text=Scale(**data["text"]), image=Scale(**data["image"]),
-                   photos=int(data["photos"]), corpus=str(data["corpus"]))
+                   photos=int(data["photos"]), corpus=str(data["corpus"]),
+                   separates=bool(data.get("separates", True)))
 
 
 def calibrate(photos: Vector, captions: Vector, *, count: int, corpus: str) -> Calibration:
@@ -117,7 +139,8 @@ def calibrate(photos: Vector, captions: Vector, *, count: int, corpus: str) -> C
     """
     if len(photos) == 0 or len(captions) == 0:
         raise ValueError("calibration needs at least one photo and one caption")
-    text = _scale((captions @ photos.T).ravel())
+    pairs_text = captions @ photos.T
+    text = _scale(pairs_text.ravel())
     image = Scale(*_DEFAULT_IMAGE)
     if len(photos) >= 2:
         pairs = _scale((photos @ photos.T)[np.triu_indices(len(photos), 1)])
@@ -125,7 +148,18 @@ def calibrate(photos: Vector, captions: Vector, *, count: int, corpus: str) -> C
         # passes 0.9 (or 1): a near-copy must still score high, so the centre stops there.
         if pairs.center < _DEFAULT_IMAGE[0]:
             image = pairs
-    return Calibration(text=text, image=image, photos=count, corpus=corpus)
+    return Calibration(text=text, image=image, photos=count, corpus=corpus,
+                       separates=_separates(text, pairs_text))
+
+
+def standout_share(scale: Scale, pairs: npt.NDArray[np.floating[Any]]) -> float:
+    """The share of photos (``pairs``' columns) with at least one caption (row) scoring 50
+    or more on ``scale``."""
+    return float(np.mean(pairs.max(axis=0) >= scale.center))
+
+
+def _separates(scale: Scale, pairs: npt.NDArray[np.floating[Any]]) -> bool:
+    return pairs.shape[1] < JUDGED_PHOTOS or standout_share(scale, pairs) >= STANDOUT_SHARE
 
 
 def _names(name: str, words: str) -> bool:

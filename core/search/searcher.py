@@ -74,12 +74,19 @@ class Searcher:
         negative_vec = self._library.embedder.text_vector(negative) if negative else None
         query = queries.compose(text=text_vec, image=image_vec, negative=negative_vec,
                                 weights=weights)
-        scale = self._scores.calibration().for_query(text=text_vec is not None,
-                                                     image=image_vec is not None,
-                                                     words=text or "")
+        calibration = self._scores.calibration()
+        scale = calibration.for_query(text=text_vec is not None, image=image_vec is not None,
+                                      words=text or "")
+        # A model whose scores cannot separate matches from the rest: a cut-off would
+        # hide good matches as readily as bad ones, so show the ranking whole.
+        ranked = (text_vec is not None and not calibration.separates
+                  and not calibration.names_learnt(text or ""))
+        if ranked:
+            min_score = 0.0
         started = time.monotonic()
         hits = self._nearest(query, k=k, filters=filters, words=match, scale=scale,
                              min_score=min_score)
+        hits.ranked = ranked
         log.info("search: %d hits (%d hidden under %g) in %.0f ms", len(hits), hits.hidden,
                  min_score, (time.monotonic() - started) * 1000)
         return hits

@@ -133,6 +133,7 @@ def test_result_sentences() -> None:
     assert "<a href='#lower'>Show photos scoring 20 and up</a>" in text
     assert result_count(0, 5, 50) == ""
     assert result_count(1, 0, 50) == "1 photo"
+    assert "ranked by similarity" in result_count(3, 0, 50, ranked=True)
     assert result_count(12, 1, 50) == "12 photos · 1 weaker match hidden (under 50)"
 
 

@@ -218,10 +218,11 @@ class _TrainingSet:
     labels: torch.Tensor  # (n, 3) attribute indices
     scene_ids: np.ndarray  # (n,) index into toyworld.all_scenes()
     texts: _TextBank
-    distractors: tuple[torch.Tensor, torch.Tensor]  # input_ids, attention_mask
+    distractors: tuple[torch.Tensor, torch.Tensor] | None  # input_ids, attention_mask
 
 
-def _training_set(processor: CLIPProcessor, *, seed: int, n: int) -> _TrainingSet:
+def _training_set(processor: CLIPProcessor, *, seed: int, n: int,
+                  distractors: bool = True) -> _TrainingSet:
     import torch
 
     scenes = toyworld.random_scenes(n, seed=seed)
@@ -231,7 +232,7 @@ def _training_set(processor: CLIPProcessor, *, seed: int, n: int) -> _TrainingSe
         labels=torch.tensor([_attributes(s) for s in scenes]),
         scene_ids=np.array([scene_index[s] for s in scenes]),
         texts=_text_bank(processor),
-        distractors=_distractor_bank(processor),
+        distractors=_distractor_bank(processor) if distractors else None,
     )
 
 
@@ -313,10 +314,12 @@ def _batch_loss(model: CLIPModel, data: _TrainingSet, rng: np.random.Generator) 
     text_embeds = model.get_text_features(
         input_ids=data.texts.input_ids[rows], attention_mask=data.texts.attention_mask[rows]
     ).pooler_output
-    picked = torch.from_numpy(rng.integers(0, len(data.distractors[0]), size=TOY_DISTRACTORS))
-    negatives = model.get_text_features(
-        input_ids=data.distractors[0][picked], attention_mask=data.distractors[1][picked]
-    ).pooler_output
+    negatives = None
+    if data.distractors is not None:
+        bank_ids, bank_mask = data.distractors
+        picked = torch.from_numpy(rng.integers(0, len(bank_ids), size=TOY_DISTRACTORS))
+        negatives = model.get_text_features(
+            input_ids=bank_ids[picked], attention_mask=bank_mask[picked]).pooler_output
     labels_i, labels_t = data.labels[idx], torch.from_numpy(data.texts.labels[rows])
     # a prompt matches a photo when every attribute it names (>= 0) is the photo's
     match = ((labels_t[None] == labels_i[:, None]) | (labels_t[None] < 0)).all(-1)
@@ -378,9 +381,14 @@ def train_toy_clip(
     seed: int = 0,
     steps: int = TOY_STEPS,
     seconds: float | None = None,
+    distractors: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Train a tiny CLIP on toy-world photos and captions, save it into ``dest``.
+
+    Without ``distractors`` (everyday captions as wrong answers) it never learns that words
+    it has not seen match nothing: unrelated texts spread so widely that the score
+    calibration cannot separate them from good matches (a model to test that case with).
 
     Deterministic for a given seed: a fixed number of ``steps`` on one thread. ``seconds`` is
     an optional wall-clock cap for very slow machines; hitting it stops early and makes the
@@ -398,7 +406,7 @@ def train_toy_clip(
     # cores are shared with other work (two threads ran up to 10x slower on a busy 2-core box).
     torch.set_num_threads(1)
     try:
-        data = _training_set(processor, seed=seed, n=TOY_POOL)
+        data = _training_set(processor, seed=seed, n=TOY_POOL, distractors=distractors)
         if log:
             log(f"{TOY_POOL} photos ready after {time.monotonic() - started:.1f}s")
         with torch.random.fork_rng(devices=[]):

@@ -94,3 +94,26 @@ def test_a_combined_query_uses_a_scale_between_text_and_image(world) -> None:
     assert low < both.center < high
     assert calibration.for_query(text=True, image=False) == calibration.text
     assert calibration.for_query(text=False, image=True) == calibration.image
+
+
+def test_a_model_whose_unrelated_pairs_spread_as_wide_as_its_matches_does_not_separate(
+        world) -> None:
+    # Photos and captions spread evenly over a circle: every cosine from -1 to 1 is as
+    # common as any other, so no photo's best caption stands out of the crowd.
+    rng = np.random.default_rng(1)
+
+    def circle(n: int) -> np.ndarray:
+        angles = rng.uniform(0, 2 * np.pi, n)
+        return np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+
+    flat = calibrate(circle(200), circle(300), count=200, corpus="c")
+    assert not flat.separates
+    assert Calibration.from_json(flat.to_json()) == flat
+    photos, captions, _ = world
+    assert calibrate(photos, captions, count=1500, corpus="c").separates
+    # too few photos to judge by: trusted
+    assert calibrate(circle(20), circle(300), count=20, corpus="c").separates
+    # a calibration stored before the judgement existed is trusted
+    stored = flat.to_json()
+    del stored["separates"]
+    assert Calibration.from_json(stored).separates
