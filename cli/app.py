@@ -21,7 +21,7 @@ from cli.terminal import PrintableFormatter, printable
 from cli.watching import watch
 from core.errors import PictorError, UsageError, explain
 
-READING_COMMANDS = frozenset({"search", "similar", "captions"})
+READING_COMMANDS = frozenset({"search", "similar", "captions", "text"})
 """Commands that only read: they never switch the library's model."""
 
 
@@ -107,13 +107,15 @@ def _run(args: argparse.Namespace) -> int:
             hits = library.search(args.text, image=args.image, negative=args.negative,
                                   k=args.n, folder=args.folder, after=args.after,
                                   before=args.before, words=args.words,
-                                  min_score=args.min_score)
+                                  min_score=args.min_score, near=args.near)
             return print_hits(hits, args)
         if args.command == "similar":
             return print_hits(library.similar(args.photo, k=args.n,
                                                min_score=args.min_score), args)
         if args.command == "captions":
             return commands.captions(library, args)
+        if args.command == "text":
+            return commands.text(library, args)
         if args.command == "watch":
             return watch(library, args)
         if args.command == "finetune":

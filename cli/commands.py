@@ -26,10 +26,11 @@ def index(library: Any, args: argparse.Namespace) -> int:
                             desc="scanning") as bar:
         for progress in run:
             last = progress
-            if progress.phase in ("load", "optimise", "embed", "tag"):
+            if progress.phase in ("load", "optimise", "embed", "tag", "text"):
                 bar.set_description({"load": "loading the model",
                                      "optimise": "preparing the model for this CPU (once)",
-                                     "embed": "indexing", "tag": "tagging"}[progress.phase])
+                                     "embed": "indexing", "tag": "tagging",
+                                     "text": "reading text in photos"}[progress.phase])
             bar.total = progress.total
             bar.n = progress.done
             bar.set_postfix(failed=progress.failed, refresh=False)
@@ -55,6 +56,25 @@ def captions(library: Any, args: argparse.Namespace) -> int:
     for caption in found:
         source = f"{caption.source} ({caption.kind})"
         print(f"{caption.score:>5.1f}  {source:<22}  {printable(caption.text)}")
+    return EXIT_OK
+
+
+def text(library: Any, args: argparse.Namespace) -> int:
+    found = library.text_of(args.photo)
+    if args.json:
+        print_json(None if found is None else {"text": found.text, "lines": found.lines,
+                                               "error": found.error})
+        return EXIT_OK
+    if found is None:
+        print("not read yet: the text pass of `pictor index` reads it after the photos are "
+              "indexed")
+    elif found.error:
+        print(f"its text could not be read: {printable(found.error)}")
+    elif not found.lines:
+        print("no text found in this photo")
+    else:
+        for line in found.lines:
+            print(printable(str(line["text"])))
     return EXIT_OK
 
 

@@ -69,6 +69,11 @@ def status(library: Any, args: argparse.Namespace) -> int:
     print(f"model:       {printable(status.model)} (device {status.device})", file=out)
     print(f"photos:      {status.photos} ({status.indexed} indexed, {status.pending} pending, "
           f"{status.failed} failed)", file=out)
+    text = status.text
+    if text:
+        print(f"text:        {text['read']} photos read ({text['with_text']} with text, "
+              f"{text['failed']} failed, {text['pending']} to read)", file=out)
+    print(f"places:      {status.places} photos say where they were taken", file=out)
     print(f"index:       {status.index_vectors} vectors, {status.index_bytes / 1e6:.1f} MB",
           file=out)
     print("folders:" if status.roots else "folders:     none yet (pictor index FOLDER)",

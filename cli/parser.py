@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--before", metavar="DATE", help="taken before (YYYY[-MM[-DD]])")
     find.add_argument("--no-words", dest="words", action="store_false",
                       help="rank by meaning only: don't also match file and folder names")
+    find.add_argument("--near", type=_near, metavar="LAT,LON[,KM]",
+                      help="only photos taken within KM (default 25) of a GPS position")
+
+    text = commands.add_parser(
+        "text", parents=[common], help="the text written in a photo",
+        description="Print the text read in PHOTO (by the text pass of `index`), line by "
+        "line in reading order; with --json also each line's box (four corners in the "
+        "photo's pixels as shown) and confidence. A photo outside the library is read now.")
+    text.add_argument("photo", metavar="PHOTO")
 
     similar = commands.add_parser("similar", parents=[common], help="photos like this one")
     similar.add_argument("photo", metavar="PHOTO")
@@ -144,6 +153,17 @@ def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> Non
         "keep using the current model; an interrupted run switches nothing and resumes "
         "where it stopped. A model used before switches at once: its vectors are kept.")
     use.add_argument("target", metavar="MODEL")
+
+
+def _near(text: str) -> tuple[float, float, float]:
+    """``--near LAT,LON[,KM]`` as ``(lat, lon, km)``; bad input is a usage error."""
+    from core.words.places import parse_near
+
+    try:
+        position, km = parse_near(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    return position.lat, position.lon, km
 
 
 def _add_result_options(parser: argparse.ArgumentParser) -> None:

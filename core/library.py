@@ -35,11 +35,13 @@ from core.search.scores import CALIBRATION_SETTING, Scores
 from core.search.searcher import Searcher, existing_folder
 from core.store import backup
 from core.store.catalog import Catalog
+from core.store.catalog_text import PhotoText
 from core.store.index_base import AnyIndex, IndexDamagedError
 from core.store.index_files import copy_index
 from core.store.index_keeper import IndexKeeper, index_lock
 from core.sync.runs import IndexRuns
 from core.sync.scanner import SCAN_PROBLEMS_SETTING, is_online
+from core.sync.text_pass import TextPass
 from core.types import LibraryStatus, Progress, Root
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,9 @@ class Library:
         self._on_download = on_download
         self._on_loading = on_loading
         self._embedder: Embedder | None = None
+        # The OCR models do not depend on the CLIP model: one text pass per library.
+        self.text_pass = TextPass(self.catalog, self.data_dir,
+                                  device="cpu" if device == "cpu" else "cuda")
         self._hold_parts()
         log.info("library %s (model %s)", self.data_dir, self.model_name)
 
@@ -120,7 +125,7 @@ class Library:
                                    self.model_name)
         self.scores = Scores(self)
         self.searcher = Searcher(self, self.scores)
-        self._runs = IndexRuns(self, self._keeper, self.scores)
+        self._runs = IndexRuns(self, self._keeper, self.scores, self.text_pass)
         # What the fronts ask a library, answered by its searcher.
         self.search = self.searcher.search
         self.search_vector = self.searcher.search_vector
@@ -343,4 +348,15 @@ class Library:
             index_bytes=index_path.stat().st_size if index_path.exists() else 0,
             models=self.catalog.model_names(),
             scan_problems=json.loads(self.catalog.get_setting(SCAN_PROBLEMS_SETTING) or "[]"),
+            text=self._text_status(),
+            places=self.catalog.count_places(),
         )
+
+    def _text_status(self) -> dict[str, int]:
+        read, with_text, failed = self.catalog.text_counts()
+        return {"read": read, "with_text": with_text, "failed": failed,
+                "pending": self.catalog.count_text_pending()}
+
+    def text_of(self, photo: Path | str) -> PhotoText | None:
+        """The text read in a photo, with its boxes (core.sync.text_pass.TextPass.text_of)."""
+        return self.text_pass.text_of(photo)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float32]
 """One L2-normalised embedding (shape ``(dim,)``) or a batch of them (``(n, dim)``)."""
 
-Phase = Literal["scan", "load", "optimise", "embed", "tag", "save", "done"]
+Phase = Literal["scan", "load", "optimise", "embed", "tag", "text", "save", "done"]
 """``load``: the model is loading (seconds) before the first photo is embedded."""
 
 
@@ -29,6 +29,7 @@ class ImageInfo:
     format: str
     taken_at: datetime | None = None
     camera: str | None = None
+    position: tuple[float, float] | None = None  # GPS (lat, lon), when it carries a good one
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,13 @@ class SearchHit:
     match); ``similarity`` the model's raw cosine similarity (-1..1). ``match`` says what
     found it: ``meaning`` (the vector search), ``words`` (its file name, folders, own
     words or tags matched the query's words) or ``both``. The order of a fused list is by
-    reciprocal-rank fusion, so scores need not decrease down the list.
+    reciprocal-rank fusion, so scores need not decrease down the list. A word match found
+    in the text read in the photo is ``text``, one in the place it was taken ``place``
+    (whether or not its meaning also found it); ``fields`` names every column of its words
+    that matched (``name``, ``folders``, ``words``, ``tags``, ``text``, ``place``).
+
+    ``place`` is where the photo was taken ("Seville, Andalusia, Spain") and ``position``
+    its GPS ``(lat, lon)``, when it carries one.
 
     ``date`` is the date the ``--after``/``--before`` filters use: ``taken_at`` (from the
     photo's own metadata, EXIF) when it has one, else the file's modification time;
@@ -78,10 +85,17 @@ class SearchHit:
     date_source: Literal["exif", "file"] | None = None
     width: int | None = None
     height: int | None = None
-    match: Literal["meaning", "words", "both"] = "meaning"
+    match: Literal["meaning", "words", "both", "text", "place"] = "meaning"
+    fields: tuple[str, ...] = ()
+    place: str | None = None
+    position: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["fields"] = list(self.fields)
+        data["position"] = None if self.position is None else {
+            "lat": self.position[0], "lon": self.position[1]}
+        return data
 
 
 class Hits(list[SearchHit]):
@@ -141,6 +155,10 @@ class LibraryStatus:
     models: list[str] = field(default_factory=list)
     scan_problems: list[str] = field(default_factory=list)
     """What the last full scan could not read, one line each ("unreadable folder: ...")."""
+    text: dict[str, int] = field(default_factory=dict)
+    """The text pass: photos ``read``, ``with_text``, ``failed`` and still ``pending``."""
+    places: int = 0
+    """Photos that say where they were taken (a GPS position)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,8 @@ def describe(progress: Progress) -> str:
         return "Preparing the model for this computer (once per model)…"
     if progress.phase == "tag":
         return f"Tagging photos {progress.done} / {progress.total}"
+    if progress.phase == "text":
+        return f"Reading text in photos {progress.done} / {progress.total}"
     if progress.phase == "done" or (progress.total and progress.done >= progress.total):
         return f"Indexed {progress.done} / {progress.total}"
     text = f"Indexing {progress.done} / {progress.total}"

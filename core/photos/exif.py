@@ -9,6 +9,7 @@ from datetime import datetime
 
 from PIL import ExifTags, Image
 
+from core.photos.gps import position_from_exif
 from core.types import ImageInfo
 
 # Same table as ImageOps.exif_transpose; we also need the value itself for ImageInfo.
@@ -92,4 +93,6 @@ def info_from(size: tuple[int, int], fmt: str, exif: Image.Exif) -> ImageInfo:
     width, height = size
     if orientation(exif) >= 5:
         width, height = height, width
-    return ImageInfo(width, height, fmt, _taken_at(exif), _camera(exif))
+    gps = position_from_exif(exif)
+    position = None if gps is None else (gps.lat, gps.lon)
+    return ImageInfo(width, height, fmt, _taken_at(exif), _camera(exif), position)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from core.errors import UsageError
 from core.search.calibration import Scale
 from core.types import Hits, SearchHit, Vector
+from core.words import keywords
 
 if TYPE_CHECKING:
     from core.store.catalog import Catalog
@@ -48,10 +49,20 @@ class Filters:
     folder: str | None = None
     after: str | None = None
     before: str | None = None
+    place: str | None = None
+    """An FTS5 expression on the ``place`` words (a place named in the query)."""
+    near: tuple[float, float, float] | None = None
+    """``(lat, lon, km)``: taken within ``km`` of the position."""
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in (self.folder, self.after, self.before))
+        return any(v is not None for v in (self.folder, self.after, self.before, self.place,
+                                           self.near))
+
+    def where(self) -> dict[str, Any]:
+        """The keyword arguments of the catalog's filtered queries."""
+        return {"folder": self.folder, "after": self.after, "before": self.before,
+                "place": self.place, "near": self.near}
 
 
 def parse_date(value: str, *, end: bool = False) -> str:
@@ -113,6 +124,7 @@ def nearest(
     filters: Filters = Filters(),
     exclude: frozenset[int] = frozenset(),
     words: str | None = None,
+    text: str = "",
     scale: Scale | None = None,
     min_score: float = 0.0,
 ) -> Hits:
@@ -130,8 +142,7 @@ def nearest(
         raise UsageError("the number of results must be at least 1")
     allowed = None
     if filters.active:
-        allowed = catalog.filtered_ids(model_id, folder=filters.folder, after=filters.after,
-                                       before=filters.before)
+        allowed = catalog.filtered_ids(model_id, **filters.where())
         if len(allowed) == 0:
             return Hits()
     depth = k if words is None else max(k, FUSION_DEPTH)
@@ -154,16 +165,33 @@ def nearest(
             continue
         kept.append((key, cosine, score, match))
     details = catalog.photo_details([key for key, _, _, _ in kept])
+    fields = _matched_fields(catalog, [key for key, _, _, m in kept if m != "meaning"], text)
     for key, cosine, score, match in kept:
         row = details.get(key)
         if row is None:  # the index is a cache: a photo removed since it was saved
             continue
+        found = fields.get(key, ())
+        # Text read in the photo, or its place, is named: the user wonders where it came from
+        if "text" in found:
+            match = "text"
+        elif "place" in found:
+            match = "place"
+        position = (row["lat"], row["lon"]) if row["lat"] is not None else None
         hits.append(SearchHit(photo_id=key, path=row["path"], score=score,
                               similarity=round(cosine, 4), taken_at=row["taken_at"],
                               date=row["date"],
                               date_source="exif" if row["taken_at"] else "file",
-                              width=row["width"], height=row["height"], match=match))
+                              width=row["width"], height=row["height"], match=match,
+                              fields=found, place=row["place"], position=position))
     return hits
+
+
+def _matched_fields(catalog: Catalog, ids: list[int], text: str) -> dict[int, tuple[str, ...]]:
+    """Which word columns of each photo hold a word of the query's ``text``."""
+    if not ids or not text:
+        return {}
+    rows = catalog.word_rows(ids)
+    return {key: tuple(keywords.matched_columns(row, text)) for key, row in rows.items()}
 
 
 RRF_K = 60
@@ -171,7 +199,7 @@ RRF_K = 60
 FUSION_DEPTH = 100
 """How far down each ranking fusion looks."""
 
-Match = Literal["meaning", "words", "both"]
+Match = Literal["meaning", "words", "both", "text", "place"]
 
 
 def _fuse(
@@ -188,8 +216,7 @@ def _fuse(
 ) -> list[tuple[int, float, Match]]:
     """``(id, cosine, match)`` of the ``k`` best by reciprocal-rank fusion."""
     matched = [i for i in catalog.word_matches(words, model_id, limit=depth + len(exclude),
-                                               folder=filters.folder, after=filters.after,
-                                               before=filters.before)
+                                               **filters.where())
                if i not in exclude][:depth]
     cosine = dict(ranked)
     fused = {key: 1.0 / (RRF_K + rank) for rank, (key, _) in enumerate(ranked, 1)}

@@ -47,6 +47,7 @@ class Searcher:
         weights: queries.Weights = queries.DEFAULT_WEIGHTS,
         words: bool = True,
         min_score: float = DEFAULT_MIN_SCORE,
+        near: tuple[float, float, float] | None = None,
     ) -> Hits:
         """Photos matching a description, an example image (any file), or both.
 
@@ -55,18 +56,25 @@ class Searcher:
         the text's words are also matched against file names, folders, the photos' own
         words and their tags (see :func:`core.search.queries.nearest`). Photos found by
         meaning alone that score under ``min_score`` (0-100) are hidden: see :class:`Hits`.
+        A place the library's photos were taken in ("Seville", "Spain", "西班牙") becomes a
+        place filter, as dates do; ``near`` (``lat, lon, km``) keeps photos taken within
+        ``km`` of a position.
         """
         text = text.strip() if text else None
         if not text and image is None:
             raise UsageError("a search needs a text, an image, or both")
-        filters = self._filters(folder, after, before)
+        filters = dataclasses.replace(self._filters(folder, after, before), near=near)
         match = None
         if text:
             parsed = keywords.parse_query(text)
             if parsed.after and after is None and before is None:
                 filters = dataclasses.replace(filters, after=parsed.after,
                                               before=parsed.before)
-            text = parsed.text or text  # a query of dates alone still needs a vector
+            place, rest = self._place_in(parsed.text) if words else (None, parsed.text)
+            if place is not None:
+                filters = dataclasses.replace(filters, place=place)
+            text = rest or parsed.text or text  # a query of dates alone still needs a vector
+            # The place stays in the words: "Spain" alone finds its photos by their words.
             match = keywords.match_expression(parsed.text) if words else None
         _check_limits(k, min_score)
         image_vec = self.image_vector(image) if image is not None else None
@@ -85,7 +93,7 @@ class Searcher:
             min_score = 0.0
         started = time.monotonic()
         hits = self._nearest(query, k=k, filters=filters, words=match, scale=scale,
-                             min_score=min_score)
+                             min_score=min_score, text=text or "")
         hits.ranked = ranked
         log.info("search: %d hits (%d hidden under %g) in %.0f ms", len(hits), hits.hidden,
                  min_score, (time.monotonic() - started) * 1000)
@@ -184,14 +192,27 @@ class Searcher:
                 raise UsageError(f"{folder} is not in the library (its folders: {listed})")
         return filters
 
+    def _place_in(self, text: str) -> tuple[str | None, str]:
+        """The longest run of ``text``'s words (up to 3) that names a place some photo was
+        taken in, as an FTS5 expression on the place words, and the text without it."""
+        words = [w for w in keywords.query_words(text) if w.lower() not in keywords.STOPWORDS]
+        for length in (3, 2, 1):
+            for start in range(len(words) - length + 1):
+                phrase = " ".join(words[start : start + length])
+                expression = keywords.phrase_expression(phrase, "")
+                if expression and self._library.catalog.has_place_words(expression):
+                    rest = [*words[:start], *words[start + length :]]
+                    return expression, " ".join(rest)
+        return None, text
+
     def _nearest(self, query: Vector, *, k: int, filters: queries.Filters,
                  exclude: frozenset[int] = frozenset(),
                  words: str | None = None, scale: Scale | None = None,
-                 min_score: float = 0.0) -> Hits:
+                 min_score: float = 0.0, text: str = "") -> Hits:
         return queries.nearest(self._library.catalog, self._library.vector_index(),
                                self._library.model_key()[0], query, k, filters=filters,
                                exclude=exclude, words=words, scale=scale,
-                               min_score=min_score)
+                               min_score=min_score, text=text)
 
 
 def _check_limits(k: int, min_score: float) -> None:

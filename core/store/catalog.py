@@ -34,6 +34,7 @@ from core.store import (
     catalog_failures,
     catalog_models,
     catalog_photos,
+    catalog_text,
     catalog_vectors,
     catalog_words,
     connection,
@@ -311,23 +312,56 @@ class Catalog:
         changed, in one transaction; the photos' vectors and tags stay."""
         self._write(catalog_words.set_user_words, rows)
 
-    def filtered_ids(self, model_id: int, *, folder: str | None = None,
-                     after: str | None = None, before: str | None = None) -> np.ndarray:
-        """Ids with a vector for the model that pass the folder and date filters."""
-        return catalog_words.filtered_ids(self.db, model_id, folder=folder, after=after,
-                                          before=before)
+    def filtered_ids(self, model_id: int, **filters: Any) -> np.ndarray:
+        """Ids with a vector for the model that pass the filters (folder, after, before,
+        place, near: see :class:`core.store.catalog_words.Where`)."""
+        return catalog_words.filtered_ids(self.db, model_id, catalog_words.Where(**filters))
 
     def word_matches(self, match: str, model_id: int, *, limit: int,
-                     folder: str | None = None, after: str | None = None,
-                     before: str | None = None) -> list[int]:
+                     **filters: Any) -> list[int]:
         """Ids whose words match an FTS5 expression, best first, among photos with a
         vector for the model that pass the filters."""
         return catalog_words.word_matches(self.db, match, model_id, limit=limit,
-                                          folder=folder, after=after, before=before)
+                                          where=catalog_words.Where(**filters))
+
+    def word_rows(self, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        """The full-text rows of photos (each column's words as stored), keyed by id."""
+        return catalog_words.word_rows(self.db, ids)
+
+    def has_place_words(self, match: str) -> bool:
+        """Whether some photo's place words match an FTS5 expression."""
+        return catalog_words.has_place_words(self.db, match)
 
     def photos_with_words(self, phrase: str) -> list[str]:
         """Paths of readable photos whose own words hold ``phrase`` as a phrase."""
         return catalog_words.photos_with_words(self.db, phrase)
+
+    # -- text in photos and places (core.store.catalog_text) -------------------------------
+
+    def text_pending(self, limit: int) -> list[tuple[int, str, bool]]:
+        """Readable photos whose text is still to read: ``(id, path, position known)``."""
+        return catalog_text.text_pending(self.db, limit)
+
+    def count_text_pending(self) -> int:
+        return catalog_text.count_text_pending(self.db)
+
+    def write_text(self, rows: Sequence[catalog_text.TextFacts]) -> None:
+        """Store what the text pass read, in one transaction."""
+        self._write(catalog_text.write_text, rows)
+
+    def text_of(self, photo_id: int) -> catalog_text.PhotoText | None:
+        return catalog_text.text_of(self.db, photo_id)
+
+    def text_counts(self) -> tuple[int, int, int]:
+        """``(photos read, with text, failed)``."""
+        return catalog_text.text_counts(self.db)
+
+    def count_places(self) -> int:
+        return catalog_text.count_places(self.db)
+
+    def places(self) -> list[tuple[str, int]]:
+        """Place names and their photo counts, most photos first."""
+        return catalog_text.places(self.db)
 
     # -- failures, crash suspects, counts (core.store.catalog_failures) --------------------
 

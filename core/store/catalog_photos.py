@@ -16,6 +16,7 @@ import sqlite_utils
 
 from core.store.catalog_failures import STATUS_FAILED, STATUS_OK
 from core.store.catalog_models import all_changed, next_seq
+from core.store.catalog_text import PlaceFacts, forget_text, set_place
 from core.store.catalog_vectors import vector_to_blob
 from core.store.catalog_words import write_photo_words
 from core.store.stored_paths import from_db, to_db
@@ -53,6 +54,7 @@ class PhotoFacts:
     error: str | None = None  # set: the file failed to decode and has no vector
     user_words: str | None = None  # the file's own titles/captions/keywords (None: keep)
     sidecars: str | None = None  # the signature of the sidecars read for them (None: keep)
+    place: PlaceFacts | None = None  # where it was taken (its GPS position), if it says
 
 
 _ROW = "SELECT id, root_id, path, size, mtime, content_hash, status, sidecars FROM photos"
@@ -140,7 +142,8 @@ def photo_details(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, di
         chunk = [int(i) for i in ids[start : start + 500]]
         marks = ",".join("?" * len(chunk))
         for row in db.query(
-            "SELECT id, path, taken_at, date, width, height, camera FROM photos "
+            "SELECT id, path, taken_at, date, width, height, camera, lat, lon, place "
+            "FROM photos "
             f"WHERE id IN ({marks})",
             chunk,
         ):
@@ -165,7 +168,10 @@ def write_batch(db: sqlite_utils.Database, facts: Sequence[PhotoFacts],
     for fact, vector in zip(facts, vectors, strict=True):
         photo_id, content_changed = _upsert_photo(db, fact, now)
         ids.append(photo_id)
+        if not fact.error:
+            set_place(db, photo_id, fact.place)
         if content_changed or fact.error:
+            forget_text(db, photo_id)
             db.execute("UPDATE models SET seq = seq + 1 WHERE id != ?", [model_id])
             db.execute("DELETE FROM embeddings WHERE photo_id = ?", [photo_id])
             db.execute("DELETE FROM photo_tags WHERE photo_id = ?", [photo_id])

@@ -8,7 +8,9 @@ Functions over the catalog's database; writes run in the caller's transaction
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,10 +44,23 @@ def set_user_words(db: sqlite_utils.Database, rows: Iterable[tuple[int, str, str
 # -- queries -------------------------------------------------------------------------------
 
 
-def filtered_ids(db: sqlite_utils.Database, model_id: int, *, folder: str | None = None,
-                 after: str | None = None, before: str | None = None) -> np.ndarray:
-    """Ids with a vector for the model that pass the folder and date filters."""
-    where, params = _filter_where(model_id, folder=folder, after=after, before=before)
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Filters of a query (None: no restriction): a folder (absolute path), dates (ISO;
+    ``after`` inclusive, ``before`` exclusive), ``place`` (an FTS5 expression on the place
+    words) and ``near`` (``lat, lon, km``)."""
+
+    folder: str | None = None
+    after: str | None = None
+    before: str | None = None
+    place: str | None = None
+    near: tuple[float, float, float] | None = None
+
+
+def filtered_ids(db: sqlite_utils.Database, model_id: int,
+                 filters: Where = Where()) -> np.ndarray:
+    """Ids with a vector for the model that pass the filters."""
+    where, params = _filter_where(model_id, filters)
     rows = db.execute(
         "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id "
         f"WHERE {' AND '.join(where)}",
@@ -55,15 +70,14 @@ def filtered_ids(db: sqlite_utils.Database, model_id: int, *, folder: str | None
 
 
 def word_matches(db: sqlite_utils.Database, match: str, model_id: int, *, limit: int,
-                 folder: str | None = None, after: str | None = None,
-                 before: str | None = None) -> list[int]:
+                 where: Where = Where()) -> list[int]:
     """Ids whose words match an FTS5 expression (:func:`keywords.match_expression`),
     best first (bm25), among photos with a vector for the model that pass the filters."""
-    where, params = _filter_where(model_id, folder=folder, after=after, before=before)
+    where_sql, params = _filter_where(model_id, where)
     rows = db.execute(
         f"SELECT p.id FROM {keywords.TABLE} w JOIN photos p ON p.id = w.rowid "
         "JOIN embeddings e ON e.photo_id = p.id "
-        f"WHERE {keywords.TABLE} MATCH ? AND {' AND '.join(where)} "
+        f"WHERE {keywords.TABLE} MATCH ? AND {' AND '.join(where_sql)} "
         f"ORDER BY {keywords.BM25}, p.id LIMIT ?",
         [match, *params, limit],
     ).fetchall()
@@ -84,19 +98,51 @@ def photos_with_words(db: sqlite_utils.Database, phrase: str) -> list[str]:
     return [from_db(r[0]) for r in rows]
 
 
-def _filter_where(model_id: int, *, folder: str | None, after: str | None,
-                  before: str | None) -> tuple[list[str], list[Any]]:
+def word_rows(db: sqlite_utils.Database, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """The full-text rows of photos (each column's words as stored), keyed by id."""
+    out: dict[int, dict[str, str]] = {}
+    columns = ", ".join(keywords.COLUMNS)
+    for start in range(0, len(ids), 500):
+        chunk = [int(i) for i in ids[start : start + 500]]
+        for row in db.execute(f"SELECT rowid, {columns} FROM {keywords.TABLE} "
+                              f"WHERE rowid IN ({','.join('?' * len(chunk))})", chunk):
+            out[int(row[0])] = dict(zip(keywords.COLUMNS, (v or "" for v in row[1:]),
+                                        strict=True))
+    return out
+
+
+def has_place_words(db: sqlite_utils.Database, match: str) -> bool:
+    """Whether some photo's place words match an FTS5 expression."""
+    return db.execute(f"SELECT 1 FROM {keywords.TABLE} WHERE {keywords.TABLE} MATCH ? "
+                      "LIMIT 1", [f"place : ({match})"]).fetchone() is not None
+
+
+_KM_PER_DEGREE = 111.195  # on a sphere of the Earth's mean radius
+
+
+def _filter_where(model_id: int, filters: Where) -> tuple[list[str], list[Any]]:
     where = ["e.model_id = ?"]
     params: list[Any] = [model_id]
-    if folder is not None:
+    if filters.folder is not None:
         # A prefix range instead of LIKE: paths may hold % and _ characters.
-        prefix = folder.rstrip("/\\") + "/"
+        prefix = filters.folder.rstrip("/\\") + "/"
         where.append("p.path >= ? AND p.path < ?")
         params += [to_db(prefix), to_db(prefix[:-1] + chr(ord("/") + 1))]
-    if after is not None:
+    if filters.after is not None:
         where.append("p.date >= ?")
-        params.append(after)
-    if before is not None:
+        params.append(filters.after)
+    if filters.before is not None:
         where.append("p.date < ?")
-        params.append(before)
+        params.append(filters.before)
+    if filters.place is not None:
+        where.append(f"p.id IN (SELECT rowid FROM {keywords.TABLE} "
+                     f"WHERE {keywords.TABLE} MATCH ?)")
+        params.append(f"place : ({filters.place})")
+    if filters.near is not None:
+        # Flat-Earth distance around the point: exact enough within a few hundred km.
+        lat, lon, km = filters.near
+        squeeze = max(math.cos(math.radians(lat)), 1e-6)
+        where.append("p.lat IS NOT NULL AND "
+                     "((p.lat - ?) * (p.lat - ?) + (p.lon - ?) * (p.lon - ?) * ?) <= ?")
+        params += [lat, lat, lon, lon, squeeze * squeeze, (km / _KM_PER_DEGREE) ** 2]
     return where, params

@@ -172,8 +172,35 @@ def _migrate_5(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE photos ADD COLUMN sidecars TEXT NOT NULL DEFAULT ''")
 
 
+def _migrate_6(db: sqlite_utils.Database) -> None:
+    """Text read in each photo (its lines with their boxes, or why it could not be read) and
+    where it was taken (GPS position and place name), and ``text`` and ``place`` columns in
+    the full-text table (copied into a new table, as FTS5 tables cannot gain a column).
+    Photos indexed before have no text row: the next run's text pass reads them, and their
+    position with them."""
+    db.execute("ALTER TABLE photos ADD COLUMN lat REAL")
+    db.execute("ALTER TABLE photos ADD COLUMN lon REAL")
+    db.execute("ALTER TABLE photos ADD COLUMN place TEXT")
+    db.execute(
+        "CREATE TABLE photo_text ("
+        " photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,"
+        " lines TEXT NOT NULL,"  # JSON [{"text", "box": [[x, y] x 4], "confidence"}, ...]
+        " error TEXT,"  # set: the text could not be read (the reason); lines is []
+        " read_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE VIRTUAL TABLE photo_words_new USING fts5(name, folders, words, tags, "
+               "text, place, tokenize = 'unicode61 remove_diacritics 2')")
+    db.execute("INSERT INTO photo_words_new(rowid, name, folders, words, tags, text, place) "
+               "SELECT rowid, name, folders, words, tags, '', '' FROM photo_words")
+    db.execute("DROP TRIGGER photos_words_delete")
+    db.execute("DROP TABLE photo_words")
+    db.execute("ALTER TABLE photo_words_new RENAME TO photo_words")
+    db.execute("CREATE TRIGGER photos_words_delete AFTER DELETE ON photos BEGIN "
+               "DELETE FROM photo_words WHERE rowid = old.id; END")
+
+
 # Append-only (see the module docstring).
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2,
                                                              _migrate_3, _migrate_4,
-                                                             _migrate_5]
+                                                             _migrate_5, _migrate_6]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,6 +5,7 @@ failure with its reason, never an exception that stops the run."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -20,11 +21,17 @@ from core.memory import trim_heap
 from core.photos import formats, reading
 from core.photos.decoding import MAX_DECODE_BYTES, decode_cost
 from core.photos.file_warnings import not_about_the_file, one_line_per_file
+from core.photos.gps import Position
 from core.photos.imaging import ModelInput, load_for_model
 from core.photos.inflight import InflightMarkers
 from core.store.catalog import PhotoFacts, PhotoRow
+from core.store.catalog_text import PlaceFacts
 from core.sync.scanner import FileEntry
+from core.words import places
+from core.words.places import PlacesUnavailableError
 from core.words.user_words import read_user_texts
+
+log = logging.getLogger(__name__)
 
 TRIM_AFTER_PIXELS = 16_000_000
 """After decoding an image this large (or failing to decode one), free memory is handed
@@ -199,8 +206,25 @@ def prepare(
         taken_at=info.taken_at.isoformat() if info.taken_at else None,
         camera=info.camera,
         user_words=user_words,
+        place=place_facts(info.position),
     )
     return Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
+
+
+def place_facts(position: tuple[float, float] | None) -> PlaceFacts | None:
+    """A GPS position with the name of its place (offline: core.words.places); the
+    position alone when the place names cannot be loaded."""
+    if position is None:
+        return None
+    lat, lon = position
+    try:
+        place = places.place_of(Position(lat, lon))
+    except PlacesUnavailableError as error:
+        log.warning("%s", error)
+        return PlaceFacts(lat, lon)
+    if place is None:  # far from any town: open sea, the poles
+        return PlaceFacts(lat, lon)
+    return PlaceFacts(lat, lon, places.place_label(place), place.words())
 
 
 def own_words(path: Path, data: bytes | None = None, *, root: Path | None = None) -> str:

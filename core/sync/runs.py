@@ -21,6 +21,7 @@ from core.search.scores import Scores
 from core.store import backup
 from core.store.index_keeper import IndexKeeper
 from core.sync.indexer import Indexer
+from core.sync.text_pass import TextPass
 from core.types import Progress
 from core.units import human_size
 
@@ -42,10 +43,12 @@ saved file; ViT-B/32: +0.35 GB for 350 MB, see bench/run.py memory)."""
 class IndexRuns:
     """Runs the indexer for one library and its current model."""
 
-    def __init__(self, library: ModelContext, keeper: IndexKeeper, scores: Scores) -> None:
+    def __init__(self, library: ModelContext, keeper: IndexKeeper, scores: Scores,
+                 text: TextPass | None = None) -> None:
         self._library = library
         self._keeper = keeper
         self._scores = scores
+        self._text = text
 
     def save_index(self) -> None:
         """Save the search index, if it is open, under its lock."""
@@ -77,17 +80,33 @@ class IndexRuns:
                           model_loaded=lambda: library.model_loaded)
         passes = indexer.run(roots) if files is None else indexer.run_files(roots, files)
         try:
-            yield from self._with_tags(passes)
+            report = Progress(phase="done", done=0, total=0)
+            for progress in self._with_tags(passes):
+                if progress.phase == "done":
+                    report = progress
+                    continue
+                yield progress
             # After a complete run, so the copy holds a whole, consistent library.
             backup.backup_if_due(library.catalog.path)
+            self._keeper.reshape(*library.model_key())
+            self.save_index()  # search is whole before the text pass starts
+            yield from self._text_steps(report)
         except BaseException:  # closed, interrupted or failed: keep what was done
             try:
                 self.save_index()
             except Exception as error:  # e.g. the disk that failed the run: that error tells
                 log.warning("the search index could not be saved: %s", error)
             raise
-        self._keeper.reshape(*library.model_key())
-        self.save_index()
+
+    def _text_steps(self, report: Progress) -> Iterator[Progress]:
+        """The text pass's progress under the run's totals, then the run's report (with
+        the text pass's time) as the last thing yielded."""
+        read = 0.0
+        for step in self._text.run() if self._text is not None else ():
+            read = step.elapsed_s
+            yield dataclasses.replace(report, phase="text", done=step.done, total=step.total,
+                                      current=None, elapsed_s=report.elapsed_s + read)
+        yield dataclasses.replace(report, elapsed_s=report.elapsed_s + read)
 
     def _with_tags(self, passes: Iterator[Progress]) -> Iterator[Progress]:
         """The indexer's progress, then the tag pass's under the run's totals, then the

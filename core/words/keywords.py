@@ -1,10 +1,12 @@
 """Words: the full-text side of search, and the dates a query may hold.
 
 Every photo has one row in the FTS5 table ``photo_words`` (rowid = the photo's id) with
-four columns: ``name`` (the file name), ``folders`` (the root folder's name and the
+six columns: ``name`` (the file name), ``folders`` (the root folder's name and the
 folders below it), ``words`` (the user's own titles, captions and keywords, from the
-file's metadata and sidecars: core.words.user_words) and ``tags`` (the automatic tags of the
-current model, in English and Chinese: core.search.captions). Text is split here, in Python,
+file's metadata and sidecars: core.words.user_words), ``tags`` (the automatic tags of the
+current model, in English and Chinese: core.search.captions), ``text`` (the text read in the
+photo: core.sync.text_pass) and ``place`` (where it was taken: core.words.places). Text is
+split here, in Python,
 before SQLite sees it, so indexing and querying agree: runs of letters and runs of
 digits are separate words (``IMG_2041`` -> ``img 2041``), and each CJK character is a
 word of its own (a query's CJK run becomes a phrase), so Chinese and Japanese match
@@ -13,6 +15,10 @@ diacritics.
 
 A query's words are matched by quoting every one of them: FTS5 syntax (quotes, ``*``,
 ``-``, ``NEAR``, ``AND``/``OR``/``NOT``, brackets) is never interpreted.
+
+Text read in a photo is full of codes (``RE1634``, ``0271-5550123``): its column also holds
+each run of letters and digits whole (``re1634``), and a query's word also matches the
+beginning of a word or code there, so "RE16" finds the receipt that reads RE1634.
 """
 
 from __future__ import annotations
@@ -28,13 +34,17 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 TABLE = "photo_words"
-COLUMNS = ("name", "folders", "words", "tags")
+COLUMNS = ("name", "folders", "words", "tags", "text", "place")
 # bm25 weights per column: a word in the file name counts most, a model's tag least.
-BM25 = "bm25(photo_words, 4.0, 2.0, 2.0, 0.5)"
+BM25 = "bm25(photo_words, 4.0, 2.0, 2.0, 0.5, 2.0, 2.0)"
+TEXT_COLUMN = "text"
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]+|(?:(?![{_CJK}])[^\W\d_])+|\d+")
 _CJK_RUN = re.compile(rf"^[{_CJK}]+$")
+# A run of letters and digits together (not CJK): a code such as RE1634 or a word.
+_ALNUM_RUN = re.compile(rf"(?:(?![{_CJK}])[^\W_])+")
+_MIXED = re.compile(r"(?=.*\d)(?=.*[^\W\d_])")
 
 # Words a description carries that say nothing about a file's name.
 STOPWORDS = frozenset({
@@ -99,6 +109,20 @@ def write_tags(db: sqlite_utils.Database, photo_id: int, tags: str) -> None:
     db.execute(f"UPDATE {TABLE} SET tags = ? WHERE rowid = ?", [index_text(tags), photo_id])
 
 
+def text_index(text: str) -> str:
+    """The text read in a photo as stored: its words, then each code whole (``re1634``)."""
+    codes = [run.lower() for run in _ALNUM_RUN.findall(text) if _MIXED.match(run)]
+    return " ".join([*tokens(text), *codes])
+
+
+def write_column(db: sqlite_utils.Database, photo_id: int, column: str, indexed: str) -> None:
+    """Set one of a photo's ``text`` or ``place`` words, already split (caller's
+    transaction; the photo's row exists)."""
+    if column not in ("text", "place"):
+        raise ValueError(f"not a column of its own: {column}")
+    db.execute(f"UPDATE {TABLE} SET {column} = ? WHERE rowid = ?", [indexed, photo_id])
+
+
 def match_expression(text: str) -> str | None:
     """A safe FTS5 query: every meaningful word of ``text`` must match (None: no words).
 
@@ -106,20 +130,55 @@ def match_expression(text: str) -> str | None:
     quoted phrase of its characters, or for a longer run any of its character pairs.
     """
     parts: list[str] = []
-    for run in _TOKEN.findall(text):
+    for run in _WORD_OR_CJK.findall(text):
         if _CJK_RUN.match(run):
             parts.append(_cjk_expression(run))
         elif run.lower() not in STOPWORDS:
-            parts.append('"' + run.lower().replace('"', '""') + '"')
+            parts.append(_word_expression(run.lower()))
     return " AND ".join(parts) if parts else None
 
 
+_WORD_OR_CJK = re.compile(rf"[{_CJK}]+|{_ALNUM_RUN.pattern}")
+
+
+def _word_expression(run: str) -> str:
+    """A run of letters and digits: its words, or the beginning of a word or code in the
+    photo's text (``"re" AND "16"`` or ``text : "re16" *``)."""
+    words = ['"' + word + '"' for word in _TOKEN.findall(run) if word not in STOPWORDS]
+    whole = " AND ".join(words)
+    prefix = f'{TEXT_COLUMN} : "{run}" *'
+    if not words:
+        return prefix
+    return f"(({whole}) OR {prefix})" if len(words) > 1 else f"({whole} OR {prefix})"
+
+
+def matched_columns(row: dict[str, str], text: str) -> list[str]:
+    """The columns of a photo's words row (as stored) that hold a word of ``text``: a whole
+    word anywhere, or the beginning of a word or code in its text."""
+    wanted = [w for w in tokens(text) if w not in STOPWORDS]
+    runs = [r.lower() for r in _ALNUM_RUN.findall(text) if r.lower() not in STOPWORDS]
+    found = []
+    for column in COLUMNS:
+        words = set((row.get(column) or "").split())
+        if any(w in words for w in wanted) or (column == TEXT_COLUMN and any(
+                w.startswith(r) for r in runs for w in words)):
+            found.append(column)
+    return found
+
+
 def phrase_expression(text: str, column: str) -> str | None:
-    """A safe FTS5 query: ``text``'s words in a row, in ``column`` (None: no words)."""
+    """A safe FTS5 query: ``text``'s words in a row, in ``column`` (any column: "");
+    None: no words."""
     words = tokens(text)
     if not words:
         return None
-    return f'{column} : "' + " ".join(w.replace('"', '""') for w in words) + '"'
+    phrase = '"' + " ".join(w.replace('"', '""') for w in words) + '"'
+    return f"{column} : {phrase}" if column else phrase
+
+
+def query_words(text: str) -> list[str]:
+    """A query's words as typed: runs of letters and digits, and CJK runs."""
+    return _WORD_OR_CJK.findall(text)
 
 
 # Chinese function characters: a pair holding one says nothing ("的日" in "海边的日落").

@@ -115,6 +115,9 @@ def test_migration_builds_words_for_existing_photos(tmp_path: Path) -> None:
     conn.execute("DROP TRIGGER photos_words_delete")
     conn.execute("DROP TABLE photo_tags")  # schema 4's
     conn.execute("ALTER TABLE photos DROP COLUMN sidecars")  # schema 5's
+    conn.execute("DROP TABLE photo_text")  # schema 6's
+    for column in ("lat", "lon", "place"):
+        conn.execute(f"ALTER TABLE photos DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()

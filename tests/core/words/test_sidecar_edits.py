@@ -119,6 +119,9 @@ def test_a_library_from_before_sidecar_signatures_reads_sidecar_words_once(
         index(library, folder)
     conn = sqlite3.connect(data / DATABASE_NAME)  # as schema 4 left it
     conn.execute("ALTER TABLE photos DROP COLUMN sidecars")
+    conn.execute("DROP TABLE photo_text")  # schema 6's
+    for column in ("lat", "lon", "place"):
+        conn.execute(f"ALTER TABLE photos DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()

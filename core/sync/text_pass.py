@@ -1,0 +1,126 @@
+"""The text pass: read the text written in each photo (core.photos.text_reading), after the
+embeddings of an index run, so that search works before it finishes.
+
+Its state is the catalog: a photo without a text row is still to read, so a run that was
+stopped or crashed carries on where it was. A photo is decoded once for it, as shown (EXIF
+orientation applied), and only photos where the cheap detector sees text pay for the full
+reading. Photos indexed before places existed get their GPS position from the same decode.
+
+A photo whose reading crashes the whole process (a native library's fault) is named by
+a marker file, as decoding is (core.photos.inflight); the next pass records it as failed
+rather than crash on it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from core.config import INFLIGHT_DIR
+from core.errors import ImageError, PathNotFoundError, PictorError, UsageError
+from core.photos import reading
+from core.photos.imaging import decode
+from core.photos.inflight import InflightMarkers
+from core.photos.text_reading import TextLine, TextReader
+from core.store.catalog import Catalog
+from core.store.catalog_text import PhotoText, TextFacts
+from core.sync.preparing import place_facts
+from core.types import Progress
+
+log = logging.getLogger(__name__)
+
+READ_TEXT_ENV = "PICTOR_READ_TEXT"
+"""Set to 0 to skip the text pass (text in photos is then not searchable)."""
+TEXT_SIDE = 1000
+"""Decode a photo so that its shorter side keeps at least this many pixels (JPEG draft):
+small print on a 12 MP photo stays readable, and the reader shrinks the rest itself."""
+CRASH_REASON = "reading its text crashed Pictor; it is not read again"
+_BATCH = 8
+
+
+class TextPass:
+    """Reads the text of a library's photos; hold one per library (the OCR models load
+    once, on first use)."""
+
+    def __init__(self, catalog: Catalog, data_dir: Path, *, device: str = "cpu",
+                 reader: Callable[[], TextReader] | None = None) -> None:
+        self._catalog = catalog
+        self._markers = InflightMarkers(data_dir / INFLIGHT_DIR / "text")
+        self._make_reader = reader or (lambda: TextReader(device=device))
+        self._reader: TextReader | None = None
+
+    def run(self) -> Iterator[Progress]:
+        """Read the photos still to read; a generator of progress (phase ``text``)."""
+        if os.environ.get(READ_TEXT_ENV, "1") == "0":
+            return
+        self._record_crashes()
+        total = self._catalog.count_text_pending()
+        if total == 0:
+            return
+        started = time.monotonic()
+        done = 0
+        yield Progress(phase="text", done=0, total=total)
+        try:
+            while batch := self._catalog.text_pending(_BATCH):
+                self._catalog.write_text([self._read(*item) for item in batch])
+                done += len(batch)
+                yield Progress(phase="text", done=done, total=max(total, done),
+                               elapsed_s=time.monotonic() - started)
+        finally:
+            self._markers.close()
+
+    def _record_crashes(self) -> None:
+        crashed = self._markers.collect_dead()
+        rows = [self._catalog.photo_by_path(path) for path in crashed]
+        failed = [TextFacts(row.id, error=CRASH_REASON) for row in rows if row is not None]
+        if failed:
+            log.warning("%d photo(s) crashed Pictor while their text was read; not read "
+                        "again: %s", len(failed), ", ".join(crashed))
+            self._catalog.write_text(failed)
+
+    def _read(self, photo_id: int, path: str, position_known: bool) -> TextFacts:
+        """One photo's text (or why it has none), and its place if not known yet."""
+        self._markers.begin(path)
+        try:
+            with reading.open_photo(path) as file:
+                image, info = decode(file, min_side=TEXT_SIDE, name=path)
+            place = None if position_known else place_facts(info.position)
+            lines = self._reader_now().read_photo(image)
+            return TextFacts(photo_id, lines=[_as_json(line) for line in lines], place=place)
+        except ImageError as error:
+            return TextFacts(photo_id, error=error.reason)
+        except PictorError as error:
+            return TextFacts(photo_id, error=str(error))
+        except Exception as error:  # a reader's bug must fail one photo, not the pass
+            log.warning("reading the text of %s failed", path, exc_info=True)
+            return TextFacts(photo_id, error=f"cannot read its text: {type(error).__name__}")
+        finally:
+            self._markers.end()
+
+    def text_of(self, path: Path | str) -> PhotoText | None:
+        """The text of a photo: the stored reading for a library photo (None: the text
+        pass has not read it yet), else read now (not stored)."""
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise PathNotFoundError(path) if not file.exists() else UsageError(
+                f"not a file: {path}")
+        row = self._catalog.photo_by_path(str(file.resolve()))
+        if row is not None:
+            return self._catalog.text_of(row.id)
+        with reading.open_photo(file) as opened:
+            image, _ = decode(opened, min_side=TEXT_SIDE, name=str(file))
+        lines = self._reader_now().read_photo(image)
+        return PhotoText(lines=[_as_json(line) for line in lines], error=None, read_at="")
+
+    def _reader_now(self) -> TextReader:
+        if self._reader is None:
+            self._reader = self._make_reader()
+        return self._reader
+
+
+def _as_json(line: TextLine) -> dict[str, object]:
+    return {"text": line.text, "confidence": round(line.confidence, 3),
+            "box": [[round(x, 1), round(y, 1)] for x, y in line.box]}
