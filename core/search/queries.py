@@ -53,16 +53,18 @@ class Filters:
     """An FTS5 expression on the ``place`` words (a place named in the query)."""
     near: tuple[float, float, float] | None = None
     """``(lat, lon, km)``: taken within ``km`` of the position."""
+    place_label: str | None = None
+    """A place as the library names it ("Sevilla, Andalusia, Spain"): taken there."""
 
     @property
     def active(self) -> bool:
         return any(v is not None for v in (self.folder, self.after, self.before, self.place,
-                                           self.near))
+                                           self.near, self.place_label))
 
     def where(self) -> dict[str, Any]:
         """The keyword arguments of the catalog's filtered queries."""
         return {"folder": self.folder, "after": self.after, "before": self.before,
-                "place": self.place, "near": self.near}
+                "place": self.place, "near": self.near, "place_label": self.place_label}
 
 
 def parse_date(value: str, *, end: bool = False) -> str:

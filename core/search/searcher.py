@@ -48,6 +48,7 @@ class Searcher:
         words: bool = True,
         min_score: float = DEFAULT_MIN_SCORE,
         near: tuple[float, float, float] | None = None,
+        place: str | None = None,
     ) -> Hits:
         """Photos matching a description, an example image (any file), or both.
 
@@ -58,12 +59,14 @@ class Searcher:
         meaning alone that score under ``min_score`` (0-100) are hidden: see :class:`Hits`.
         A place the library's photos were taken in ("Seville", "Spain", "西班牙") becomes a
         place filter, as dates do; ``near`` (``lat, lon, km``) keeps photos taken within
-        ``km`` of a position.
+        ``km`` of a position; ``place`` (a label from ``catalog.places()``) keeps the
+        photos taken there.
         """
         text = text.strip() if text else None
         if not text and image is None:
             raise UsageError("a search needs a text, an image, or both")
-        filters = dataclasses.replace(self._filters(folder, after, before), near=near)
+        filters = dataclasses.replace(self._filters(folder, after, before), near=near,
+                                      place_label=place)
         match = None
         if text:
             parsed = keywords.parse_query(text)

@@ -55,6 +55,7 @@ class Where:
     before: str | None = None
     place: str | None = None
     near: tuple[float, float, float] | None = None
+    place_label: str | None = None  # the photos.place column, exactly
 
 
 def filtered_ids(db: sqlite_utils.Database, model_id: int,
@@ -138,6 +139,9 @@ def _filter_where(model_id: int, filters: Where) -> tuple[list[str], list[Any]]:
         where.append(f"p.id IN (SELECT rowid FROM {keywords.TABLE} "
                      f"WHERE {keywords.TABLE} MATCH ?)")
         params.append(f"place : ({filters.place})")
+    if filters.place_label is not None:
+        where.append("p.place = ?")
+        params.append(filters.place_label)
     if filters.near is not None:
         # Flat-Earth distance around the point: exact enough within a few hundred km.
         lat, lon, km = filters.near
