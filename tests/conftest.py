@@ -34,6 +34,16 @@ MODEL_CACHE = REPO / ".cache" / "test-models"
 # Caption corpora depend only on the model and the vocabulary: one copy for every test's
 # library, instead of embedding 6,000 prompts per library (subprocesses inherit it).
 os.environ["PICTOR_CACHE_DIR"] = str(REPO / ".cache" / "pictor-cache")
+# The text pass (real OCR, about a second to load per process) is off unless a test turns it
+# on (``text_pass_on``; subprocesses: PICTOR_READ_TEXT=1): the tests of text in photos
+# exercise it, and the other few hundred index runs need not pay for it.
+os.environ["PICTOR_READ_TEXT"] = "0"
+
+
+@pytest.fixture
+def text_pass_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Index runs in this test read the text in photos, as by default outside the tests."""
+    monkeypatch.setenv("PICTOR_READ_TEXT", "1")
 
 
 def support_hash() -> str:

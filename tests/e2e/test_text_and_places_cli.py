@@ -66,7 +66,8 @@ def indexed(tmp_path_factory: pytest.TempPathFactory,
         text_photos.plain_photo("sky", seed=20 + i).save(photos / f"trip-{i}.jpg",
                                                          exif=_gps(lat, lon))
     model = ["--model", str(tiny_clip_dir), "--device", "cpu"]
-    done = pictor("index", str(photos), "--json", *model, data=data)
+    done = pictor("index", str(photos), "--json", *model, data=data,
+                  env={"PICTOR_READ_TEXT": "1"})  # the tests' default is off
     assert done.returncode == 0, done.stderr
     return data, model
 
@@ -175,3 +176,10 @@ def test_text_command_prints_what_was_read(indexed) -> None:
     assert all(len(line["box"]) == 4 for line in read["lines"])
     plain = pictor("text", str(photo.with_name("plain-0.jpg")), *model, data=data)
     assert plain.returncode == 0 and "no text" in plain.stdout
+
+
+def test_the_place_filter_keeps_the_photos_taken_there(library) -> None:
+    (label, count), *_ = [p for p in library.catalog.places() if p[0].startswith("Sevilla")]
+    assert count == 1
+    hits = library.search("sky", place=label, min_score=0)
+    assert [Path(hit.path).stem for hit in hits] == ["trip-0"]

@@ -1,0 +1,105 @@
+"""The text pass's bookkeeping, with a stand-in reader (the real OCR is tested in
+tests/core/photos/test_text_reading.py and tests/e2e/test_text_and_places_cli.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.config import INFLIGHT_DIR
+from core.library import Library
+from core.photos.text_reading import TextLine
+from core.sync.text_pass import CRASH_REASON, TextPass
+from tests.support import toyworld
+
+
+class _Reader:
+    """Reads "hello <width>" in every photo, and counts the photos it was given."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def read_photo(self, image: Image.Image) -> list[TextLine]:
+        self.read += 1
+        box = ((1.0, 2.0), (30.0, 2.0), (30.0, 12.0), (1.0, 12.0))
+        return [TextLine(f"hello {image.width}", box, 0.9)]
+
+
+@pytest.fixture
+def library(tmp_path: Path, tiny_clip_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    photos = tmp_path / "photos"
+    toyworld.write_photos(photos, toyworld.random_scenes(20, seed=3), seed=3)
+    with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as opened:
+        for _ in opened.index([photos]):  # the tests' default: no text pass
+            pass
+        monkeypatch.setenv("PICTOR_READ_TEXT", "1")  # for the passes the tests run
+        yield opened
+
+
+def _pass(library: Library, reader: _Reader) -> TextPass:
+    return TextPass(library.catalog, library.data_dir, reader=lambda: reader)  # type: ignore[arg-type,return-value]
+
+
+def test_a_stopped_pass_carries_on_where_it_was(library: Library) -> None:
+    reader = _Reader()
+    run = _pass(library, reader).run()
+    first = [next(run), next(run)]
+    run.close()  # stopped after the first batch
+    assert first[0].total == 20 and first[1].done == 8
+    assert library.catalog.count_text_pending() == 12
+    steps = list(_pass(library, reader).run())
+    assert steps[-1].done == 12 and reader.read == 20
+    assert library.status().text == {"read": 20, "with_text": 20, "failed": 0, "pending": 0}
+    assert list(_pass(library, reader).run()) == []  # nothing left: nothing to load
+
+
+def test_a_photo_that_crashed_the_pass_is_not_read_again(library: Library) -> None:
+    victim = library.catalog.text_pending(1)[0]
+    markers = library.data_dir / INFLIGHT_DIR / "text"
+    markers.mkdir(parents=True, exist_ok=True)
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    assert not Path(f"/proc/{dead}").exists()
+    (markers / f"decode-{dead}-1").write_text(victim[1])
+    reader = _Reader()
+    list(_pass(library, reader).run())
+    assert reader.read == 19
+    stored = library.catalog.text_of(victim[0])
+    assert stored is not None and stored.error == CRASH_REASON and stored.lines == []
+    assert library.status().text["failed"] == 1
+    assert not any(markers.iterdir())
+
+
+def test_a_photo_that_cannot_be_decoded_fails_alone(library: Library) -> None:
+    photo_id, path, _ = library.catalog.text_pending(1)[0]
+    Path(path).write_bytes(b"not a photo any more")
+    reader = _Reader()
+    list(_pass(library, reader).run())
+    assert reader.read == 19
+    stored = library.catalog.text_of(photo_id)
+    assert stored is not None and stored.error and stored.lines == []
+
+
+def test_a_changed_photo_is_read_again(library: Library, tmp_path: Path) -> None:
+    reader = _Reader()
+    list(_pass(library, reader).run())
+    photo_id, path = next((row.id, row.path) for row in
+                          library.catalog.photos_at_or_under(str(tmp_path)).values())
+    toyworld.render(toyworld.all_scenes()[0], seed=99, size=(300, 200)).save(path)
+    os.utime(path, (1e9, 1e9))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PICTOR_READ_TEXT", "0")  # its own pass would use the real reader
+        for _ in library.index():
+            pass
+    assert library.catalog.text_of(photo_id) is None  # its old text is gone
+    list(_pass(library, reader).run())
+    stored = library.catalog.text_of(photo_id)
+    assert stored is not None and stored.text == "hello 300"
+    assert [hit.path for hit in library.search("hello 300", min_score=100)] == [path]
+
+
+def test_off_by_the_environment(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PICTOR_READ_TEXT", "0")
+    assert list(_pass(library, _Reader()).run()) == []
