@@ -5,7 +5,8 @@ search typed during an index run runs between two of its batches, and progress a
 come back to the GUI thread as queued signals. Here is what the window asks for: open
 the library and load the model, search, describe a photo, keep folders, and three kinds
 of long job (index runs, model switches, fine-tuning; their steps are in
-:mod:`desktop.job_steps`), one at a time.
+:mod:`desktop.job_steps`), one at a time. Quick reads that need no model (the text read in
+a photo, the library's places) are :attr:`Engine.reads` (:mod:`desktop.engine_reads`).
 
 Searches, caption requests and index requests made before the model is ready are kept
 here and run when it is (the latest search and caption request only; folders to index
@@ -27,6 +28,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.errors import ModelUnavailableError, PictorError
 from desktop import job_steps
+from desktop.engine_reads import LibraryReads
 from desktop.jobs import Job, JobEnd, JobRunner, Writer, sentence
 from desktop.model_problem import plain_reason
 from desktop.query import Query
@@ -89,6 +91,7 @@ class Engine(QObject):
         self._submit = self._writer.submit
         self._jobs = JobRunner(self._writer, self)
         self._library: Library | None = None  # touched on the writer thread only
+        self.reads = LibraryReads(self._submit, lambda: self._library, self)  # text, places
         self._cancel_download = threading.Event()
         # GUI-thread state
         self.model_state = "idle"  # idle | loading | ready | missing
@@ -271,7 +274,8 @@ class Engine(QObject):
                 hits = library.search(
                     query.text or None, image=query.image, negative=query.negative or None,
                     k=RESULTS, folder=query.folder, after=query.after or None,
-                    before=query.before or None, min_score=query.min_score)
+                    before=query.before or None, min_score=query.min_score,
+                    place=query.place)
         except Exception as error:
             self.searchFailed.emit(generation, sentence(error, "search"))
             return

@@ -1,7 +1,10 @@
-"""The preview pane: the selected photo large, what is known about it, and its captions."""
+"""The preview pane: the selected photo large, what is known about it (where it was
+taken too), the text read in it (the lines the query's words match outlined over the
+photo: desktop/preview_text.py), and its captions."""
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -10,15 +13,17 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 
 from core.units import human_size
 from desktop.caption_list import CaptionList
-from desktop.results import MATCHED
+from desktop.preview_text import PhotoTextView, outlined
+from desktop.results import found_by
 from desktop.thumbnails import ImageCache
 from desktop.wording import dated
 
 if TYPE_CHECKING:
     from core.search.captions import Caption
+    from core.store.catalog_text import PhotoText
     from core.types import SearchHit
 
-FIELDS = (("path", "Path"), ("date", "Date"), ("camera", "Camera"),
+FIELDS = (("path", "Path"), ("date", "Date"), ("place", "Place"), ("camera", "Camera"),
           ("dimensions", "Dimensions"), ("size", "File size"), ("score", "Score"))
 
 
@@ -27,9 +32,12 @@ class PreviewPane(QWidget):
 
     Captions are asked for with ``captionsWanted`` (once per photo, while the pane is
     shown) and arrive through :meth:`on_captions`; answers for another photo are dropped.
+    The text read in the photo is asked for in the same way (``textWanted``,
+    :meth:`on_text`), again when the photo shows anew while its text was not read yet.
     """
 
     captionsWanted = Signal(str)  # photo path
+    textWanted = Signal(str)  # photo path
 
     def __init__(self, previews: ImageCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,12 +46,14 @@ class PreviewPane(QWidget):
         self._path: str | None = None
         self._pixmap: QPixmap | None = None
         self._hit_date: str | None = None
+        self._full: tuple[int, int] = (0, 0)  # the photo's size as shown (its text's boxes)
+        self._words = ""  # the query's text: the lines it matches are marked
         self.image = QLabel("Select a photo to see it here")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(QSize(200, 160))
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
         self.values: dict[str, QLabel] = {}
-        form = QFormLayout()
+        self._form = form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for key, title in FIELDS:
             label = QLabel()
@@ -52,10 +62,13 @@ class PreviewPane(QWidget):
             self.values[key] = label
             form.addRow(title + ":", label)
         self.values["score"].setTextFormat(Qt.TextFormat.RichText)
+        form.setRowVisible(self.values["place"], False)
+        self.photo_text = PhotoTextView()
         self.captions = CaptionList()
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 1)
         layout.addLayout(form)
+        layout.addWidget(self.photo_text)
         layout.addWidget(self.captions)
         previews.ready.connect(self._on_ready)
         previews.failed.connect(self._on_failed)
@@ -64,14 +77,22 @@ class PreviewPane(QWidget):
     def path(self) -> str | None:
         return self._path
 
-    def show_photo(self, path: str | None, hit: SearchHit | None = None) -> None:
-        """Show a photo and its search hit; the captions are kept while it is the same
+    def show_photo(self, path: str | None, hit: SearchHit | None = None, *,
+                   words: str = "") -> None:
+        """Show a photo and its search hit, the lines of its text that ``words`` (the
+        query's text) match marked; the captions and text are kept while it is the same
         photo (a refreshed search), else cleared for the window to ask for new ones."""
         if path != self._path:
             self.captions.clear()
-        self._path, self._pixmap = path, None
+            self.photo_text.clear()
+        self._path, self._pixmap, self._words = path, None, words
+        width, height = (hit.width, hit.height) if hit is not None else (0, 0)
+        self._full = (width, height) if width and height else (0, 0)
         for label in self.values.values():
             label.clear()
+        self._show_place(hit)
+        if self.photo_text.state == "ready":
+            self.photo_text.mark(words)  # another search: other lines may match
         if path is None:
             self.image.clear()
             self.image.setText("Select a photo to see it here")
@@ -89,6 +110,7 @@ class PreviewPane(QWidget):
         else:
             self._show(ready)
         self._want_captions(self.isVisible())
+        self._want_text(self.isVisible())
 
     # -- captions ----------------------------------------------------------------------
 
@@ -114,13 +136,47 @@ class PreviewPane(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._want_captions(True)  # hidden while a photo was selected: ask now
+        self._want_text(True)
+
+    # -- the text read in it, and where it was taken -----------------------------------
+
+    def _want_text(self, shown: bool) -> None:
+        if self._path and shown and self.photo_text.state in ("empty", "unread"):
+            self.photo_text.show_loading()
+            self.textWanted.emit(self._path)
+
+    def retry_text(self) -> None:
+        """Ask again for a text the text pass had not read yet (an index run ended)."""
+        if self.photo_text.state == "unread":
+            self._want_text(self.isVisible())
+
+    def on_text(self, path: str, text: PhotoText | None) -> None:
+        if path == self._path and self.photo_text.state == "loading":
+            self.photo_text.show_text(text, self._words)
+            self._fit()
+
+    def on_text_failed(self, path: str, message: str) -> None:
+        if path == self._path and self.photo_text.state == "loading":
+            self.photo_text.show_error(message)
+
+    def _show_place(self, hit: SearchHit | None) -> None:
+        """ "Taken in Sevilla, Andalusia, Spain", the GPS position in its tooltip (the
+        row is hidden for a photo that carries no position)."""
+        place = hit.place if hit is not None else None
+        position = hit.position if hit is not None else None
+        where = coordinates(*position) if position is not None else ""
+        label = self.values["place"]
+        label.setText(f"Taken in {place}" if place else f"Taken at {where}" if where else "")
+        label.setToolTip(f"GPS position: {where}" if where else "")
+        self._form.setRowVisible(label, bool(place or where))
 
     def _score_text(self, hit: SearchHit) -> str:
         """ "87 · similarity 0.312": the calibrated score, then the raw cosine, smaller."""
         grey = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
         details = [f"similarity {hit.similarity:.3f}"]
-        if hit.match in MATCHED:
-            details.append("found by " + MATCHED[hit.match])
+        found = found_by(hit)
+        if found:
+            details.append("found by " + html.escape(found))
         return (f"<b>{hit.score:.0f}</b> <span style='color:{grey}'><small>· "
                 f"{' · '.join(details)}</small></span>")
 
@@ -136,6 +192,8 @@ class PreviewPane(QWidget):
 
     def _show(self, ready: tuple[QPixmap, dict[str, Any]]) -> None:
         self._pixmap, facts = ready
+        if not self._full[0]:  # (no search hit: the photo's own size)
+            self._full = (int(facts["width"]), int(facts["height"]))
         if not self._hit_date:  # (no search hit: what the photo itself says)
             self.values["date"].setText(dated(facts.get("taken_at"), "exif", full=True))
         self.values["camera"].setText(facts.get("camera") or "unknown")
@@ -147,10 +205,16 @@ class PreviewPane(QWidget):
     def _fit(self) -> None:
         if self._pixmap is None or self._pixmap.isNull():
             return
-        self.image.setPixmap(self._pixmap.scaled(
-            self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation))
+        scaled = self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)
+        self.image.setPixmap(outlined(scaled, self.photo_text.matched_boxes(), self._full))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
+
+
+def coordinates(lat: float, lon: float) -> str:
+    """ "37.38910°N, 5.98450°W" """
+    return (f"{abs(lat):.5f}°{'N' if lat >= 0 else 'S'}, "
+            f"{abs(lon):.5f}°{'E' if lon >= 0 else 'W'}")

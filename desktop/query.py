@@ -15,7 +15,8 @@ class Query:
     """A search: text (minus ``negative``), an example image, or "photos like this one".
 
     ``min_score`` (0-100) hides photos found by meaning alone that score under it; 0 shows
-    every photo by rank.
+    every photo by rank. ``place`` (a label of the library's places, "Sevilla, Andalusia,
+    Spain") keeps the photos taken there.
     """
 
     text: str = ""
@@ -25,6 +26,7 @@ class Query:
     folder: str | None = None
     after: str = ""
     before: str = ""
+    place: str | None = None
     min_score: float = DEFAULT_MIN_SCORE
 
     @property

@@ -28,7 +28,26 @@ ScoreRole = Qt.ItemDataRole.UserRole + 3
 BrokenRole = Qt.ItemDataRole.UserRole + 4
 
 Index = QModelIndex | QPersistentModelIndex
-MATCHED = {"words": "its words", "both": "meaning and words"}
+MATCHED = {"words": "its words", "both": "meaning and words", "text": "text in the photo",
+           "place": "where it was taken"}
+FIELDS = {"name": "file name", "folders": "folders", "words": "your words", "tags": "tags",
+          "text": "text in the photo", "place": "place"}
+"""What each word column of a hit (``SearchHit.fields``) is called when saying what found it."""
+
+
+def found_by(hit: SearchHit) -> str | None:
+    """What found a photo, for a tooltip: "its words (file name, tags)", "text in the
+    photo (also: file name)"; None when its meaning alone did."""
+    said = MATCHED.get(hit.match)
+    if said is None:
+        return None
+    fields = [FIELDS.get(f, f) for f in getattr(hit, "fields", ()) or ()
+              if f != hit.match]  # "text" found by text: said already
+    if not fields:
+        return said
+    if hit.match in ("text", "place"):
+        return f"{said} (also: {', '.join(fields)})"
+    return f"{said} ({', '.join(fields)})"
 
 
 class ResultsModel(QAbstractListModel):
@@ -72,8 +91,10 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnails.get(hit.path)
         if role == Qt.ItemDataRole.ToolTipRole:
+            found = found_by(hit)
             return f"{hit.path}\nscore {hit.score:.0f} of 100" + (
-                f"\nfound by {MATCHED[hit.match]}" if hit.match in MATCHED else "") + (
+                f"\nfound by {found}" if found else "") + (
+                f"\ntaken in {hit.place}" if hit.place else "") + (
                 f"\ndated {dated(hit.date, hit.date_source)}" if hit.date else "")
         if role == HitRole:
             return hit

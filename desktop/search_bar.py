@@ -1,9 +1,10 @@
 """The search bar: text (searched as you type), an example-image chip, the minimum score,
-and filters."""
+and filters (folder, place: desktop/place_filter.py, dates)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.defaults import DEFAULT_MIN_SCORE
+from desktop.place_filter import PlaceChoice
 from desktop.query import Query, split_negative
 from desktop.thumbnails import small_image
 
@@ -159,6 +161,7 @@ class SearchBar(QWidget):
         self.folder.setMinimumContentsLength(18)
         self.folder.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.place = PlaceChoice()
         self.after = _date_edit("from (YYYY-MM-DD)")
         self.before = _date_edit("before (YYYY-MM-DD)")
         self.filters = QWidget()
@@ -166,6 +169,8 @@ class SearchBar(QWidget):
         filter_row.setContentsMargins(0, 0, 0, 0)
         filter_row.addWidget(QLabel("Folder:"))
         filter_row.addWidget(self.folder, 2)
+        filter_row.addWidget(QLabel("Place:"))
+        filter_row.addWidget(self.place, 2)
         filter_row.addWidget(QLabel("Taken:"))
         filter_row.addWidget(self.after, 1)
         filter_row.addWidget(self.before, 1)
@@ -192,6 +197,7 @@ class SearchBar(QWidget):
         self.edit.returnPressed.connect(self._emit)
         self.edit.textChanged.connect(self._on_text_changed)
         self.folder.currentIndexChanged.connect(lambda _i: self._emit())
+        self.place.chosen.connect(self._emit)
         self.after.editingFinished.connect(self._emit_if_changed)
         self.before.editingFinished.connect(self._emit_if_changed)
         self._last: Query | None = None
@@ -209,6 +215,7 @@ class SearchBar(QWidget):
             image=None if similar else self._image,
             similar_to=similar,
             folder=self.folder.currentData() or None,
+            place=self.place.place(),
             after=self.after.text().strip() if self.filter_button.isChecked() else "",
             before=self.before.text().strip() if self.filter_button.isChecked() else "",
             min_score=float(self.min_score.value()),
@@ -240,6 +247,10 @@ class SearchBar(QWidget):
         self.folder.blockSignals(False)
         if current and found < 0:
             self._emit()
+
+    def set_places(self, places: Sequence[tuple[str, int]]) -> None:
+        """The library's places (label, photo count) for the Place filter."""
+        self.place.set_places(places)
 
     def search_text(self, text: str) -> None:
         """Search for ``text`` alone (a clicked caption): any query image is removed."""

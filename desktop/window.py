@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         engine.indexPaused.connect(self.index_status.on_paused)
         engine.indexFinished.connect(self._on_index_finished)
         engine.failed.connect(self._on_failed)
+        engine.reads.placesListed.connect(self.search_bar.set_places)
         self.dialogs = DialogsWiring(self)
 
     @property
@@ -213,6 +214,7 @@ class MainWindow(QMainWindow):
         folders = [root.path for root in status.roots]
         self.search_bar.set_folders(folders)
         self.watcher.set_folders(folders)
+        self.engine.reads.places()  # an index run or a removed folder may change them
 
     def _on_model_ready(self, _name: str, _device: str) -> None:
         if self._query.empty:

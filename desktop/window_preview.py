@@ -1,7 +1,8 @@
 """The preview pane's wiring in the main window: it shows the grid's current photo, Space
-(in the grid) and F3 hide and show it, its captions are asked of the engine (again once a
-model is ready), and a click on a caption searches for it. The pane itself is drawn by
-desktop/preview.py.
+(in the grid) and F3 hide and show it, its captions and the text read in it are asked of
+the engine (again once a model is ready, or an index run has read the text), the query's
+words go with the photo (the lines of its text they match are marked), and a click on a
+caption searches for it. The pane itself is drawn by desktop/preview.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 
+from desktop.query import Query
 from desktop.results import HitRole, PathRole
 from desktop.wording import caption_language
 
@@ -24,6 +26,8 @@ class PreviewWiring(QObject):
         self.grid = window.grid
         self.preview = preview = window.preview
         engine = window.engine
+        self.words = ""  # the current query's text
+        window.search_bar.queryChanged.connect(self._on_query)
         self.grid.selectionModel().currentChanged.connect(lambda *_: self.show_current())
         preview.captions.captionClicked.connect(window.search_bar.search_text)
         preview.captionsWanted.connect(
@@ -31,6 +35,10 @@ class PreviewWiring(QObject):
         engine.captionsReady.connect(preview.on_captions)
         engine.captionsFailed.connect(preview.on_captions_failed)
         engine.modelReady.connect(lambda *_: preview.retry_captions())  # "need a model"
+        preview.textWanted.connect(engine.reads.text)
+        engine.reads.textReady.connect(preview.on_text)
+        engine.reads.textFailed.connect(preview.on_text_failed)
+        engine.indexFinished.connect(lambda *_: preview.retry_text())
         self.action = QAction("Preview pane", window)  # in the View menu
         self.action.setShortcut(QKeySequence("F3"))
         self.action.setCheckable(True)
@@ -43,7 +51,11 @@ class PreviewWiring(QObject):
     def show_current(self) -> None:
         index = self.grid.currentIndex()
         if index.isValid():
-            self.preview.show_photo(index.data(PathRole), index.data(HitRole))
+            self.preview.show_photo(index.data(PathRole), index.data(HitRole),
+                                    words=self.words)
+
+    def _on_query(self, query: Query) -> None:
+        self.words = query.text
 
     def toggle_from_grid(self) -> None:
         shown = not self.preview.isVisible()
