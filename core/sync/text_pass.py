@@ -18,17 +18,18 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from core.config import INFLIGHT_DIR
 from core.errors import ImageError, PathNotFoundError, PictorError, UsageError
 from core.photos import reading
 from core.photos.imaging import decode
 from core.photos.inflight import InflightMarkers
-from core.photos.text_reading import TextLine, TextReader
+from core.photos.text_reading import GATE_SHORT_SIDE, TextLine, TextReader
 from core.store.catalog import Catalog
 from core.store.catalog_text import PhotoText, TextFacts
 from core.sync.preparing import place_facts
-from core.types import Progress
+from core.types import ImageInfo, Progress
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,8 @@ class TextPass:
         self._markers.begin(path)
         try:
             with reading.open_photo(path) as file:
-                image, info = decode(file, min_side=TEXT_SIDE, name=path)
+                lines, info = self._read_file(file, path)
             place = None if position_known else place_facts(info.position)
-            lines = self._reader_now().read_photo(image)
             return TextFacts(photo_id, lines=[_as_json(line) for line in lines], place=place)
         except ImageError as error:
             return TextFacts(photo_id, error=error.reason)
@@ -99,6 +99,18 @@ class TextPass:
             return TextFacts(photo_id, error=f"cannot read its text: {type(error).__name__}")
         finally:
             self._markers.end()
+
+    def _read_file(self, file: BinaryIO, path: str) -> tuple[list[TextLine], ImageInfo]:
+        """Decode small for the cheap detector (a JPEG at 1/8 scale); only a photo it
+        finds text in is decoded again, large enough to read."""
+        reader = self._reader_now()
+        small, info = decode(file, min_side=GATE_SHORT_SIDE, name=path)
+        if not reader.likely_text(small):
+            return [], info
+        del small
+        file.seek(0)
+        image, _ = decode(file, min_side=TEXT_SIDE, name=path)
+        return reader.read(image), info
 
     def text_of(self, path: Path | str) -> PhotoText | None:
         """The text of a photo: the stored reading for a library photo (None: the text
@@ -111,8 +123,7 @@ class TextPass:
         if row is not None:
             return self._catalog.text_of(row.id)
         with reading.open_photo(file) as opened:
-            image, _ = decode(opened, min_side=TEXT_SIDE, name=str(file))
-        lines = self._reader_now().read_photo(image)
+            lines, _ = self._read_file(opened, str(file))
         return PhotoText(lines=[_as_json(line) for line in lines], error=None, read_at="")
 
     def _reader_now(self) -> TextReader:

@@ -20,10 +20,13 @@ class _Reader:
     """Reads "hello <width>" in every photo, and counts the photos it was given."""
 
     def __init__(self) -> None:
-        self.read = 0
+        self.read_count = 0
 
-    def read_photo(self, image: Image.Image) -> list[TextLine]:
-        self.read += 1
+    def likely_text(self, image: Image.Image) -> bool:
+        return True
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        self.read_count += 1
         box = ((1.0, 2.0), (30.0, 2.0), (30.0, 12.0), (1.0, 12.0))
         return [TextLine(f"hello {image.width}", box, 0.9)]
 
@@ -51,7 +54,7 @@ def test_a_stopped_pass_carries_on_where_it_was(library: Library) -> None:
     assert first[0].total == 20 and first[1].done == 8
     assert library.catalog.count_text_pending() == 12
     steps = list(_pass(library, reader).run())
-    assert steps[-1].done == 12 and reader.read == 20
+    assert steps[-1].done == 12 and reader.read_count == 20
     assert library.status().text == {"read": 20, "with_text": 20, "failed": 0, "pending": 0}
     assert list(_pass(library, reader).run()) == []  # nothing left: nothing to load
 
@@ -65,7 +68,7 @@ def test_a_photo_that_crashed_the_pass_is_not_read_again(library: Library) -> No
     (markers / f"decode-{dead}-1").write_text(victim[1])
     reader = _Reader()
     list(_pass(library, reader).run())
-    assert reader.read == 19
+    assert reader.read_count == 19
     stored = library.catalog.text_of(victim[0])
     assert stored is not None and stored.error == CRASH_REASON and stored.lines == []
     assert library.status().text["failed"] == 1
@@ -77,7 +80,7 @@ def test_a_photo_that_cannot_be_decoded_fails_alone(library: Library) -> None:
     Path(path).write_bytes(b"not a photo any more")
     reader = _Reader()
     list(_pass(library, reader).run())
-    assert reader.read == 19
+    assert reader.read_count == 19
     stored = library.catalog.text_of(photo_id)
     assert stored is not None and stored.error and stored.lines == []
 
