@@ -51,6 +51,10 @@ class ImageTooLargeError(ImageError):
     """The image has more pixels than the decoder accepts (decompression-bomb guard)."""
 
 
+class TextReadingError(PictorError):
+    """The text in one photo could not be read: the OCR runtime failed on its pixels."""
+
+
 class CatalogError(PictorError):
     """The library database cannot be opened or is from a newer version of Pictor."""
 

@@ -1,0 +1,262 @@
+"""Reading the text written in a photo (signs, labels, screens, documents), offline.
+
+:class:`TextReader` runs PP-OCRv6 (core.photos.text_models): a detection network finds
+text lines, a direction classifier turns lines that are upside down, and a recognition
+network reads each line. Lines turned 90 degrees inside the picture are read too: a line
+whose box is much taller than wide is turned upright before it is read, and the classifier
+fixes the ones that came out upside down.
+
+Most photos hold no text, so indexing asks :meth:`TextReader.likely_text` first: the
+detection network alone on the photo shrunk to :data:`GATE_SIDE` pixels (about 1/7 of a
+full read's time). :meth:`TextReader.read_photo` does that, then the full reading only
+where the gate found a plausible line.
+
+Images come as shown (EXIF orientation applied), RGB; boxes are returned in their pixels.
+Large photos are shrunk first (:data:`WORK_SIDE`): a 48 MP photo costs no more than a 4 MP
+one. Thread-safe once loaded; the models load on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from core.errors import PictorError, TextReadingError
+from core.photos import text_models
+from core.photos.text_models import OcrModels
+
+GATE_SHORT_SIDE = 360
+"""The gate runs the detection network on the photo shrunk to this short side: every line
+at least 2% of the photo's height is still found there (measured, see the tests)."""
+GATE_LONG_SIDE = 640
+"""...and a long side no longer than this (a panorama is not gated at full width)."""
+GATE_BINARY = 0.3
+"""The probability above which a pixel of the detection map counts as text."""
+GATE_MIN_SCORE = 0.4
+"""The gate's least mean text probability inside a box (a full read keeps 0.5 and up)."""
+GATE_MAX_AREA = 0.4
+"""A box covering more than this fraction of the picture is not a line of text: on smooth
+skies and blurred shapes the network sometimes marks the whole frame, weakly."""
+DETECT_SIDE = 960
+"""The long side the full detection runs at. Measured on lines 1.5% of the photo's height:
+960 found 23 in 24, 1280 only 11 (the network, trained near this scale, breaks small text
+into dots at larger ones), and it costs half as much."""
+READ_MIN_SCORE = 0.3
+"""The full detection's least mean text probability in a box (rapidocr's default, 0.5,
+lost 7 more of 24 lines 1% of the height); the recognizer's confidence weeds out the rest."""
+WORK_SIDE = 2000
+"""Photos are shrunk to this long side first; lines are cut from it for recognition."""
+MIN_CONFIDENCE = 0.5
+"""Lines read with less confidence than this (0-1) are dropped as noise."""
+_VERTICAL = 1.5
+"""rapidocr turns a cut-out line this many times taller than wide before reading it."""
+MIN_SIDE = 8
+"""Images with a side shorter than this hold nothing legible."""
+
+Pixels = npt.NDArray[np.uint8]
+Boxes = npt.NDArray[np.float32]
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line of text: what it says, where it is, and how sure the reader is."""
+
+    text: str
+    box: tuple[Point, ...]
+    """Four corners (top-left, top-right, bottom-right, bottom-left as the box lies in the
+    picture), in the pixels of the image given."""
+    confidence: float
+    """0-1: the recognizer's mean probability over the line's characters."""
+
+
+class TextReader:
+    """Reads text in photos; loads its models on first use (then about 60 MB)."""
+
+    def __init__(self, *, device: str = "cpu", threads: int | None = None) -> None:
+        self._device = device
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._models: OcrModels | None = None
+
+    @property
+    def models(self) -> OcrModels:
+        """The loaded models (loaded now if need be); raises ModelUnavailableError."""
+        if self._models is None:
+            with self._lock:
+                if self._models is None:
+                    self._models = text_models.load(
+                        device=self._device, threads=self._threads,
+                        gate_thresholds=(GATE_BINARY, GATE_MIN_SCORE),
+                        read_thresholds=(GATE_BINARY, READ_MIN_SCORE))
+        return self._models
+
+    def likely_text(self, image: Image.Image) -> bool:
+        """Whether the photo seems to hold a line of text: the detection network alone, on
+        the photo shrunk to :data:`GATE_SHORT_SIDE`, finds a box sure enough."""
+        rgb = _usable(image)
+        if rgb is None:
+            return False
+        small = _resized(rgb, _gate_scale(rgb.size))
+        models = self.models
+        with _reading_errors():
+            boxes, scores = _detect(models, _bgr(small), max(small.size), models.gate)
+        area = GATE_MAX_AREA * small.width * small.height
+        return any(score >= GATE_MIN_SCORE and _area(box) <= area
+                   for box, score in zip(boxes, scores, strict=True))
+
+    def read(self, image: Image.Image) -> list[TextLine]:
+        """Every line of text in the photo, in reading order (top to bottom, then left to
+        right, as the text runs: a sign turned upside down is read from its first line);
+        an empty list when there is none."""
+        rgb = _usable(image)
+        if rgb is None:
+            return []
+        work = _resized(rgb, WORK_SIDE / max(rgb.size))
+        models = self.models
+        with _reading_errors():
+            pixels = _bgr(work)
+            boxes, _ = _detect(models, pixels, DETECT_SIDE, models.postprocess)
+            if len(boxes) == 0:
+                return []
+            texts, confidences, turns = _recognize(models, pixels, boxes)
+        order = _reading_order(_upright(boxes, _main_turn(boxes, turns)))
+        scale = (rgb.width / work.width, rgb.height / work.height)
+        return [TextLine(texts[i].strip(), _corners(boxes[i], scale), confidences[i])
+                for i in order if _worth_keeping(texts[i], confidences[i])]
+
+    def read_photo(self, image: Image.Image) -> list[TextLine]:
+        """:meth:`read`, when :meth:`likely_text` says the photo holds text (else [])."""
+        return self.read(image) if self.likely_text(image) else []
+
+
+@contextlib.contextmanager
+def _reading_errors() -> Iterator[None]:
+    """Turns a failure inside the runtime into a TextReadingError (one photo's problem)."""
+    try:
+        yield
+    except PictorError:
+        raise
+    except Exception as error:  # ONNX Runtime, OpenCV or rapidocr on odd pixels
+        detail = (str(error).strip().splitlines() or [""])[-1][:200]
+        raise TextReadingError(
+            f"the text in this photo could not be read ({type(error).__name__}"
+            f"{': ' + detail if detail else ''})") from error
+
+
+def _usable(image: Image.Image) -> Image.Image | None:
+    """The image as RGB, or None when it is too small to hold legible text."""
+    if min(image.size) < MIN_SIDE:
+        return None
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _gate_scale(size: tuple[int, int]) -> float:
+    return min(GATE_SHORT_SIDE / min(size), GATE_LONG_SIDE / max(size))
+
+
+def _resized(image: Image.Image, scale: float) -> Image.Image:
+    """The image shrunk by ``scale`` (never enlarged; a box filter first: cheap on 48 MP)."""
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _bgr(image: Image.Image) -> Pixels:
+    """Pixels in the order the PaddleOCR models were trained on (OpenCV's BGR)."""
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8)[:, :, ::-1])
+
+
+def _detect(models: OcrModels, pixels: Pixels, side: int,
+            postprocess: Any) -> tuple[Boxes, list[float]]:
+    """Text boxes ``(n, 4, 2)`` in the pixels given and their scores, the network run on
+    the picture resized to a long side of at most ``side`` (multiples of 32)."""
+    prepare = models.parts.det_utils.DetPreProcess(
+        side, "max", text_models.DETECTOR_MEAN, text_models.DETECTOR_STD)
+    tensor = prepare(pixels)
+    if tensor is None:
+        return np.zeros((0, 4, 2), np.float32), []
+    probabilities = models.detect(tensor)
+    boxes, scores = postprocess(probabilities, pixels.shape[:2])
+    return np.asarray(boxes, np.float32).reshape(-1, 4, 2), [float(s) for s in scores]
+
+
+def _area(box: Boxes) -> float:
+    return float(np.linalg.norm(box[0] - box[1]) * np.linalg.norm(box[1] - box[2]))
+
+
+def _sides(box: Boxes) -> tuple[float, float]:
+    """A box's width and height as rapidocr cuts it out (the longer of each pair of edges)."""
+    width = max(np.linalg.norm(box[0] - box[1]), np.linalg.norm(box[2] - box[3]))
+    height = max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2]))
+    return float(width), float(height)
+
+
+def _recognize(models: OcrModels, pixels: Pixels,
+               boxes: Boxes) -> tuple[list[str], list[float], list[int]]:
+    """The text of each box, its confidence, and how far the text is turned clockwise
+    (0, 90, 180, 270). A box cut out at least 1.5 times taller than wide is turned upright
+    by rapidocr (text turned 90 degrees clockwise comes out readable), and one that the
+    classifier finds upside down is turned over."""
+    cut = models.parts.images.get_rotate_crop_image
+    crops = [cut(pixels, box.copy()) for box in boxes]
+    classified = models.classify(crops)
+    threshold = models.classify.cls_thresh
+    result = models.recognize(models.parts.rec_types.TextRecInput(img=classified.img_list))
+    turns = []
+    for box, (label, score) in zip(boxes, classified.cls_res, strict=True):
+        width, height = (int(side) for side in _sides(box))  # as rapidocr rounds them
+        upright = 90 if height >= _VERTICAL * width else 0
+        turns.append(upright + (180 if "180" in label and score > threshold else 0))
+    return ([str(text) for text in result.txts], [float(score) for score in result.scores],
+            turns)
+
+
+def _main_turn(boxes: Boxes, turns: list[int]) -> int:
+    """The turn of most of the text, by the length of its lines."""
+    lengths: dict[int, float] = {}
+    for box, turn in zip(boxes, turns, strict=True):
+        lengths[turn] = lengths.get(turn, 0.0) + max(_sides(box))
+    return max(lengths, key=lambda turn: lengths[turn])
+
+
+def _upright(boxes: Boxes, turn: int) -> Boxes:
+    """The boxes' corners as they would lie with the picture turned so that text turned
+    ``turn`` degrees clockwise reads normally (only their order matters)."""
+    x, y = boxes[:, :, 0], boxes[:, :, 1]
+    turned = {0: (x, y), 90: (y, -x), 180: (-x, -y), 270: (-y, x)}[turn]
+    return np.stack(turned, axis=-1)
+
+
+def _reading_order(boxes: Boxes) -> list[int]:
+    """Indexes of ``boxes`` top to bottom, and left to right within a line: a box belongs
+    to the line of the box above it when its middle lies within that box's height."""
+    tops, bottoms = boxes[:, :, 1].min(axis=1), boxes[:, :, 1].max(axis=1)
+    lines: list[list[int]] = []
+    for index in np.argsort(tops, kind="stable").tolist():
+        middle = (tops[index] + bottoms[index]) / 2
+        if lines and middle <= bottoms[lines[-1][0]]:
+            lines[-1].append(index)
+        else:
+            lines.append([index])
+    lefts = boxes[:, :, 0].min(axis=1)
+    return [index for line in lines for index in sorted(line, key=lambda i: lefts[i])]
+
+
+def _worth_keeping(text: str, confidence: float) -> bool:
+    """A line read with some confidence and holding a letter or digit of any script (a
+    dark bar read as "■", a row of dots, are not text anyone searches for)."""
+    return confidence >= MIN_CONFIDENCE and any(char.isalnum() for char in text)
+
+
+def _corners(box: Boxes, scale: tuple[float, float]) -> tuple[Point, ...]:
+    return tuple((round(float(x) * scale[0], 1), round(float(y) * scale[1], 1))
+                 for x, y in box)
