@@ -30,6 +30,7 @@ from core.sync.scanner import FileEntry
 from core.words import places
 from core.words.places import PlacesUnavailableError
 from core.words.user_words import read_user_texts
+from core.words.xmp import collecting_positions
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,8 @@ def prepare(
         finally:
             if markers is not None:
                 markers.end()
-        user_words = own_words(Path(entry.path), root=root)
+        with collecting_positions() as xmp_positions:  # a GPS position only in its XMP
+            user_words = own_words(Path(entry.path), root=root)
     facts = replace(
         base,
         width=info.width,
@@ -206,7 +208,8 @@ def prepare(
         taken_at=info.taken_at.isoformat() if info.taken_at else None,
         camera=info.camera,
         user_words=user_words,
-        place=place_facts(info.position),
+        place=place_facts(info.position or next(
+            ((p.lat, p.lon) for p in xmp_positions), None)),
     )
     return Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
 

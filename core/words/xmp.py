@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Final
 
+from core.photos.gps import Position, position_from_xmp
 from core.words.cleaning import Add, Source
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,22 @@ def find_xmp(data: bytes) -> bytes | None:
     return None if end < 0 else data[found.start() : end + len(tag) + 3]
 
 
+# GPS positions of the packets read while a caller collects them (one list per thread).
+_POSITIONS: ContextVar[list[Position] | None] = ContextVar("xmp_positions", default=None)
+
+
+@contextmanager
+def collecting_positions() -> Iterator[list[Position]]:
+    """Collect the GPS positions (``exif:GPSLatitude``/``GPSLongitude``) of the XMP packets
+    read inside the block, embedded or in sidecars, in the order they were read."""
+    found: list[Position] = []
+    token = _POSITIONS.set(found)
+    try:
+        yield found
+    finally:
+        _POSITIONS.reset(token)
+
+
 def read_xmp(packet: bytes, add: Add) -> None:
     """Parse an XMP packet safely: bounded size, no DTDs (so no entities to expand).
     Raises on XML that does not parse (the caller guards it)."""
@@ -67,6 +86,9 @@ def read_xmp(packet: bytes, add: Add) -> None:
         log.debug("user words: XMP packet with a DTD skipped")
         return
     packet = packet.strip(b"\x00 \t\r\n")
+    positions = _POSITIONS.get()
+    if positions is not None and (position := position_from_xmp(packet)) is not None:
+        positions.append(position)
     try:
         root = ET.fromstring(packet)
     except ET.ParseError:

@@ -65,6 +65,13 @@ def indexed(tmp_path_factory: pytest.TempPathFactory,
     for i, (lat, lon) in enumerate(places.values()):
         text_photos.plain_photo("sky", seed=20 + i).save(photos / f"trip-{i}.jpg",
                                                          exif=_gps(lat, lon))
+    # A position only in an XMP sidecar (as photo managers write it): Prague
+    text_photos.plain_photo("sky", seed=30).save(photos / "xmp-trip.jpg")
+    (photos / "xmp-trip.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="50,4.53N" '
+        'exif:GPSLongitude="14,26.268E"/></rdf:RDF></x:xmpmeta>', encoding="utf-8")
     model = ["--model", str(tiny_clip_dir), "--device", "cpu"]
     done = pictor("index", str(photos), "--json", *model, data=data,
                   env={"PICTOR_READ_TEXT": "1"})  # the tests' default is off
@@ -114,6 +121,7 @@ def test_a_word_written_in_a_photo_finds_it_first(library, query: str, photo: st
     ("西班牙", None),
     ("Australia", "trip-1"),
     ("Granada", "trip-2"),
+    ("Praha", "xmp-trip"),  # from its XMP sidecar
 ])
 def test_a_place_finds_the_photos_taken_there(library, query: str, photo: str | None) -> None:
     hits = _search(library, query)
@@ -163,7 +171,7 @@ def test_status_counts_text_and_places(library) -> None:
     status = library.status()
     assert status.text["read"] == status.photos and status.text["pending"] == 0
     assert status.text["with_text"] == len(TEXTS) + 1
-    assert status.places == 3  # 0,0 is no fix: not trusted
+    assert status.places == 4  # 0,0 is no fix: not trusted
 
 
 def test_text_command_prints_what_was_read(indexed) -> None:
