@@ -18,6 +18,9 @@ import importlib
 import importlib.util
 import logging
 import os
+import socket
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -113,13 +116,33 @@ _MODULES = {
 }
 
 
+_lock = threading.Lock()
+
+
 def _parts() -> SimpleNamespace:
     """rapidocr's modules, imported now (typed as Any: the package has no annotations),
     and its terminal handler removed, which importing it installs."""
+    _import_urllib3_without_probe()
     parts = SimpleNamespace(**{name: importlib.import_module(module)
                                for name, module in _MODULES.items()})
     quiet_rapidocr()
     return parts
+
+
+def _import_urllib3_without_probe() -> None:
+    """rapidocr imports requests (for downloads Pictor never lets it make), and urllib3
+    probes for IPv6 as it is imported by binding a socket on ::1: not traffic, but a socket
+    no offline application should open. Nothing in Pictor speaks HTTP through urllib3, so
+    it is imported with the probe's answer given ("no IPv6": plain IPv4 lookups)."""
+    if "urllib3" in sys.modules:
+        return
+    with _lock:
+        had_ipv6 = socket.has_ipv6
+        socket.has_ipv6 = False
+        try:
+            importlib.import_module("urllib3")
+        finally:
+            socket.has_ipv6 = had_ipv6
 
 
 def quiet_rapidocr() -> None:

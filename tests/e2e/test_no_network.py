@@ -1,6 +1,7 @@
 """Pictor never touches the network unless it is asked to download a model.
 
-``index``, ``search``, ``status``, ``watch`` and the window run under strace, which sees the
+``index`` (with its text pass), ``search``, ``status``, ``text``, ``watch`` and the window
+run under strace, which sees the
 socket calls of native code too: ONNX Runtime's telemetry resolved its upload host from a C++
 thread about 9 s after the runtime loaded, out of reach of a guard on Python's ``socket``.
 The index run builds the int8 ONNX image tower (core.models.fast_images) even for this toy library,
@@ -236,7 +237,8 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
                XDG_CONFIG_HOME=str(home / ".config"), PICTOR_DATA_DIR=str(tmp_path / "data"),
                PICTOR_CACHE_DIR=str(cache), HF_HOME=str(tmp_path / "hf-home"),
-               QT_QPA_PLATFORM="offscreen", TOWER_LOG=str(tmp_path / "towers.txt"))
+               QT_QPA_PLATFORM="offscreen", TOWER_LOG=str(tmp_path / "towers.txt"),
+               PICTOR_READ_TEXT="1")  # the text pass's OCR runs on ONNX Runtime too
     return env
 
 
@@ -273,6 +275,8 @@ def test_commands_the_watcher_and_the_window_make_no_network_contact(
     opened = towers()
     contacts += run("search", "search", "a red circle", "--json")  # while the watcher lingers
     contacts += run("status", "status", "--json")
+    contacts += run("text", "text", str(photos / "new.jpg"), "--json")
+    contacts += run("text-outside", "text", str(later[1]))  # read now, outside the library
     time.sleep(max(0.0, LINGER_S - (time.monotonic() - loaded)))
     watch.interrupt()
     contacts += watch.finish()
