@@ -109,3 +109,14 @@ def test_first_hour_smoke_needs_no_model_where_none_is_needed() -> None:
     assert report["index_nothing_to_do_vs_status"] < 2.5
     assert report["refused_argument_vs_status"] < 2.5
     assert report["first_index_photos_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_text_pass_smoke_reads_every_text_photo() -> None:
+    """The text pass's benchmark runs, and its text photos are found by their codes."""
+    done = subprocess.run([sys.executable, "bench/text_pass.py", "--size", "smoke", "--json"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["text_recall"] == 1.0
+    assert report["text_pass_photos_per_s"] > 0 and report["slowdown"] > 0
