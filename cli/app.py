@@ -1,4 +1,4 @@
-"""The command line: ``python main.py index|search|similar|captions|status|watch|...``.
+"""The command line: ``python main.py index|search|similar|captions|explain|status|...``.
 
 A thin front over :class:`core.library.Library`: it parses arguments, draws progress with
 tqdm on a terminal, prints tables or ``--json``, and turns expected errors into one line
@@ -21,7 +21,7 @@ from cli.terminal import PrintableFormatter, printable
 from cli.watching import watch
 from core.errors import PictorError, UsageError, explain
 
-READING_COMMANDS = frozenset({"search", "similar", "captions", "text"})
+READING_COMMANDS = frozenset({"search", "similar", "captions", "text", "explain"})
 """Commands that only read: they never switch the library's model."""
 
 
@@ -116,6 +116,8 @@ def _run(args: argparse.Namespace) -> int:
             return commands.captions(library, args)
         if args.command == "text":
             return commands.text(library, args)
+        if args.command == "explain":
+            return commands.explain(library, args)
         if args.command == "watch":
             return watch(library, args)
         if args.command == "finetune":

@@ -1,5 +1,5 @@
-"""The command line's commands that run work: index, captions, use a model, fine-tune,
-and list or delete fine-tuned versions."""
+"""The command line's commands that run work: index, captions, explain, use a model,
+fine-tune, and list or delete fine-tuned versions."""
 
 from __future__ import annotations
 
@@ -75,6 +75,35 @@ def text(library: Any, args: argparse.Namespace) -> int:
     else:
         for line in found.lines:
             print(printable(str(line["text"])))
+    return EXIT_OK
+
+
+HEAT_RAMP = " .:-=+*#%@"
+"""The grid's values as characters, coolest first."""
+
+
+def explain(library: Any, args: argparse.Namespace) -> int:
+    from core.search.explain import check_output
+    from core.search.heat_image import write_overlay
+
+    out = check_output(args.out) if args.out else None  # before the model loads
+    heat = library.explain(args.photo, args.text, method=args.method)
+    if out is not None:
+        write_overlay(heat, out)
+    if args.json:
+        print_json(heat.to_json())
+        return EXIT_OK
+    score = "" if heat.score is None else f"score {heat.score:.1f}, "
+    print(f"{printable(heat.photo)}: {score}similarity {heat.similarity:.3f} "
+          f'for "{printable(heat.text)}"')
+    print(f"peak: x {heat.peak[0]}, y {heat.peak[1]} (of {heat.size[0]} x {heat.size[1]})")
+    print(f"heat by {heat.method}, {heat.rows} x {heat.cols} cells of "
+          f"{heat.cell[0]:.0f} x {heat.cell[1]:.0f} px (@ most, blank least):")
+    for row in heat.grid:
+        cells = (HEAT_RAMP[min(int(v * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)] * 2 for v in row)
+        print(f"  |{''.join(cells)}|")
+    if out is not None:
+        print(f"wrote {printable(str(out))}")
     return EXIT_OK
 
 

@@ -103,6 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     captions.add_argument("--language", choices=["en", "zh"], default="en",
                           help="language of the built-in terms (default en)")
 
+    why = commands.add_parser(
+        "explain", parents=[common], help="where a description matched in a photo",
+        description="Show where TEXT matched in PHOTO (in the library or not): a heat map "
+        "over the photo of how much each region adds to its similarity with TEXT, computed "
+        "with the library's model, and the score a search for TEXT gives it (0-100). "
+        "Prints the peak (in the photo's pixels as shown) and the grid; --out writes the "
+        "photo with the heat over it.")
+    why.add_argument("photo", metavar="PHOTO")
+    why.add_argument("text", metavar="TEXT")
+    why.add_argument("--out", metavar="PNG", help="write the photo with the heat map over "
+                     "it (a PNG of the photo's size as shown)")
+    why.add_argument("--method", choices=["auto", "occlusion", "gradient"], default="auto",
+                     help="occlusion greys out regions and measures the loss (faithful, "
+                     "the default); gradient is one backward pass (faster on big models; "
+                     "auto takes it when occlusion would be slow)")
+
     commands.add_parser("status", parents=[common], help="what the library holds")
 
     watch = commands.add_parser(

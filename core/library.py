@@ -31,6 +31,8 @@ from core.config import (
 )
 from core.errors import CatalogError, UsageError
 from core.models.embedder import DEFAULT_MODEL, DownloadCallback, Embedder
+from core.search.explain import Heat, Method
+from core.search.explain import explain as explain_match
 from core.search.scores import CALIBRATION_SETTING, Scores
 from core.search.searcher import Searcher, existing_folder
 from core.store import backup
@@ -360,3 +362,12 @@ class Library:
     def text_of(self, photo: Path | str) -> PhotoText | None:
         """The text read in a photo, with its boxes (core.sync.text_pass.TextPass.text_of)."""
         return self.text_pass.text_of(photo)
+
+    def explain(self, photo: Path | str, text: str, *, method: Method = "auto") -> Heat:
+        """Where ``text`` matched in ``photo`` (in the library or not): a heat map from the
+        library's model, its similarity scored as a search for ``text`` scores it
+        (core.search.explain). The request is checked before the model loads."""
+        return explain_match(
+            photo, text, embedder=lambda: self.embedder, method=method,
+            scale=lambda vector: self.scores.calibration(fallback=vector).for_query(
+                text=True, image=False, words=text))
