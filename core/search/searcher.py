@@ -89,9 +89,10 @@ class Searcher:
         scale = calibration.for_query(text=text_vec is not None, image=image_vec is not None,
                                       words=text or "")
         # A model whose scores cannot separate matches from the rest: a cut-off would
-        # hide good matches as readily as bad ones, so show the ranking whole.
+        # hide good matches as readily as bad ones, so show the ranking whole. A fine-tuned
+        # version's scores were fitted on its held-out photos: they are trusted.
         ranked = (text_vec is not None and not calibration.separates
-                  and not calibration.names_learnt(text or ""))
+                  and calibration.names_scale is None)
         if ranked:
             min_score = 0.0
         started = time.monotonic()
