@@ -107,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
             hits = library.search(args.text, image=args.image, negative=args.negative,
                                   k=args.n, folder=args.folder, after=args.after,
                                   before=args.before, words=args.words,
-                                  min_score=args.min_score, near=args.near)
+                                  min_score=args.min_score, near=args.near,
+                                  region=args.region)
             return print_hits(hits, args)
         if args.command == "similar":
             return print_hits(library.similar(args.photo, k=args.n,

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rank by meaning only: don't also match file and folder names")
     find.add_argument("--near", type=_near, metavar="LAT,LON[,KM]",
                       help="only photos taken within KM (default 25) of a GPS position")
+    find.add_argument("--region", type=_region, metavar="X,Y,W,H",
+                      help="query by this part of the --image only (pixels of the photo as "
+                           "shown: left, top, width, height)")
 
     text = commands.add_parser(
         "text", parents=[common], help="the text written in a photo",
@@ -180,6 +183,19 @@ def _near(text: str) -> tuple[float, float, float]:
     except UsageError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
     return position.lat, position.lon, km
+
+
+def _region(text: str) -> tuple[float, float, float, float]:
+    """``--region X,Y,W,H`` as four numbers; bad input is a usage error."""
+    try:
+        x, y, width, height = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--region takes X,Y,WIDTH,HEIGHT in pixels, not {text!r}") from None
+    if width <= 0 or height <= 0 or x < 0 or y < 0:
+        raise argparse.ArgumentTypeError(
+            f"--region needs a positive width and height and no negative corner: {text!r}")
+    return x, y, width, height
 
 
 def _add_result_options(parser: argparse.ArgumentParser) -> None:

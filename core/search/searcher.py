@@ -49,6 +49,7 @@ class Searcher:
         min_score: float = DEFAULT_MIN_SCORE,
         near: tuple[float, float, float] | None = None,
         place: str | None = None,
+        region: tuple[float, float, float, float] | None = None,
     ) -> Hits:
         """Photos matching a description, an example image (any file), or both.
 
@@ -60,7 +61,8 @@ class Searcher:
         A place the library's photos were taken in ("Seville", "Spain", "西班牙") becomes a
         place filter, as dates do; ``near`` (``lat, lon, km``) keeps photos taken within
         ``km`` of a position; ``place`` (a label from ``catalog.places()``) keeps the
-        photos taken there.
+        photos taken there. ``region`` (``x, y, width, height``) queries by that part of
+        the ``image`` only (:meth:`image_vector`).
         """
         text = text.strip() if text else None
         if not text and image is None:
@@ -80,7 +82,9 @@ class Searcher:
             # The place stays in the words: "Spain" alone finds its photos by their words.
             match = keywords.match_expression(parsed.text) if words else None
         _check_limits(k, min_score)
-        image_vec = self.image_vector(image) if image is not None else None
+        if region is not None and image is None:
+            raise UsageError("a region is a part of the query image: give --image too")
+        image_vec = self.image_vector(image, region=region) if image is not None else None
         text_vec = self._library.embedder.text_vector(text) if text else None
         negative_vec = self._library.embedder.text_vector(negative) if negative else None
         query = queries.compose(text=text_vec, image=image_vec, negative=negative_vec,
@@ -130,9 +134,14 @@ class Searcher:
         return self.search_vector(self.image_vector(path), k=k, exclude=exclude,
                                   min_score=min_score)
 
-    def image_vector(self, image: Path | str) -> Vector:
-        """The vector of any image file; the stored one when it is in the library."""
+    def image_vector(self, image: Path | str, *,
+                     region: tuple[float, float, float, float] | None = None) -> Vector:
+        """The vector of any image file; the stored one when it is in the library. With
+        ``region`` (``x, y, width, height`` in the photo's full-size pixels as shown, EXIF
+        orientation applied) the vector of that part of it ("more photos of this dog")."""
         path = existing_file(image)
+        if region is not None:
+            return self._region_vector(path, region)
         catalog = self._library.catalog
         row = catalog.photo_by_path(str(path))
         if row is not None:
@@ -148,6 +157,30 @@ class Searcher:
         except ImageError as error:
             raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error
         vector: Vector = embedder.embed_images([picture])[0]
+        return vector
+
+    def _region_vector(self, path: Path, region: tuple[float, float, float, float]) -> Vector:
+        x, y, width, height = region
+        if width <= 0 or height <= 0 or x < 0 or y < 0:
+            raise UsageError(f"a region needs a positive width and height inside the photo, "
+                             f"not {','.join(f'{v:g}' for v in region)}")
+        try:
+            if not is_raw(path):
+                read_info(path)  # refused before the model loads
+            picture, info = decode_path(path)
+        except ImageError as error:
+            raise UsageError(f"cannot use {path} as a query image: {error.reason}") from error
+        # The decode may be smaller than the photo (a RAW's preview): scale the region to it.
+        scale_x, scale_y = picture.width / info.width, picture.height / info.height
+        box = (round(x * scale_x), round(y * scale_y), round((x + width) * scale_x),
+               round((y + height) * scale_y))
+        if box[2] > picture.width + 1 or box[3] > picture.height + 1 or \
+                box[2] - box[0] < 1 or box[3] - box[1] < 1:
+            raise UsageError(f"the region {','.join(f'{v:g}' for v in region)} is not inside "
+                             f"the photo ({info.width}x{info.height} as shown)")
+        crop = picture.crop((box[0], box[1], min(box[2], picture.width),
+                             min(box[3], picture.height)))
+        vector: Vector = self._library.embedder.embed_images([crop])[0]
         return vector
 
     def captions(self, photo: Path | str, *, n: int = 10,
