@@ -89,6 +89,11 @@ class SearchHit:
     fields: tuple[str, ...] = ()
     place: str | None = None
     position: tuple[float, float] | None = None
+    why: dict[str, Any] = field(default_factory=dict)
+    """What made the score: ``meaning`` (``similarity``, ``score``), ``parts`` (the photo's
+    cosine with each part of the query: ``text``, ``image``, ``not``; the last is what the
+    ``--not`` text took away) and ``words`` (each word column that matched, with its
+    words)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -129,6 +129,7 @@ def nearest(
     text: str = "",
     scale: Scale | None = None,
     min_score: float = 0.0,
+    parts: dict[str, Vector] | None = None,
 ) -> Hits:
     """The ``k`` best photos for a query vector, with the catalog's details.
 
@@ -167,12 +168,16 @@ def nearest(
             continue
         kept.append((key, cosine, score, match))
     details = catalog.photo_details([key for key, _, _, _ in kept])
-    fields = _matched_fields(catalog, [key for key, _, _, m in kept if m != "meaning"], text)
+    words_found = _matched_words(catalog, [key for key, _, _, m in kept if m != "meaning"],
+                                 text)
+    part_cosines = _part_cosines(catalog, model_id, [key for key, _, _, _ in kept], parts)
     for key, cosine, score, match in kept:
         row = details.get(key)
         if row is None:  # the index is a cache: a photo removed since it was saved
             continue
-        found = fields.get(key, ())
+        found = tuple(words_found.get(key, {}))
+        why = {"meaning": {"similarity": round(cosine, 4), "score": score},
+               "parts": part_cosines.get(key, {}), "words": words_found.get(key, {})}
         # Text read in the photo, or its place, is named: the user wonders where it came from
         if "text" in found:
             match = "text"
@@ -184,16 +189,28 @@ def nearest(
                               date=row["date"],
                               date_source="exif" if row["taken_at"] else "file",
                               width=row["width"], height=row["height"], match=match,
-                              fields=found, place=row["place"], position=position))
+                              fields=found, place=row["place"], position=position,
+                              why=why))
     return hits
 
 
-def _matched_fields(catalog: Catalog, ids: list[int], text: str) -> dict[int, tuple[str, ...]]:
-    """Which word columns of each photo hold a word of the query's ``text``."""
+def _matched_words(catalog: Catalog, ids: list[int], text: str) -> dict[int, dict[str, list[str]]]:
+    """Which word columns of each photo hold words of the query's ``text``, and which."""
     if not ids or not text:
         return {}
     rows = catalog.word_rows(ids)
-    return {key: tuple(keywords.matched_columns(row, text)) for key, row in rows.items()}
+    return {key: keywords.matched_words(row, text) for key, row in rows.items()}
+
+
+def _part_cosines(catalog: Catalog, model_id: int, ids: list[int],
+                  parts: dict[str, Vector] | None) -> dict[int, dict[str, float]]:
+    """Each photo's cosine with each part of a composed query (one read of their vectors)."""
+    if not parts or not ids:
+        return {}
+    dim = int(next(iter(parts.values())).shape[-1])
+    vectors = catalog.vectors_of(ids, model_id, dim)
+    return {key: {name: round(float(np.dot(vector, part)), 4) for name, part in parts.items()}
+            for key, vector in vectors.items()}
 
 
 RRF_K = 60

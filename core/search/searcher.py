@@ -100,8 +100,11 @@ class Searcher:
         if ranked:
             min_score = 0.0
         started = time.monotonic()
+        parts = {name: vector for name, vector in
+                 (("text", text_vec), ("image", image_vec), ("not", negative_vec))
+                 if vector is not None}
         hits = self._nearest(query, k=k, filters=filters, words=match, scale=scale,
-                             min_score=min_score, text=text or "")
+                             min_score=min_score, text=text or "", parts=parts)
         hits.ranked = ranked
         log.info("search: %d hits (%d hidden under %g) in %.0f ms", len(hits), hits.hidden,
                  min_score, (time.monotonic() - started) * 1000)
@@ -245,11 +248,12 @@ class Searcher:
     def _nearest(self, query: Vector, *, k: int, filters: queries.Filters,
                  exclude: frozenset[int] = frozenset(),
                  words: str | None = None, scale: Scale | None = None,
-                 min_score: float = 0.0, text: str = "") -> Hits:
+                 min_score: float = 0.0, text: str = "",
+                 parts: dict[str, Vector] | None = None) -> Hits:
         return queries.nearest(self._library.catalog, self._library.vector_index(),
                                self._library.model_key()[0], query, k, filters=filters,
                                exclude=exclude, words=words, scale=scale,
-                               min_score=min_score, text=text)
+                               min_score=min_score, text=text, parts=parts)
 
 
 def _check_limits(k: int, min_score: float) -> None:

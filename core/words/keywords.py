@@ -155,14 +155,23 @@ def _word_expression(run: str) -> str:
 def matched_columns(row: dict[str, str], text: str) -> list[str]:
     """The columns of a photo's words row (as stored) that hold a word of ``text``: a whole
     word anywhere, or the beginning of a word or code in its text."""
+    return list(matched_words(row, text))
+
+
+def matched_words(row: dict[str, str], text: str) -> dict[str, list[str]]:
+    """For each column of a photo's words row (as stored) that holds words of ``text``,
+    those words as stored (a code whose beginning was typed: the whole code)."""
     wanted = [w for w in tokens(text) if w not in STOPWORDS]
     runs = [r.lower() for r in _ALNUM_RUN.findall(text) if r.lower() not in STOPWORDS]
-    found = []
+    found: dict[str, list[str]] = {}
     for column in COLUMNS:
-        words = set((row.get(column) or "").split())
-        if any(w in words for w in wanted) or (column == TEXT_COLUMN and any(
-                w.startswith(r) for r in runs for w in words)):
-            found.append(column)
+        words = (row.get(column) or "").split()
+        hits = [w for w in wanted if w in words]
+        if column == TEXT_COLUMN:
+            hits += [w for w in words if w not in hits and any(
+                w.startswith(r) and w != r for r in runs)]
+        if hits:
+            found[column] = list(dict.fromkeys(hits))
     return found
 
 

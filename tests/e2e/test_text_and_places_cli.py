@@ -193,3 +193,17 @@ def test_the_place_filter_keeps_the_photos_taken_there(library) -> None:
     assert count == 1
     hits = library.search("sky", place=label, min_score=0)
     assert [Path(hit.path).stem for hit in hits] == ["trip-0"]
+
+
+def test_a_hit_says_what_made_its_score(library, indexed) -> None:
+    (hit,) = _search(library, "RE16")
+    assert "re1634" in hit["why"]["words"]["text"]
+    assert hit["why"]["meaning"]["similarity"] == hit["similarity"]
+    assert set(hit["why"]["parts"]) == {"text"}
+    photo = indexed[0].parent / "photos" / "trip-0.jpg"
+    combined = library.search("sky", image=photo, negative="a receipt", min_score=0, k=30)
+    (same,) = [hit for hit in combined if hit.path == str(photo)]
+    assert set(same.why["parts"]) == {"text", "image", "not"}
+    assert same.why["parts"]["image"] == pytest.approx(1.0, abs=1e-3)  # the photo itself
+    (spain, *_) = _search(library, "Spain")
+    assert spain["why"]["words"] == {"place": ["spain"]}
