@@ -27,6 +27,10 @@ from core.units import human_size
 
 log = logging.getLogger(__name__)
 
+TEXT_BUDGET_S = 30.0
+"""A run of a few files (the watcher's) reads text for at most about this long: photos
+still to read (a library's first reading) wait for a full run rather than hold up the next
+changes."""
 INDEX_SAVE_INTERVAL_S = 60.0
 """During a run the search index is saved at most this often (and always at its end)."""
 FAST_IMAGES_MIN_PHOTOS = 500
@@ -90,7 +94,8 @@ class IndexRuns:
             backup.backup_if_due(library.catalog.path)
             self._keeper.reshape(*library.model_key())
             self.save_index()  # search is whole before the text pass starts
-            yield from self._text_steps(report)
+            yield from self._text_steps(report,
+                                        budget_s=None if files is None else TEXT_BUDGET_S)
         except BaseException:  # closed, interrupted or failed: keep what was done
             try:
                 self.save_index()
@@ -98,11 +103,11 @@ class IndexRuns:
                 log.warning("the search index could not be saved: %s", error)
             raise
 
-    def _text_steps(self, report: Progress) -> Iterator[Progress]:
+    def _text_steps(self, report: Progress, *, budget_s: float | None) -> Iterator[Progress]:
         """The text pass's progress under the run's totals, then the run's report (with
         the text pass's time) as the last thing yielded."""
         read = 0.0
-        for step in self._text.run() if self._text is not None else ():
+        for step in self._text.run(budget_s=budget_s) if self._text is not None else ():
             read = step.elapsed_s
             yield dataclasses.replace(report, phase="text", done=step.done, total=step.total,
                                       current=None, elapsed_s=report.elapsed_s + read)

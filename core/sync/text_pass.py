@@ -53,8 +53,10 @@ class TextPass:
         self._make_reader = reader or (lambda: TextReader(device=device))
         self._reader: TextReader | None = None
 
-    def run(self) -> Iterator[Progress]:
-        """Read the photos still to read; a generator of progress (phase ``text``)."""
+    def run(self, *, budget_s: float | None = None) -> Iterator[Progress]:
+        """Read the photos still to read; a generator of progress (phase ``text``). With
+        ``budget_s`` it stops after about that many seconds, the rest left for a later run
+        (a watcher's small runs must not wait hours behind a library's first reading)."""
         if os.environ.get(READ_TEXT_ENV, "1") == "0":
             return
         self._record_crashes()
@@ -68,8 +70,12 @@ class TextPass:
             while batch := self._catalog.text_pending(_BATCH):
                 self._catalog.write_text([self._read(*item) for item in batch])
                 done += len(batch)
+                elapsed = time.monotonic() - started
                 yield Progress(phase="text", done=done, total=max(total, done),
-                               elapsed_s=time.monotonic() - started)
+                               elapsed_s=elapsed)
+                if budget_s is not None and elapsed > budget_s:
+                    log.info("text pass: %d photos read, the rest at a later run", done)
+                    return
         finally:
             self._markers.close()
 

@@ -106,3 +106,11 @@ def test_a_changed_photo_is_read_again(library: Library, tmp_path: Path) -> None
 def test_off_by_the_environment(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PICTOR_READ_TEXT", "0")
     assert list(_pass(library, _Reader()).run()) == []
+
+
+def test_a_budget_leaves_the_rest_for_a_later_run(library: Library) -> None:
+    reader = _Reader()
+    steps = list(_pass(library, reader).run(budget_s=0.0))  # stops after its first batch
+    assert steps[-1].done == 8 and library.catalog.count_text_pending() == 12
+    list(_pass(library, reader).run())
+    assert library.catalog.count_text_pending() == 0
