@@ -71,16 +71,8 @@ class Searcher:
                                       place_label=place)
         match = None
         if text:
-            parsed = keywords.parse_query(text)
-            if parsed.after and after is None and before is None:
-                filters = dataclasses.replace(filters, after=parsed.after,
-                                              before=parsed.before)
-            place, rest = self._place_in(parsed.text) if words else (None, parsed.text)
-            if place is not None:
-                filters = dataclasses.replace(filters, place=place)
-            text = rest or parsed.text or text  # a query of dates alone still needs a vector
-            # The place stays in the words: "Spain" alone finds its photos by their words.
-            match = keywords.match_expression(parsed.text) if words else None
+            text, filters, match = self._read_text(text, filters, words=words,
+                                                   dated=after is not None or before is not None)
         _check_limits(k, min_score)
         if region is not None and image is None:
             raise UsageError("a region is a part of the query image: give --image too")
@@ -231,6 +223,20 @@ class Searcher:
                 listed = ", ".join(str(r) for r in roots) or "none yet"
                 raise UsageError(f"{folder} is not in the library (its folders: {listed})")
         return filters
+
+    def _read_text(self, text: str, filters: queries.Filters, *, words: bool,
+                   dated: bool) -> tuple[str, queries.Filters, str | None]:
+        """A query's text for the model, its filters with the dates and the place it names
+        (unless ``dated``: the caller's dates win), and its words' FTS5 expression."""
+        parsed = keywords.parse_query(text)
+        if parsed.after and not dated:
+            filters = dataclasses.replace(filters, after=parsed.after, before=parsed.before)
+        named_place, rest = self._place_in(parsed.text) if words else (None, parsed.text)
+        if named_place is not None:
+            filters = dataclasses.replace(filters, place=named_place)
+        # The place stays in the words: "Spain" alone finds its photos by their words.
+        match = keywords.match_expression(parsed.text) if words else None
+        return rest or parsed.text or text, filters, match  # dates alone still need a vector
 
     def _place_in(self, text: str) -> tuple[str | None, str]:
         """The longest run of ``text``'s words (up to 3) that names a place some photo was
