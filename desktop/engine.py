@@ -7,6 +7,8 @@ the library and load the model, search, describe a photo, keep folders, and thre
 of long job (index runs, model switches, fine-tuning; their steps are in
 :mod:`desktop.job_steps`), one at a time. Quick reads that need no model (the text read in
 a photo, the library's places) are :attr:`Engine.reads` (:mod:`desktop.engine_reads`).
+Where a description matched in a photo (the preview's "Why?") is
+:attr:`Engine.explanations` (:mod:`desktop.engine_explain`).
 
 Searches, caption requests and index requests made before the model is ready are kept
 here and run when it is (the latest search and caption request only; folders to index
@@ -28,6 +30,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.errors import ModelUnavailableError, PictorError
 from desktop import job_steps
+from desktop.engine_explain import Explanations
 from desktop.engine_reads import LibraryReads
 from desktop.jobs import Job, JobEnd, JobRunner, Writer, sentence
 from desktop.model_problem import plain_reason
@@ -92,6 +95,7 @@ class Engine(QObject):
         self._jobs = JobRunner(self._writer, self)
         self._library: Library | None = None  # touched on the writer thread only
         self.reads = LibraryReads(self._submit, lambda: self._library, self)  # text, places
+        self.explanations = Explanations(self._submit, lambda: self._library, self)  # Why?
         self._cancel_download = threading.Event()
         # GUI-thread state
         self.model_state = "idle"  # idle | loading | ready | missing
@@ -275,7 +279,7 @@ class Engine(QObject):
                     query.text or None, image=query.image, negative=query.negative or None,
                     k=RESULTS, folder=query.folder, after=query.after or None,
                     before=query.before or None, min_score=query.min_score,
-                    place=query.place)
+                    place=query.place, region=query.region)
         except Exception as error:
             self.searchFailed.emit(generation, sentence(error, "search"))
             return

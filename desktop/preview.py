@@ -1,6 +1,7 @@
 """The preview pane: the selected photo large, what is known about it (where it was
 taken too), the text read in it (the lines the query's words match outlined over the
-photo: desktop/preview_text.py), and its captions."""
+photo: desktop/preview_text.py), and its captions; "Why?" (desktop/why_view.py) draws
+where the query's description matched over the photo."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from desktop.caption_list import CaptionList
 from desktop.preview_text import PhotoTextView, outlined
 from desktop.results import found_by
 from desktop.thumbnails import ImageCache
+from desktop.why_view import WhyPanel, heat_overlay
 from desktop.wording import dated
 
 if TYPE_CHECKING:
     from core.search.captions import Caption
+    from core.search.explain import Heat
     from core.store.catalog_text import PhotoText
     from core.types import SearchHit
 
@@ -38,6 +41,7 @@ class PreviewPane(QWidget):
 
     captionsWanted = Signal(str)  # photo path
     textWanted = Signal(str)  # photo path
+    shown = Signal(str)  # photo path ("" for none): show_photo was called
 
     def __init__(self, previews: ImageCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +52,8 @@ class PreviewPane(QWidget):
         self._hit_date: str | None = None
         self._full: tuple[int, int] = (0, 0)  # the photo's size as shown (its text's boxes)
         self._words = ""  # the query's text: the lines it matches are marked
+        self._hit: SearchHit | None = None
+        self._heat: Heat | None = None  # drawn over the photo ("Why?")
         self.image = QLabel("Select a photo to see it here")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image.setMinimumSize(QSize(200, 160))
@@ -63,11 +69,13 @@ class PreviewPane(QWidget):
             form.addRow(title + ":", label)
         self.values["score"].setTextFormat(Qt.TextFormat.RichText)
         form.setRowVisible(self.values["place"], False)
+        self.why = WhyPanel()
         self.photo_text = PhotoTextView()
         self.captions = CaptionList()
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 1)
         layout.addLayout(form)
+        layout.addWidget(self.why)
         layout.addWidget(self.photo_text)
         layout.addWidget(self.captions)
         previews.ready.connect(self._on_ready)
@@ -77,6 +85,22 @@ class PreviewPane(QWidget):
     def path(self) -> str | None:
         return self._path
 
+    @property
+    def hit(self) -> SearchHit | None:
+        return self._hit
+
+    @property
+    def full_size(self) -> tuple[int, int]:
+        """The photo's width and height as shown at full size ((0, 0): not known yet)."""
+        return self._full
+
+    def set_heat(self, path: str | None, heat: Heat | None) -> None:
+        """Draw ``heat`` over the photo at ``path`` (while it is the one shown); None
+        removes it."""
+        self._heat = heat if path is not None and path == self._path else None
+        if self._pixmap is not None:
+            self._fit()
+
     def show_photo(self, path: str | None, hit: SearchHit | None = None, *,
                    words: str = "") -> None:
         """Show a photo and its search hit, the lines of its text that ``words`` (the
@@ -85,7 +109,8 @@ class PreviewPane(QWidget):
         if path != self._path:
             self.captions.clear()
             self.photo_text.clear()
-        self._path, self._pixmap, self._words = path, None, words
+            self._heat = None
+        self._path, self._pixmap, self._words, self._hit = path, None, words, hit
         width, height = (hit.width, hit.height) if hit is not None else (0, 0)
         self._full = (width, height) if width and height else (0, 0)
         for label in self.values.values():
@@ -96,6 +121,7 @@ class PreviewPane(QWidget):
         if path is None:
             self.image.clear()
             self.image.setText("Select a photo to see it here")
+            self.shown.emit("")
             return
         self.values["path"].setText(path)
         self._hit_date = hit.date if hit is not None else None
@@ -111,6 +137,7 @@ class PreviewPane(QWidget):
             self._show(ready)
         self._want_captions(self.isVisible())
         self._want_text(self.isVisible())
+        self.shown.emit(path)
 
     # -- captions ----------------------------------------------------------------------
 
@@ -207,7 +234,8 @@ class PreviewPane(QWidget):
             return
         scaled = self._pixmap.scaled(self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                      Qt.TransformationMode.SmoothTransformation)
-        self.image.setPixmap(outlined(scaled, self.photo_text.matched_boxes(), self._full))
+        shown = outlined(scaled, self.photo_text.matched_boxes(), self._full)
+        self.image.setPixmap(heat_overlay(shown, self._heat) if self._heat else shown)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

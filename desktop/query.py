@@ -14,6 +14,9 @@ _NOT = re.compile(r"(?:^|\s)not:\s*", re.IGNORECASE)
 class Query:
     """A search: text (minus ``negative``), an example image, or "photos like this one".
 
+    ``region`` (``x, y, width, height`` in the image's full-size pixels as shown) makes
+    the example that part of ``image`` only.
+
     ``min_score`` (0-100) hides photos found by meaning alone that score under it; 0 shows
     every photo by rank. ``place`` (a label of the library's places, "Sevilla, Andalusia,
     Spain") keeps the photos taken there.
@@ -22,6 +25,7 @@ class Query:
     text: str = ""
     negative: str = ""
     image: str | None = None
+    region: tuple[float, float, float, float] | None = None
     similar_to: str | None = None
     folder: str | None = None
     after: str = ""

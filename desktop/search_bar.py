@@ -1,5 +1,6 @@
-"""The search bar: text (searched as you type), an example-image chip, the minimum score,
-and filters (folder, place: desktop/place_filter.py, dates)."""
+"""The search bar: text (searched as you type), an example-image chip (the whole photo, or
+a part of it dragged over in the preview), the minimum score, and filters (folder, place:
+desktop/place_filter.py, dates)."""
 
 from __future__ import annotations
 
@@ -55,12 +56,12 @@ class ImageChip(QFrame):
         layout.addWidget(self.label)
         layout.addWidget(self.close_button)
 
-    def show_image(self, path: str, prefix: str) -> None:
+    def show_image(self, path: str, prefix: str, tip: str = "") -> None:
         image = small_image(path, 28)
         self.icon.setPixmap(QPixmap.fromImage(image) if image is not None else QPixmap())
         name = Path(path).name
         self.label.setText(f"{prefix}{name if len(name) < 28 else name[:25] + '…'}")
-        self.setToolTip(path)
+        self.setToolTip(path + tip)
         self.show()
 
 
@@ -141,6 +142,7 @@ class SearchBar(QWidget):
         super().__init__(parent)
         self._image: str | None = None
         self._similar = False
+        self._region: tuple[float, float, float, float] | None = None
         self.edit = QLineEdit()
         self.edit.setObjectName("searchEdit")
         self.edit.setPlaceholderText("Describe a photo…   (add “not: …” to leave something out)")
@@ -213,6 +215,7 @@ class SearchBar(QWidget):
             text=text,
             negative=negative,
             image=None if similar else self._image,
+            region=None if similar else self._region,
             similar_to=similar,
             folder=self.folder.currentData() or None,
             place=self.place.place(),
@@ -221,13 +224,26 @@ class SearchBar(QWidget):
             min_score=float(self.min_score.value()),
         )
 
-    def set_image(self, path: str, *, similar: bool = False) -> None:
-        self._image, self._similar = path, similar
-        self.chip.show_image(path, "Like: " if similar else "")
+    def set_image(self, path: str, *, similar: bool = False,
+                  region: tuple[float, float, float, float] | None = None) -> None:
+        """Search by a photo (with the text, if any); ``region`` (``x, y, width, height``
+        in its full-size pixels as shown) by that part of it only."""
+        self._image, self._similar = path, similar and region is None
+        self._region = region
+        if region is not None:
+            where = ", ".join(f"{v:g}" for v in region)
+            self.chip.show_image(path, "Part of ", f"\n(the part at x, y, width, height: "
+                                                   f"{where})")
+        else:
+            self.chip.show_image(path, "Like: " if similar else "")
         self._emit()
 
+    @property
+    def region(self) -> tuple[float, float, float, float] | None:
+        return self._region
+
     def clear_image(self) -> None:
-        self._image, self._similar = None, False
+        self._image, self._similar, self._region = None, False, None
         self.chip.hide()
         self._emit()
 
@@ -254,7 +270,7 @@ class SearchBar(QWidget):
 
     def search_text(self, text: str) -> None:
         """Search for ``text`` alone (a clicked caption): any query image is removed."""
-        self._image, self._similar = None, False
+        self._image, self._similar, self._region = None, False, None
         self.chip.hide()
         self.edit.setText(text)
         self._emit()

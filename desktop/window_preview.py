@@ -2,7 +2,8 @@
 (in the grid) and F3 hide and show it, its captions and the text read in it are asked of
 the engine (again once a model is ready, or an index run has read the text), the query's
 words go with the photo (the lines of its text they match are marked), and a click on a
-caption searches for it. The pane itself is drawn by desktop/preview.py.
+caption searches for it; "Why?" and a dragged region are desktop/window_why.py's. The
+pane itself is drawn by desktop/preview.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 
 from desktop.query import Query
 from desktop.results import HitRole, PathRole
+from desktop.window_why import WhyWiring
 from desktop.wording import caption_language
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class PreviewWiring(QObject):
         space = QShortcut(QKeySequence(Qt.Key.Key_Space), self.grid)
         space.setContext(Qt.ShortcutContext.WidgetShortcut)
         space.activated.connect(self.toggle_from_grid)
+        self.why = WhyWiring(window)  # "Why?" and search by a region
 
     def show_current(self) -> None:
         index = self.grid.currentIndex()

@@ -25,6 +25,8 @@ def describe(query: Query) -> str:
         return f"photos like {Path(query.similar_to).name}"
     words = f"“{query.text}”" if query.text else ""
     image = Path(query.image).name if query.image else ""
+    if image and query.region is not None:
+        image = f"part of {image}"
     return f"{words} with {image}" if words and image else words or image
 
 
