@@ -1,4 +1,4 @@
-"""The command line: ``python main.py index|search|similar|captions|explain|status|...``.
+"""The command line: ``python main.py index|search|similar|captions|explain|status|serve|...``.
 
 A thin front over :class:`core.library.Library`: it parses arguments, draws progress with
 tqdm on a terminal, prints tables or ``--json``, and turns expected errors into one line
@@ -21,7 +21,7 @@ from cli.terminal import PrintableFormatter, printable
 from cli.watching import watch
 from core.errors import PictorError, UsageError, explain
 
-READING_COMMANDS = frozenset({"search", "similar", "captions", "text", "explain"})
+READING_COMMANDS = frozenset({"search", "similar", "captions", "text", "explain", "serve"})
 """Commands that only read: they never switch the library's model."""
 
 
@@ -127,6 +127,10 @@ def _run(args: argparse.Namespace) -> int:
             return commands.models(library, args)
         if args.command == "use":
             return commands.use(library, args)
+        if args.command == "serve":
+            from api.server import serve
+
+            return serve(library, host=args.host, port=args.port)
         return status(library, args)
 
 
