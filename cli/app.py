@@ -12,10 +12,19 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from cli import commands
+from cli import commands, remote
 from cli.exits import EXIT_CLOSED_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from cli.output import download_bar, print_hits, status
+from cli.output import (
+    download_bar,
+    print_captions,
+    print_heat,
+    print_hit_rows,
+    print_hits,
+    print_status,
+    print_text,
+)
 from cli.parser import ArgumentError, build_parser
 from cli.terminal import PrintableFormatter, printable
 from cli.watching import watch
@@ -87,6 +96,13 @@ def _say_loading(model: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "search" and args.text is None and args.image is None:
+        raise UsageError("search needs a TEXT, an --image, or both")
+    answer = remote.ask(args)  # a running instance answers in milliseconds
+    if answer is not None:
+        shown = _print_answer(args, answer)
+        if shown is not None:
+            return shown
     from core.library import Library
 
     reading = args.command in READING_COMMANDS
@@ -102,8 +118,6 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "index":
             return commands.index(library, args)
         if args.command == "search":
-            if args.text is None and args.image is None:
-                raise UsageError("search needs a TEXT, an --image, or both")
             hits = library.search(args.text, image=args.image, negative=args.negative,
                                   k=args.n, folder=args.folder, after=args.after,
                                   before=args.before, words=args.words,
@@ -131,6 +145,32 @@ def _run(args: argparse.Namespace) -> int:
             from api.server import serve
 
             return serve(library, host=args.host, port=args.port)
-        return status(library, args)
+        return print_status(library.status().to_json(), args)
+
+
+def _print_answer(args: argparse.Namespace, answer: remote.Answer) -> int | None:
+    """Print a running instance's answer as the command prints its own; None when it
+    cannot be told apart from another outcome (run in-process then)."""
+    body, command = answer.body, args.command
+    if command == "status":
+        return print_status(body, args)
+    if command == "captions":
+        return print_captions(body, args)
+    if command == "text":
+        return print_text(body, args)
+    if command == "explain":
+        body["photo"] = str(Path(args.photo).expanduser())  # as given, not made absolute
+        return print_heat(body, args)
+    meta = answer.meta
+    if "x-pictor-hidden" not in meta:
+        # An instance that does not say what its cut-off hid: its empty list may mean
+        # "no good match" or "nothing indexed"; only this process can tell which.
+        if not body:
+            return None
+        return print_hit_rows(body, args)
+    best = meta.get("x-pictor-best-hidden")
+    return print_hit_rows(body, args, hidden=int(meta["x-pictor-hidden"]),
+                          best_hidden=None if best is None else float(best),
+                          ranked=meta.get("x-pictor-ranked") == "1")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.exits import EXIT_OK
-from cli.output import print_json
+from cli.output import print_captions, print_heat, print_json, print_text
 from cli.terminal import printable
 from core.errors import UsageError
 from core.units import human_size
@@ -49,37 +49,13 @@ def index(library: Any, args: argparse.Namespace) -> int:
 
 def captions(library: Any, args: argparse.Namespace) -> int:
     found = library.captions(args.photo, n=args.n, language=args.language)
-    if args.json:
-        print_json([caption.to_json() for caption in found])
-        return EXIT_OK
-    print(f"{'score':>5}  {'source':<22}  text")
-    for caption in found:
-        source = f"{caption.source} ({caption.kind})"
-        print(f"{caption.score:>5.1f}  {source:<22}  {printable(caption.text)}")
-    return EXIT_OK
+    return print_captions([caption.to_json() for caption in found], args)
 
 
 def text(library: Any, args: argparse.Namespace) -> int:
     found = library.text_of(args.photo)
-    if args.json:
-        print_json(None if found is None else {"text": found.text, "lines": found.lines,
-                                               "error": found.error})
-        return EXIT_OK
-    if found is None:
-        print("not read yet: the text pass of `pictor index` reads it after the photos are "
-              "indexed")
-    elif found.error:
-        print(f"its text could not be read: {printable(found.error)}")
-    elif not found.lines:
-        print("no text found in this photo")
-    else:
-        for line in found.lines:
-            print(printable(str(line["text"])))
-    return EXIT_OK
-
-
-HEAT_RAMP = " .:-=+*#%@"
-"""The grid's values as characters, coolest first."""
+    return print_text(None if found is None else {"text": found.text, "lines": found.lines,
+                                                  "error": found.error}, args)
 
 
 def explain(library: Any, args: argparse.Namespace) -> int:
@@ -90,21 +66,7 @@ def explain(library: Any, args: argparse.Namespace) -> int:
     heat = library.explain(args.photo, args.text, method=args.method)
     if out is not None:
         write_overlay(heat, out)
-    if args.json:
-        print_json(heat.to_json())
-        return EXIT_OK
-    score = "" if heat.score is None else f"score {heat.score:.1f}, "
-    print(f"{printable(heat.photo)}: {score}similarity {heat.similarity:.3f} "
-          f'for "{printable(heat.text)}"')
-    print(f"peak: x {heat.peak[0]}, y {heat.peak[1]} (of {heat.size[0]} x {heat.size[1]})")
-    print(f"heat by {heat.method}, {heat.rows} x {heat.cols} cells of "
-          f"{heat.cell[0]:.0f} x {heat.cell[1]:.0f} px (@ most, blank least):")
-    for row in heat.grid:
-        cells = (HEAT_RAMP[min(int(v * len(HEAT_RAMP)), len(HEAT_RAMP) - 1)] * 2 for v in row)
-        print(f"  |{''.join(cells)}|")
-    if out is not None:
-        print(f"wrote {printable(str(out))}")
-    return EXIT_OK
+    return print_heat(heat.to_json(), args, wrote=out)
 
 
 def use(library: Any, args: argparse.Namespace) -> int:
