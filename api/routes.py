@@ -39,8 +39,15 @@ def create_app(worker: LibraryWorker, *, token: str, hosts: frozenset[str]) -> A
     return Guard(app, token=token, hosts=hosts, max_body=MAX_BODY)
 
 
-def _hits(hits: Any) -> list[dict[str, Any]]:
-    return [hit.to_json() for hit in hits]
+def _hits(hits: Any) -> PictorJSON:
+    """A hit list as ``--json`` prints it; what the cut-off hid, and whether the model's
+    scores could only rank, in headers (the body stays the command line's)."""
+    headers = {"X-Pictor-Hidden": str(getattr(hits, "hidden", 0)),
+               "X-Pictor-Ranked": "1" if getattr(hits, "ranked", False) else "0"}
+    best = getattr(hits, "best_hidden", None)
+    if best is not None:
+        headers["X-Pictor-Best-Hidden"] = repr(float(best))
+    return PictorJSON([hit.to_json() for hit in hits], headers=headers)
 
 
 def _add_routes(app: FastAPI, worker: LibraryWorker) -> None:

@@ -120,12 +120,12 @@ def test_the_instance_answers_as_the_command_line(server: Server, library: Path,
 
 
 def test_what_the_api_cannot_answer_runs_in_process(server: Server, library: Path) -> None:
-    # No good match: an instance that does not say what its cut-off hid cannot tell it
-    # from an empty library, so this process answers.
+    # No good match: the instance says what its cut-off hid (headers), so it answers too.
     args = ["search", "a zebra", "--min-score", "100"]
     served, here = cli(server.data, *args), cli(server.data, *args, in_process=True)
     assert served.code == here.code == 0 and served.out == here.out
     assert "no good match" in served.out or "no matching photos" in served.out
+    assert "core.library" not in served.loaded
     # Errors are the command line's own, with its exit status.
     missing = str(library / "nope.jpg")
     served = cli(server.data, "similar", missing)
