@@ -128,6 +128,8 @@ def _add_routes(app: FastAPI, worker: LibraryWorker) -> None:
 def _thumbnail(library: Library, photo: str, size: int) -> bytes:
     from core.photos.imaging import decode_path
 
+    if "\x00" in photo:
+        raise PathNotFoundError(photo)
     path = os.path.realpath(os.path.expanduser(photo))
     # Only the library's photos: the API is no window onto the rest of the disk.
     if not os.path.isfile(path):

@@ -84,11 +84,14 @@ def parse_date(value: str, *, end: bool = False) -> str:
         raise UsageError(f"not a date: {value!r} ({error})") from error
     if not end:
         return start.isoformat()
-    if day is not None:
-        return date.fromordinal(start.toordinal() + 1).isoformat()
-    if month is not None:
-        return date(year + (month == 12), month % 12 + 1, 1).isoformat()
-    return date(year + 1, 1, 1).isoformat()
+    try:
+        if day is not None:
+            return date.fromordinal(start.toordinal() + 1).isoformat()
+        if month is not None:
+            return date(year + (month == 12), month % 12 + 1, 1).isoformat()
+        return date(year + 1, 1, 1).isoformat()
+    except (ValueError, OverflowError):  # the period ends after 9999: no upper bound
+        return "10000-01-01"
 
 
 def compose(

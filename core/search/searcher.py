@@ -280,9 +280,7 @@ def _filters(folder: Path | str | None, after: str | None,
 
 def existing_folder(path: Path | str) -> Path:
     """``path`` as an absolute folder, or a clear error (it is missing, or not a folder)."""
-    folder = Path(path).expanduser()
-    if not folder.exists():
-        raise PathNotFoundError(path)
+    folder = _checked(path)
     if not folder.is_dir():
         raise UsageError(f"not a folder: {path}")
     return folder.resolve()
@@ -290,9 +288,22 @@ def existing_folder(path: Path | str) -> Path:
 
 def existing_file(path: Path | str) -> Path:
     """``path`` as a file, or a clear error (it is missing, or not a file)."""
-    file = Path(path).expanduser()
-    if not file.exists():
-        raise PathNotFoundError(path)
+    file = _checked(path)
     if not file.is_file():
         raise UsageError(f"not a file: {path}")
     return file.resolve()
+
+
+def _checked(path: Path | str) -> Path:
+    """``path`` (``~`` expanded) when it exists; a name too long for the system or holding
+    a NUL is a usage error, not a crash."""
+    if "\x00" in str(path):
+        raise UsageError(f"not a path (it holds a NUL character): {path!r}")
+    found = Path(path).expanduser()
+    try:
+        if not found.exists():
+            raise PathNotFoundError(path)
+        found.stat()
+    except OSError as error:
+        raise UsageError(f"cannot use {path}: {error.strerror or error}") from error
+    return found

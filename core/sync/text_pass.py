@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.config import INFLIGHT_DIR
-from core.errors import ImageError, PathNotFoundError, PictorError, UsageError
+from core.errors import ImageError, PictorError
 from core.photos import reading
 from core.photos.imaging import decode
 from core.photos.inflight import InflightMarkers
 from core.photos.text_reading import GATE_SHORT_SIDE, TextLine, TextReader
+from core.search.searcher import existing_file
 from core.store.catalog import Catalog
 from core.store.catalog_text import PhotoText, TextFacts
 from core.sync.preparing import place_facts
@@ -121,11 +122,8 @@ class TextPass:
     def text_of(self, path: Path | str) -> PhotoText | None:
         """The text of a photo: the stored reading for a library photo (None: the text
         pass has not read it yet), else read now (not stored)."""
-        file = Path(path).expanduser()
-        if not file.is_file():
-            raise PathNotFoundError(path) if not file.exists() else UsageError(
-                f"not a file: {path}")
-        row = self._catalog.photo_by_path(str(file.resolve()))
+        file = existing_file(path)
+        row = self._catalog.photo_by_path(str(file))
         if row is not None:
             return self._catalog.text_of(row.id)
         with reading.open_photo(file) as opened:

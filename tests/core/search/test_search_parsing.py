@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,18 @@ def test_empty_or_self_cancelling_queries_are_refused() -> None:
         compose()
     with pytest.raises(UsageError, match="cancels"):
         compose(text=_unit(1, 0), negative=_unit(1, 0), weights=Weights(negative=1.0))
+
+
+def test_a_period_ending_after_9999_has_no_upper_bound() -> None:
+    assert parse_date("9999", end=True) == "10000-01-01"
+    assert parse_date("9999-12", end=True) == "10000-01-01"
+    assert parse_date("9999-12-31", end=True) == "10000-01-01"
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "a\x00b"])
+def test_a_path_the_system_cannot_take_is_a_usage_error(name: str, tmp_path: Path) -> None:
+    from core.search.searcher import existing_file, existing_folder
+
+    for check in (existing_file, existing_folder):
+        with pytest.raises(UsageError):
+            check(tmp_path / name)
