@@ -32,7 +32,8 @@ import errno
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,8 @@ class VectorIndex:
                 present = chunk_keys[index.contains(chunk_keys)]
                 if present.size:
                     index.remove(present)
-                index.add(chunk_keys, v[start : start + WRITE_CHUNK])
+                with _interruptible():
+                    index.add(chunk_keys, v[start : start + WRITE_CHUNK])
 
     def remove(self, keys: Iterable[int]) -> None:
         """Remove vectors; keys that are not present are ignored."""
@@ -225,7 +227,8 @@ class VectorIndex:
         return self._index
 
     def _search(self, q: Vector, count: int, *, exact: bool) -> Matches:
-        found = self._index.search(q, count, exact=exact, threads=1)
+        with _interruptible():
+            found = self._index.search(q, count, exact=exact, threads=1)
         assert isinstance(found, Matches)  # one query gives Matches, a batch BatchMatches
         return found
 
@@ -283,3 +286,15 @@ def _write_error(path: Path, error: RuntimeError) -> OSError:
     room = shutil.disk_usage(path.parent).free
     code = errno.ENOSPC if room < 1 << 20 else errno.EIO
     return OSError(code, f"{os.strerror(code)} (USearch: {error})", str(path))
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """USearch checks for signals inside its loops, and a Ctrl-C there surfaces as its own
+    ``RuntimeError("Operation has been terminated")``: it is the user's interrupt."""
+    try:
+        yield
+    except RuntimeError as error:
+        if "terminated" in str(error):
+            raise KeyboardInterrupt from error
+        raise

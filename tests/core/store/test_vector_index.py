@@ -396,3 +396,14 @@ def test_a_saved_index_is_copied_for_a_model_with_the_same_vectors(tmp_path: Pat
         (tmp_path / "a.usearch").write_bytes(b"garbage")
         copy_index(tmp_path / "a.usearch", tmp_path / "c.usearch", model="other")
     assert not (tmp_path / "c.usearch").exists()
+
+
+def test_an_interrupt_inside_usearch_is_the_users_interrupt() -> None:
+    """A Ctrl-C while USearch adds surfaces as its RuntimeError: it stays a KeyboardInterrupt
+    (the command line then stops with 130, not a traceback)."""
+    from core.store.vector_index import _interruptible
+
+    with pytest.raises(KeyboardInterrupt), _interruptible():
+        raise RuntimeError("Operation has been terminated")
+    with pytest.raises(RuntimeError, match="other"), _interruptible():
+        raise RuntimeError("other")
