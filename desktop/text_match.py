@@ -10,13 +10,10 @@ words every description carries ("a", "the", "photo") match nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from core.words import keywords
-
-_CJK_RUN = re.compile("^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+$")
 
 
 def query_runs(query: str) -> list[str]:
@@ -25,7 +22,7 @@ def query_runs(query: str) -> list[str]:
     text = keywords.parse_query(query).text if query.strip() else ""
     runs = []
     for run in keywords.query_words(text):
-        if _CJK_RUN.match(run):
+        if keywords.is_cjk_run(run):
             runs.append(run)
         elif run.lower() not in keywords.STOPWORDS:
             runs.append(run.lower())
@@ -37,7 +34,7 @@ def line_matches(line: str, runs: Sequence[str]) -> bool:
     words = keywords.text_index(line).split()
     joined = "".join(line.split())
     for run in runs:
-        if _CJK_RUN.match(run):
+        if keywords.is_cjk_run(run):
             if _cjk_in(run, joined):
                 return True
             continue
@@ -58,6 +55,4 @@ def matching_lines(lines: Sequence[dict[str, Any]], query: str) -> list[int]:
 
 
 def _cjk_in(run: str, text: str) -> bool:
-    if len(run) <= 2:
-        return run in text
-    return any(run[i: i + 2] in text for i in range(len(run) - 1))
+    return any(pair in text for pair in keywords.cjk_pairs(run))

@@ -301,9 +301,9 @@ def _checked(path: Path | str) -> Path:
         raise UsageError(f"not a path (it holds a NUL character): {path!r}")
     found = Path(path).expanduser()
     try:
-        if not found.exists():
-            raise PathNotFoundError(path)
         found.stat()
+    except FileNotFoundError:
+        raise PathNotFoundError(path) from None
     except OSError as error:
         raise UsageError(f"cannot use {path}: {error.strerror or error}") from error
     return found

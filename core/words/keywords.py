@@ -185,6 +185,19 @@ def phrase_expression(text: str, column: str) -> str | None:
     return f"{column} : {phrase}" if column else phrase
 
 
+def is_cjk_run(run: str) -> bool:
+    """Whether ``run`` is all CJK characters (matched per character, not as a word)."""
+    return _CJK_RUN.match(run) is not None
+
+
+def cjk_pairs(run: str) -> list[str]:
+    """What a CJK run of a query matches: itself (one or two characters), else its
+    character pairs."""
+    if len(run) <= 2:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def query_words(text: str) -> list[str]:
     """A query's words as typed: runs of letters and digits, and CJK runs."""
     return _WORD_OR_CJK.findall(text)
@@ -200,7 +213,7 @@ def _cjk_expression(run: str) -> str:
     photo named 海边日落 is found; pairs with a function character are left out."""
     if len(run) <= 2:
         return '"' + " ".join(run) + '"'
-    pairs = [run[i : i + 2] for i in range(len(run) - 1)]
+    pairs = cjk_pairs(run)
     useful = list(dict.fromkeys(p for p in pairs if not set(p) & _CJK_FUNCTION)) or pairs
     return "(" + " OR ".join('"' + " ".join(pair) + '"' for pair in useful) + ")"
 

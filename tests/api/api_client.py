@@ -65,6 +65,19 @@ class Server:
         return self.proc.wait(timeout)
 
 
+def index_toy_library(root: Path, model: Path, *, photos: int, seed: int) -> Path:
+    """``photos`` toy photos in ``root/photos``, indexed into ``root/data`` through the
+    command line; returns ``root``."""
+    from tests.support import toyworld
+    from tests.support.cli import pictor
+
+    folder, data = root / "photos", root / "data"
+    toyworld.write_photos(folder, toyworld.random_scenes(photos, seed=seed), seed=seed)
+    done = pictor("index", str(folder), "--model", str(model), data=data)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
 def start_server(data: Path) -> Server:
     """``main.py serve`` on ``data``, once its api.json names it."""
     proc = subprocess.Popen([sys.executable, str(MAIN), "serve"], cwd=ROOT,

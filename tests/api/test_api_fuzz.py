@@ -22,9 +22,7 @@ from urllib.parse import quote, quote_from_bytes
 
 import pytest
 
-from tests.api.api_client import Server, multipart, start_server
-from tests.support import toyworld
-from tests.support.cli import pictor
+from tests.api.api_client import Server, index_toy_library, multipart, start_server
 
 QUERY = "a red circle on grass"
 Value = str | bytes
@@ -46,12 +44,8 @@ GARBAGE: tuple[Value, ...] = (
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path) -> Path:
-    root = tmp_path_factory.mktemp("fuzz")
-    photos, data = root / "photos", root / "data"
-    toyworld.write_photos(photos, toyworld.random_scenes(4, seed=42), seed=42)
-    done = pictor("index", str(photos), "--model", str(tiny_clip_dir), data=data)
-    assert done.returncode == 0, done.stderr
-    return root
+    return index_toy_library(tmp_path_factory.mktemp("fuzz"), tiny_clip_dir, photos=4,
+                             seed=42)
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,7 @@ import pytest
 from PIL import Image
 
 from api.discovery import live_instance, write_discovery
-from tests.api.api_client import Server, multipart, start_server
-from tests.support import toyworld
+from tests.api.api_client import Server, index_toy_library, multipart, start_server
 from tests.support.cli import pictor
 
 QUERY = "a red circle on grass"
@@ -31,12 +30,8 @@ QUERY = "a red circle on grass"
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path) -> Path:
-    root = tmp_path_factory.mktemp("api")
-    photos, data = root / "photos", root / "data"
-    toyworld.write_photos(photos, toyworld.random_scenes(6, seed=24), seed=24)
-    done = pictor("index", str(photos), "--model", str(tiny_clip_dir), data=data)
-    assert done.returncode == 0, done.stderr
-    return root
+    return index_toy_library(tmp_path_factory.mktemp("api"), tiny_clip_dir, photos=6,
+                             seed=24)
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,8 @@ import pytest
 from api.discovery import write_discovery
 from cli import remote
 from cli.parser import build_parser
-from tests.api.api_client import Server, start_server
-from tests.support import toyworld
-from tests.support.cli import ROOT, env_for, pictor
+from tests.api.api_client import Server, index_toy_library, start_server
+from tests.support.cli import ROOT, env_for
 
 QUERY = "a red circle on grass"
 HEAVY = ("torch", "transformers", "core.library")
@@ -63,12 +62,8 @@ def cli(data: Path, *args: str, in_process: bool = False) -> Run:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path) -> Path:
-    root = tmp_path_factory.mktemp("remote")
-    photos, data = root / "photos", root / "data"
-    toyworld.write_photos(photos, toyworld.random_scenes(6, seed=7), seed=7)
-    done = pictor("index", str(photos), "--model", str(tiny_clip_dir), data=data)
-    assert done.returncode == 0, done.stderr
-    return root
+    return index_toy_library(tmp_path_factory.mktemp("remote"), tiny_clip_dir, photos=6,
+                             seed=7)
 
 
 @pytest.fixture(scope="module")
