@@ -31,6 +31,7 @@ import sqlite_utils
 from core.errors import READ_ONLY_MESSAGE, CatalogError, ReadOnlyLibraryError
 from core.files import private_dir
 from core.store import (
+    catalog_copies,
     catalog_failures,
     catalog_models,
     catalog_photos,
@@ -363,6 +364,31 @@ class Catalog:
         """Place names and their photo counts, most photos first."""
         return catalog_text.places(self.db)
 
+    # -- copies of a picture (core.store.catalog_copies) -----------------------------------
+
+    def prints_of(self, ids: Iterable[int]) -> dict[int, bytes]:
+        return catalog_copies.prints_of(self.db, ids)
+
+    def write_prints(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        self._write(catalog_copies.write_prints, rows)
+
+    def copy_facts(self, ids: Iterable[int]) -> dict[int, catalog_copies.CopyFacts]:
+        return catalog_copies.copy_facts(self.db, ids)
+
+    def hashes_of(self, ids: Iterable[int]) -> dict[int, str | None]:
+        return catalog_copies.hashes_of(self.db, ids)
+
+    def times_of(self, ids: Iterable[int]) -> dict[int, str | None]:
+        return catalog_copies.times_of(self.db, ids)
+
+    def searchable_words(self, ids: Iterable[int]) -> dict[int, str]:
+        return catalog_copies.searchable_words(self.db, ids)
+
+    def remove_copies(self, keeper_id: int, removed: Sequence[int]) -> None:
+        """Forget copies the user moved to the Trash, in one transaction, after giving
+        their words to the copy that stayed."""
+        self._write(_remove_copies, keeper_id, removed)
+
     # -- failures, crash suspects, counts (core.store.catalog_failures) --------------------
 
     def failures(self, limit: int | None = None) -> list[FailedPhoto]:
@@ -386,3 +412,11 @@ class Catalog:
 
     def clear_suspects(self, paths: Iterable[str]) -> None:
         self._write(catalog_failures.clear_suspects, paths)
+
+
+def _remove_copies(db: sqlite_utils.Database, keeper_id: int, removed: Sequence[int]) -> None:
+    words = catalog_copies.searchable_words(db, removed)
+    paths = catalog_copies.copy_facts(db, removed)
+    catalog_copies.carry_words(db, keeper_id, [(paths[i].path if i in paths else "", words[i])
+                                               for i in removed if i in words])
+    catalog_photos.remove_photos(db, removed)

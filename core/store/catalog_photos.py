@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from core.store.catalog_copies import forget_print, write_prints
 from core.store.catalog_failures import STATUS_FAILED, STATUS_OK
 from core.store.catalog_models import all_changed, next_seq
 from core.store.catalog_text import PlaceFacts, forget_text, set_place
@@ -55,6 +56,7 @@ class PhotoFacts:
     user_words: str | None = None  # the file's own titles/captions/keywords (None: keep)
     sidecars: str | None = None  # the signature of the sidecars read for them (None: keep)
     place: PlaceFacts | None = None  # where it was taken (its GPS position), if it says
+    picture_print: bytes | None = None  # core.photos.likeness.picture_print of its pixels
 
 
 _ROW = "SELECT id, root_id, path, size, mtime, content_hash, status, sidecars FROM photos"
@@ -172,6 +174,7 @@ def write_batch(db: sqlite_utils.Database, facts: Sequence[PhotoFacts],
             set_place(db, photo_id, fact.place)
         if content_changed or fact.error:
             forget_text(db, photo_id)
+            forget_print(db, photo_id)
             db.execute("UPDATE models SET seq = seq + 1 WHERE id != ?", [model_id])
             db.execute("DELETE FROM embeddings WHERE photo_id = ?", [photo_id])
             db.execute("DELETE FROM photo_tags WHERE photo_id = ?", [photo_id])
@@ -180,6 +183,8 @@ def write_batch(db: sqlite_utils.Database, facts: Sequence[PhotoFacts],
                        [photo_id, model_id])
             db.execute("DELETE FROM photo_tags WHERE photo_id = ? AND model_id = ?",
                        [photo_id, model_id])
+        if fact.picture_print is not None and not fact.error:
+            write_prints(db, [(photo_id, fact.picture_print)])
         if vector is not None:
             db.execute(
                 "INSERT INTO embeddings(photo_id, model_id, vector, seq) VALUES (?, ?, ?, ?)",

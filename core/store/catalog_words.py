@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from core.store.catalog_copies import with_carried
 from core.store.catalog_failures import STATUS_OK
 from core.store.stored_paths import from_db, to_db
 from core.words import keywords
@@ -28,7 +29,7 @@ def write_photo_words(db: sqlite_utils.Database, photo_id: int, path: str, root_
     row = db.execute("SELECT path FROM roots WHERE id = ?", [root_id]).fetchone()
     keywords.write_words(db, photo_id, path, None if row is None else from_db(row[0]))
     if user_words is not None:
-        keywords.write_user_words(db, photo_id, user_words)
+        keywords.write_user_words(db, photo_id, with_carried(db, photo_id, user_words))
     if sidecars is not None:
         db.execute("UPDATE photos SET sidecars = ? WHERE id = ?", [sidecars, photo_id])
 
@@ -37,7 +38,7 @@ def set_user_words(db: sqlite_utils.Database, rows: Iterable[tuple[int, str, str
     """Store ``(photo id, own words, sidecar signature)`` rows re-read after a sidecar
     changed; the photos' vectors and tags stay."""
     for photo_id, words, sidecars in rows:
-        keywords.write_user_words(db, photo_id, words)
+        keywords.write_user_words(db, photo_id, with_carried(db, photo_id, words))
         db.execute("UPDATE photos SET sidecars = ? WHERE id = ?", [sidecars, photo_id])
 
 

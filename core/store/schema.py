@@ -199,8 +199,28 @@ def _migrate_6(db: sqlite_utils.Database) -> None:
                "DELETE FROM photo_words WHERE rowid = old.id; END")
 
 
+def _migrate_7(db: sqlite_utils.Database) -> None:
+    """What the duplicate finder needs: a print of each photo's picture (a small summary of
+    its pixels that tells copies of one picture from different shots of a scene, made when
+    the photo is decoded for the model; photos indexed before get theirs from their files
+    when the finder first needs them), and the words of copies the user moved to the Trash,
+    kept on the copy that stayed so that they still find it."""
+    db.execute(
+        "CREATE TABLE photo_prints ("
+        " photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,"
+        " print BLOB NOT NULL)"  # core.photos.likeness.picture_print
+    )
+    db.execute(
+        "CREATE TABLE carried_words ("
+        " photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,"
+        " words TEXT NOT NULL,"  # searchable words of the removed copies
+        " sources TEXT NOT NULL)"  # JSON [path, ...] of the copies they came from
+    )
+
+
 # Append-only (see the module docstring).
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2,
                                                              _migrate_3, _migrate_4,
-                                                             _migrate_5, _migrate_6]
+                                                             _migrate_5, _migrate_6,
+                                                             _migrate_7]
 SCHEMA_VERSION = len(MIGRATIONS)
