@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.errors import UsageError
+
 DISCOVERY_NAME = "api.json"
 PROBE_TIMEOUT_S = 0.5
 """How long a live instance may take to accept a connection on loopback."""
@@ -23,8 +25,20 @@ def discovery_path(data_dir: Path | str) -> Path:
     return Path(data_dir).expanduser() / DISCOVERY_NAME
 
 
-def write_discovery(data_dir: Path | str, url: str, token: str) -> Path:
-    """Write api.json for this process: a private temp file renamed over the old one."""
+class AlreadyServing(UsageError):
+    """Another live instance answers for this data folder (its api.json is left alone)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"Pictor already answers for this library at {url}; stop it first "
+                         "(one server per data folder)")
+        self.url = url
+
+
+def write_discovery(data_dir: Path | str, url: str, token: str, *,
+                    exclusive: bool = False) -> Path:
+    """Write api.json for this process: a private temp file renamed over the old one.
+    ``exclusive``: never over a live instance's (AlreadyServing), only a stale one; of two
+    instances that start at once, one wins."""
     path = discovery_path(data_dir)
     tmp = path.with_name(f".{DISCOVERY_NAME}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
@@ -34,11 +48,26 @@ def write_discovery(data_dir: Path | str, url: str, token: str) -> Path:
             json.dump({"url": url, "token": token, "pid": os.getpid()}, out)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        if not (exclusive and _link_new(tmp, path)):
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _link_new(tmp: Path, path: Path) -> bool:
+    """Name ``tmp`` ``path`` if there is no ``path`` (atomically); False when there is a
+    stale one to replace; AlreadyServing when a live instance's is there."""
+    try:
+        os.link(tmp, path)
+    except OSError:  # there is one (or no hard links here: some network or FAT folders)
+        running = live_instance(path.parent)
+        if running is not None:
+            raise AlreadyServing(running[0]) from None
+        return False
+    tmp.unlink()
+    return True
 
 
 def remove_discovery(data_dir: Path | str) -> None:

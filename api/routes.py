@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI, File, Form, Query, UploadFile
@@ -22,6 +23,10 @@ from core.errors import PathNotFoundError
 
 if TYPE_CHECKING:
     from core.library import Library
+    from core.types import Progress
+
+Indexing = Callable[[], "Progress | None"]
+"""The progress of the index run under way in this process, None when there is none."""
 
 Photo = Annotated[str, Query(min_length=1, max_length=4096, description="a photo's path")]
 Text = Annotated[str, Query(min_length=1, max_length=MAX_QUERY)]
@@ -29,13 +34,14 @@ Count = Annotated[int, Query(ge=1, le=MAX_RESULTS)]
 MinScore = Annotated[float, Query(alias="min_score", ge=0, le=100)]
 
 
-def create_app(worker: LibraryWorker, *, token: str, hosts: frozenset[str]) -> ASGIApp:
+def create_app(worker: LibraryWorker, *, token: str, hosts: frozenset[str],
+               indexing: Indexing = lambda: None) -> ASGIApp:
     """The API behind its guard (Host, then token); no CORS: browsers may not read it."""
     app = FastAPI(title="Pictor", summary="Offline photo search on this computer",
                   docs_url=None, redoc_url=None,  # they load scripts from the internet
                   default_response_class=PictorJSON, max_body_size=MAX_BODY)
     install_handlers(app)
-    _add_routes(app, worker)
+    _add_routes(app, worker, indexing)
     return Guard(app, token=token, hosts=hosts, max_body=MAX_BODY)
 
 
@@ -50,11 +56,14 @@ def _hits(hits: Any) -> PictorJSON:
     return PictorJSON([hit.to_json() for hit in hits], headers=headers)
 
 
-def _add_routes(app: FastAPI, worker: LibraryWorker) -> None:
+def _add_routes(app: FastAPI, worker: LibraryWorker, indexing: Indexing) -> None:
     @app.get("/status")
     async def status() -> Any:
-        """What the library holds (``status --json``)."""
-        return await worker.run(lambda lib: lib.status().to_json())
+        """What the library holds (``status --json``), and ``indexing``: the index run
+        under way here (its phase, ``done`` of ``total`` files, ...), null when none is."""
+        held = await worker.run(lambda lib: lib.status().to_json())
+        running = indexing()
+        return {**held, "indexing": None if running is None else running.to_json()}
 
     @app.get("/search")
     async def search(q: Text, n: Count = 20, min_score: MinScore = DEFAULT_MIN_SCORE,

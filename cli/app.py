@@ -27,10 +27,10 @@ from cli.output import (
 )
 from cli.parser import ArgumentError, build_parser
 from cli.terminal import PrintableFormatter, printable
-from cli.watching import watch
+from cli.watching import serve, watch
 from core.errors import PictorError, UsageError, explain
 
-READING_COMMANDS = frozenset({"search", "similar", "captions", "text", "explain", "serve"})
+READING_COMMANDS = frozenset({"search", "similar", "captions", "text", "explain"})
 """Commands that only read: they never switch the library's model."""
 
 
@@ -103,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
         shown = _print_answer(args, answer)
         if shown is not None:
             return shown
+    if args.command == "serve":  # opens the library as it serves it (a writer, or not)
+        return serve(args)
     from core.library import Library
 
     reading = args.command in READING_COMMANDS
@@ -141,10 +143,6 @@ def _run(args: argparse.Namespace) -> int:
             return commands.models(library, args)
         if args.command == "use":
             return commands.use(library, args)
-        if args.command == "serve":
-            from api.server import serve
-
-            return serve(library, host=args.host, port=args.port)
         return print_status(library.status().to_json(), args)
 
 

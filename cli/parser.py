@@ -140,17 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_serve_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     serve = commands.add_parser(
-        "serve", parents=[common], help="answer a JSON HTTP API on this computer",
-        description="Open the library and answer search, similar, captions, text, explain, "
-        "status and thumbnails over HTTP on the loopback address, with the same JSON as "
-        "--json. Its URL and token are in api.json in the data folder (readable by you "
-        "only); every request needs the header Authorization: Bearer TOKEN. Runs until "
-        "Ctrl-C or SIGTERM, which stop it cleanly (exit status 0).")
+        "serve", parents=[common], help="run without a window: watch, index, answer an API",
+        description="Open the library, keep its folders indexed as they change (as the "
+        "window and watch do), and answer search, similar, captions, text, explain, status "
+        "and thumbnails over HTTP on the loopback address, with the same JSON as --json "
+        "(status also says what is being indexed). Its URL and token are in api.json in "
+        "the data folder (readable by you only); every request needs the header "
+        "Authorization: Bearer TOKEN. Runs until Ctrl-C or SIGTERM, which stop it cleanly "
+        "(exit status 0).")
     serve.add_argument("--port", type=int, default=0, metavar="N",
                        help="TCP port (default: a free one, named in api.json)")
     serve.add_argument("--host", default="127.0.0.1", metavar="H",
                        help="address to listen on (default 127.0.0.1; another one lets "
                             "other machines reach it: a warning says so)")
+    serve.add_argument("--no-watch", dest="watch", action="store_false",
+                       help="only answer the API: no watching, no indexing")
 
 
 def _add_finetune_parsers(commands: Any, common: argparse.ArgumentParser) -> None:

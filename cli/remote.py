@@ -72,11 +72,14 @@ def ask(args: argparse.Namespace) -> Answer | None:
     try:
         if args.model is not None and not _same_model(args.model, url, token):
             return None
-        return _send(call, url, token)
+        answer = _send(call, url, token)
     except (OSError, ValueError, http.client.HTTPException) as error:
         # Gone since discovery, an error answer, or a body that is not JSON.
         log.debug("the instance at %s did not answer (%s): running in-process", url, error)
         return None
+    if args.command == "status" and isinstance(answer.body, dict):
+        answer.body.pop("indexing", None)  # the instance's own run: not the command's output
+    return answer
 
 
 def _same_model(model: str, url: str, token: str) -> bool:

@@ -1,7 +1,8 @@
 """Start the window: ``python main.py`` with no command (its options: desktop/options.py).
 
 Only Qt and the window's own modules load before the first paint; the library opens and
-torch loads on the engine's thread afterwards (the window paints before they load).
+torch loads on the engine's thread afterwards (the window paints before they load). Once
+the library is open, the local API answers too (desktop/api_host.py; Settings turns it off).
 Set ``PICTOR_EXIT_AFTER_PAINT=1`` to print the wall-clock time of the first paint and quit
 (bench/startup.py compares it with the time it spawned the process).
 """
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from desktop.api_host import ApiHost
     from desktop.engine import Engine
     from desktop.settings import Settings
     from desktop.single_instance import SingleInstance, server_name
@@ -71,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 0
     engine = Engine(config)
-    window = MainWindow(engine, settings, data_dir=data_dir)
+    api = ApiHost(engine, settings)
+    window = MainWindow(engine, settings, data_dir=data_dir, api=api)
+    if window.tray is not None:
+        tray = window.tray
+        api.changed.connect(lambda: tray.show_api(api.url))
     instance.activated.connect(window.bring_back)
     window.closedForGood.connect(app.quit)
     if os.environ.get(EXIT_AFTER_PAINT):
@@ -85,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
     _close_on_signals(window)
     code = app.exec()
+    api.stop()
     engine.shutdown()
     return int(code)
 

@@ -136,6 +136,16 @@ class Engine(QObject):
         job = self._jobs.current
         return job is not None and job.kind == INDEX and job.paused
 
+    def run_on_writer(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the writer thread behind what is queued there (between two steps
+        of a long job): the local API's requests (desktop/api_host.py). Dropped once the
+        engine shuts down; ``task`` reports its own errors."""
+        self._submit(task)
+
+    def library_here(self) -> Library | None:
+        """The open library, None while none is: on the writer thread only."""
+        return self._library
+
     # -- lifecycle (GUI thread) --------------------------------------------------------
 
     def start(self) -> None:

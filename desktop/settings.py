@@ -88,6 +88,16 @@ class Settings:
         self.store.setValue("window/keep_watching", "true" if value else "false")
 
     @property
+    def api_enabled(self) -> bool:
+        """Other programs on this computer may search through the local API while Pictor
+        runs (its address and token in api.json, for the user's programs only)."""
+        return self._text("api/enabled", "true").lower() != "false"
+
+    @api_enabled.setter
+    def api_enabled(self, value: bool) -> None:
+        self.store.setValue("api/enabled", "true" if value else "false")
+
+    @property
     def min_score(self) -> float:
         """The search's minimum score, 0-100 (the default when unset or unreadable)."""
         try:

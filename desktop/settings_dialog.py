@@ -1,4 +1,5 @@
-"""The settings dialog: model, device and data folder, each with what is in use now.
+"""The settings dialog: model, device and data folder, each with what is in use now; and
+whether other programs may search through the local API, with its address.
 
 An empty field means "the default"; under it the dialog says what that is on this computer
 (the library's own model, the folder $PICTOR_DATA_DIR names or the user data folder), in
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
 from desktop.options import DEVICES
 
 if TYPE_CHECKING:
+    from desktop.api_host import ApiHost
     from desktop.engine import Engine
     from desktop.settings import Settings
 
@@ -82,11 +85,13 @@ class ElidedLabel(QLabel):
 
 
 class SettingsDialog(QDialog):
-    """Model, device and data folder; applying them reopens the library."""
+    """Model, device and data folder; applying them reopens the library. With ``api``, the
+    local API's switch too (applied by OK itself)."""
 
     def __init__(self, *, model: str, device: str, data_dir: str, in_use: InUse,
-                 parent: QWidget | None = None) -> None:
+                 api: ApiHost | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._api = api
         self.setWindowTitle("Settings")
         self.model = QLineEdit(model)
         self.model.setPlaceholderText("the library's own model")
@@ -105,6 +110,8 @@ class SettingsDialog(QDialog):
         form.addRow("Device:", self.device)
         form.addRow("Data folder:", _with_browse(self.data_dir, self))
         form.addRow("", self.data_dir_in_use)
+        if api is not None:
+            self._add_api(form, api)
         self.note = QLabel()
         self.note.setWordWrap(True)
         if in_use.for_this_run:
@@ -121,6 +128,31 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(buttons)
         self.setMinimumWidth(560)
+
+    def _add_api(self, form: QFormLayout, api: ApiHost) -> None:
+        self.api_enabled = QCheckBox("Let other programs on this computer search (local API)")
+        self.api_enabled.setChecked(api.settings.api_enabled)
+        self.api_enabled.setToolTip("Launchers, scripts and `pictor search` in a terminal ask "
+                                    "this Pictor over HTTP on 127.0.0.1, with a token only "
+                                    "you can read")
+        self.api_address = QLabel(api.describe())
+        self.api_address.setObjectName("apiAddress")
+        self.api_address.setWordWrap(True)
+        self.api_address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grey = self.api_address.palette().color(QPalette.ColorRole.PlaceholderText).name()
+        self.api_address.setStyleSheet(f"color: {grey};")
+        api.changed.connect(self._show_api)
+        form.addRow("Local API:", self.api_enabled)
+        form.addRow("", self.api_address)
+
+    def _show_api(self) -> None:
+        if self._api is not None:
+            self.api_address.setText(self._api.describe())
+
+    def accept(self) -> None:
+        if self._api is not None:
+            self._api.set_enabled(self.api_enabled.isChecked())
+        super().accept()
 
     def _in_use(self, text: str) -> ElidedLabel:
         label = ElidedLabel(f"In use: {text}")

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop import ICON
 
+TOOLTIP = "Pictor: watching your photo folders"
+
 
 def app_icon() -> QIcon:
     return QIcon(str(ICON))
@@ -25,7 +27,7 @@ class Tray(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.icon = QSystemTrayIcon(app_icon(), self)
-        self.icon.setToolTip("Pictor: watching your photo folders")
+        self.icon.setToolTip(TOOLTIP)
         self.menu = QMenu()
         self.menu.addAction("Open Pictor").triggered.connect(self.openRequested)
         self.menu.addSeparator()
@@ -40,6 +42,11 @@ class Tray(QObject):
 
     def show(self, visible: bool = True) -> None:
         self.icon.setVisible(visible)
+
+    def show_api(self, url: str | None) -> None:
+        """Say in the tooltip where other programs reach this Pictor (the local API)."""
+        self.icon.setToolTip(TOOLTIP if url is None else
+                             f"{TOOLTIP}; other programs search it at {url}")
 
     def tell_still_running(self) -> None:
         if not self.told and self.icon.supportsMessages():

@@ -56,6 +56,7 @@ from desktop.wording import WELCOME
 
 if TYPE_CHECKING:
     from core.types import LibraryStatus, Progress, SearchHit
+    from desktop.api_host import ApiHost
     from desktop.dialogs import ModelDialog
     from desktop.finetune_dialog import FinetuneDialog
 
@@ -76,8 +77,9 @@ class MainWindow(QMainWindow):
     def __init__(self, engine: Engine, settings: Settings, *, data_dir: Path,
                  watcher: FolderWatcher | None = None,
                  tray: Tray | Literal["auto"] | None = "auto",
-                 autostart: Autostart | None = None) -> None:
+                 autostart: Autostart | None = None, api: ApiHost | None = None) -> None:
         super().__init__()
+        self.api = api  # the local API (desktop/api_host.py): its switch is in Settings
         self.autostart = autostart or Autostart()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Pictor")
@@ -375,7 +377,7 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(model=self.settings.model, device=self.settings.device,
-                                data_dir=self.settings.data_dir, parent=self,
+                                data_dir=self.settings.data_dir, parent=self, api=self.api,
                                 in_use=in_use_now(self.settings, self.engine, self.data_dir))
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             model, device, data_dir = dialog.values()
@@ -449,6 +451,8 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.show(False)
         self.watcher.stop()
+        if self.api is not None:
+            self.api.stop()  # before the engine: requests waiting on it are answered
         self.engine.shutdown()
         self.thumbnails.forget_pending()
         self.previews.forget_pending()

@@ -8,7 +8,9 @@ loop of the *one writer* that drives it: it hands settled paths to
 and whenever the policy says so. It reports through plain callbacks and never prints.
 
 Usage: ``Watcher(library, on_change=...).run()`` in the thread that owns the library;
-``stop()`` from any thread (a signal handler, the window) ends it between batches.
+``stop()`` from any thread (a signal handler, the window) ends it between batches;
+``submit(job)`` from any thread runs ``job(library)`` on that thread at once when it is
+idle, else between two batches of the run under way (``serve`` answers its API so).
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class Watcher:
         self._on_change = on_change
         self._on_message = on_message
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a job was submitted, or stop asked
+        self.progress: Progress | None = None
+        """The latest progress of the index run under way; None between runs."""
         self.started = threading.Event()  # set once the start-up reconciliation is done
         self._jobs: queue.SimpleQueue[Callable[[Library], object]] = queue.SimpleQueue()
         self.policy = WatchPolicy(self.settings, say=self._say)
@@ -100,6 +105,7 @@ class Watcher:
     def stop(self) -> None:
         """Ask the service loop to end (between batches); safe from any thread or signal."""
         self._stop.set()
+        self._wake.set()
 
     @property
     def stopping(self) -> bool:
@@ -108,6 +114,7 @@ class Watcher:
     def submit(self, job: Callable[[Library], object]) -> None:
         """Run ``job(library)`` in the writer thread between batches (e.g. add a folder)."""
         self._jobs.put(job)
+        self._wake.set()
 
     def modes(self) -> dict[str, Mode]:
         """How each root is watched now: events, polling, scans (periodic) or offline."""
@@ -128,8 +135,17 @@ class Watcher:
             self.started.set()
             self._say("watching " + (", ".join(f"{p} ({m})" for p, m in self.modes().items())
                                      or "no folders"))
-            while not self._stop.wait(self.settings.tick_s):
+            next_tick = time.monotonic() + self.settings.tick_s
+            while not self._stop.is_set():
+                self._wake.wait(max(0.0, next_tick - time.monotonic()))
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                if time.monotonic() < next_tick:  # woken by a job: it need not wait
+                    self._guarded(lambda now: self._run_jobs())
+                    continue
                 self._guarded(self._tick)
+                next_tick = time.monotonic() + self.settings.tick_s
         finally:
             self.policy.stop()
 
@@ -211,12 +227,14 @@ class Watcher:
         last = None
         try:
             for progress in run:
-                last = progress
+                last = self.progress = progress
                 if self._on_progress is not None:
                     self._on_progress(progress)
                 if self._stop.is_set():
                     break
+                self._run_jobs()  # between two batches: jobs need not wait for the run
         finally:
+            self.progress = None
             close = getattr(run, "close", None)
             if close is not None:
                 close()

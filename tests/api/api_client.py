@@ -78,9 +78,9 @@ def index_toy_library(root: Path, model: Path, *, photos: int, seed: int) -> Pat
     return root
 
 
-def start_server(data: Path) -> Server:
-    """``main.py serve`` on ``data``, once its api.json names it."""
-    proc = subprocess.Popen([sys.executable, str(MAIN), "serve"], cwd=ROOT,
+def start_server(data: Path, *args: str) -> Server:
+    """``main.py serve ARGS`` on ``data``, once its api.json names it."""
+    proc = subprocess.Popen([sys.executable, str(MAIN), "serve", *args], cwd=ROOT,
                             env=env_for(data), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     found = data / "api.json"
