@@ -89,6 +89,9 @@ class SearchHit:
     fields: tuple[str, ...] = ()
     place: str | None = None
     position: tuple[float, float] | None = None
+    copies: tuple[str, ...] = ()
+    """Paths of copies of this same picture that the list leaves out (it shows each picture
+    once: core.search.copies_in_results)."""
     why: dict[str, Any] = field(default_factory=dict)
     """What made the score: ``meaning`` (``similarity``, ``score``), ``parts`` (the photo's
     cosine with each part of the query: ``text``, ``image``, ``not``; the last is what the
@@ -98,6 +101,7 @@ class SearchHit:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["fields"] = list(self.fields)
+        data["copies"] = list(self.copies)
         data["position"] = None if self.position is None else {
             "lat": self.position[0], "lon": self.position[1]}
         return data

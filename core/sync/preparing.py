@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -22,11 +23,13 @@ from core.photos import formats, reading
 from core.photos.decoding import MAX_DECODE_BYTES, decode_cost
 from core.photos.file_warnings import not_about_the_file, one_line_per_file
 from core.photos.gps import Position
-from core.photos.imaging import ModelInput, load_for_model
+from core.photos.imaging import ModelInput, decode, to_model_pixels
 from core.photos.inflight import InflightMarkers
+from core.photos.likeness import picture_print
 from core.store.catalog import PhotoFacts, PhotoRow
 from core.store.catalog_text import PlaceFacts
 from core.sync.scanner import FileEntry
+from core.types import ImageInfo
 from core.words import places
 from core.words.places import PlacesUnavailableError
 from core.words.user_words import read_user_texts
@@ -189,7 +192,7 @@ def prepare(
         if markers is not None:
             markers.begin(entry.path)
         try:
-            pixels, info = load_for_model(photo, spec.get(), name=entry.path)
+            pixels, info, picture = _decode_for_model(photo, spec.get(), entry.path)
         except ImageError as error:
             return Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
         except Exception as error:  # a decoder bug must fail one file, not the whole run
@@ -210,8 +213,17 @@ def prepare(
         user_words=user_words,
         place=place_facts(info.position or next(
             ((p.lat, p.lon) for p in xmp_positions), None)),
+        picture_print=picture,
     )
     return Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
+
+
+def _decode_for_model(photo: BinaryIO, spec: ModelInput,
+                      name: str) -> tuple[npt.NDArray[np.uint8], ImageInfo, bytes]:
+    """The model's pixels, the photo's facts and its picture print (core.photos.likeness),
+    from one decode: the print is made from the whole frame before the model's crop."""
+    image, info = decode(photo, min_side=spec.size, name=name)
+    return to_model_pixels(image, spec), info, picture_print(image)
 
 
 def place_facts(position: tuple[float, float] | None) -> PlaceFacts | None:
