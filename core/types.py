@@ -16,8 +16,10 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float32]
 """One L2-normalised embedding (shape ``(dim,)``) or a batch of them (``(n, dim)``)."""
 
-Phase = Literal["scan", "load", "optimise", "embed", "tag", "text", "save", "done"]
-"""``load``: the model is loading (seconds) before the first photo is embedded."""
+Phase = Literal["scan", "load", "optimise", "embed", "tag", "text", "save", "done", "prints",
+                "group"]
+"""``load``: the model is loading (seconds) before the first photo is embedded. ``prints``
+and ``group`` are the duplicate finder's (core.sync.copies)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,11 @@ class SearchHit:
     fields: tuple[str, ...] = ()
     place: str | None = None
     position: tuple[float, float] | None = None
+    kind: Literal["photo", "video"] = "photo"
+    time_s: float | None = None
+    """A video's best moment for the query, in seconds from its start (None: a photo)."""
+    duration_s: float | None = None
+    """A video's length in seconds (None: a photo)."""
     copies: tuple[str, ...] = ()
     """Paths of copies of this same picture that the list leaves out (it shows each picture
     once: core.search.copies_in_results)."""

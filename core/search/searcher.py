@@ -19,11 +19,15 @@ from core.photos.imaging import decode_path, read_info
 from core.search import queries
 from core.search.calibration import Scale
 from core.search.captions import Caption
+from core.search.copies_in_results import fold_copies
 from core.search.scores import Scores
 from core.types import Hits, Vector
 from core.words import keywords, user_words
 
 log = logging.getLogger(__name__)
+
+COPIES_PAD = 20
+"""Extra results asked for when copies are folded, so that the list still holds ``k``."""
 
 
 class Searcher:
@@ -50,6 +54,7 @@ class Searcher:
         near: tuple[float, float, float] | None = None,
         place: str | None = None,
         region: tuple[float, float, float, float] | None = None,
+        copies: bool = False,
     ) -> Hits:
         """Photos matching a description, an example image (any file), or both.
 
@@ -62,7 +67,8 @@ class Searcher:
         place filter, as dates do; ``near`` (``lat, lon, km``) keeps photos taken within
         ``km`` of a position; ``place`` (a label from ``catalog.places()``) keeps the
         photos taken there. ``region`` (``x, y, width, height``) queries by that part of
-        the ``image`` only (:meth:`image_vector`).
+        the ``image`` only (:meth:`image_vector`). With ``copies`` every copy of a picture
+        is listed; without, each picture once (core.search.copies_in_results).
         """
         text = text.strip() if text else None
         if not text and image is None:
@@ -96,7 +102,8 @@ class Searcher:
                  (("text", text_vec), ("image", image_vec), ("not", negative_vec))
                  if vector is not None}
         hits = self._nearest(query, k=k, filters=filters, words=match, scale=scale,
-                             min_score=min_score, text=text or "", parts=parts)
+                             min_score=min_score, text=text or "", parts=parts,
+                             copies=copies)
         hits.ranked = ranked
         log.info("search: %d hits (%d hidden under %g) in %.0f ms", len(hits), hits.hidden,
                  min_score, (time.monotonic() - started) * 1000)
@@ -112,13 +119,15 @@ class Searcher:
         before: str | None = None,
         exclude: frozenset[int] = frozenset(),
         min_score: float = 0.0,
+        copies: bool = False,
     ) -> Hits:
         """The photos nearest to a ready image vector (from :meth:`image_vector`), scored
         as image queries are."""
         filters = self._filters(folder, after, before)
         _check_limits(k, min_score)
         return self._nearest(query, k=k, filters=filters, exclude=exclude,
-                             scale=self._scores.calibration().image, min_score=min_score)
+                             scale=self._scores.calibration().image, min_score=min_score,
+                             copies=copies)
 
     def similar(self, photo: Path | str, *, k: int = 20,
                 min_score: float = DEFAULT_MIN_SCORE) -> Hits:
@@ -255,11 +264,18 @@ class Searcher:
                  exclude: frozenset[int] = frozenset(),
                  words: str | None = None, scale: Scale | None = None,
                  min_score: float = 0.0, text: str = "",
-                 parts: dict[str, Vector] | None = None) -> Hits:
-        return queries.nearest(self._library.catalog, self._library.vector_index(),
-                               self._library.model_key()[0], query, k, filters=filters,
-                               exclude=exclude, words=words, scale=scale,
-                               min_score=min_score, text=text, parts=parts)
+                 parts: dict[str, Vector] | None = None, copies: bool = False) -> Hits:
+        catalog, (model_id, dim) = self._library.catalog, self._library.model_key()
+        # Folding copies shortens the list: ask for a few more to fill it.
+        wanted = k if copies else k + min(k, COPIES_PAD)
+        hits = queries.nearest(catalog, self._library.vector_index(), model_id, query,
+                               wanted, filters=filters, exclude=exclude, words=words,
+                               scale=scale, min_score=min_score, text=text, parts=parts)
+        if copies:
+            return hits
+        folded = fold_copies(hits, catalog, model_id, dim)
+        del folded[k:]
+        return folded
 
 
 def _check_limits(k: int, min_score: float) -> None:
