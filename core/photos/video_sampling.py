@@ -241,7 +241,8 @@ class Sampler:
             with self.reading.timed("decode"):
                 frames = self.stream.decode(packet)
         except (av.error.FFmpegError, ValueError):
-            self.errors += 1
+            # (before any picture: a stream that starts mid-way, waiting for its keyframe)
+            self.errors += self.pictures > 0
             return
         for frame in frames:
             self.pictures += 1
