@@ -80,6 +80,7 @@ def make_scenes_video(
     faststart: bool = False,
     start_s: float = 0.0,
     preset: str | None = None,
+    pixel_aspect: Fraction | None = None,
 ) -> Path:
     """Write a video whose ``scenes`` (start second, picture) follow each other.
 
@@ -90,13 +91,16 @@ def make_scenes_video(
     ``display_matrix``: the rotation players apply (see :data:`IPHONE_PORTRAIT`);
     ``creation_time``: ISO 8601 UTC, as cameras write it; ``faststart``: the MP4 index first;
     ``start_s``: the first frame's timestamp (a trimmed or broadcast recording starts late;
-    players still show it as 0:00); ``preset``: the encoder's speed preset.
+    players still show it as 0:00); ``preset``: the encoder's speed preset;
+    ``pixel_aspect``: pixels wider than tall (a DV or HDV camera's), shown widened.
     """
     suffix = path.suffix.lower()
     codec = codec or DEFAULT_CODECS.get(suffix, "libx264")
     container_options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", format=CONTAINERS[suffix], options=container_options) as out:
         stream = _video_stream(out, codec, fps, size, gop_s, keyframes_at_cuts, preset)
+        if pixel_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = pixel_aspect
         if display_matrix is not None:
             stream.set_display_matrix(list(display_matrix))
         if creation_time is not None:

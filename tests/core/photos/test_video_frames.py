@@ -11,7 +11,7 @@ keyframes at cuts), so a cut is found by looking, not by where the encoder put k
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -203,9 +203,6 @@ def test_should_stop_cancels_between_packets(tmp_path: Path) -> None:
     assert found.problem == "cancelled" and not found.complete
 
 
-Damage = Callable[[Path, Path], Path]
-
-
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("suffix", [".mkv", ".webm", ".mp4"])
 def test_a_cut_off_video_gives_what_it_could_and_says_so(tmp_path: Path, suffix: str) -> None:
@@ -273,6 +270,21 @@ def test_moments_are_decoded_at_the_models_size(tmp_path: Path) -> None:
     with moments(path, min_side=None) as found:
         assert [m.image.size for m in found] == [(1280, 720)]
     assert probe(path).width == 1280
+
+
+def test_wide_pixels_are_shown_widened(tmp_path: Path) -> None:
+    """An HDV camera stores 1440x1080 with pixels a third wider than tall: players show
+    1920x1080, and so do the moments (here 240x180 stored, 320x180 shown)."""
+    shown = videos.toy_picture(toyworld.Scene("circle", "purple", "sand"), seed=7,
+                               drift=False)
+    assert isinstance(shown, Image.Image)
+    stored = shown.resize((240, 180), Image.Resampling.BICUBIC)
+    path = videos.make_scenes_video(tmp_path / "hdv.mkv", [(0.0, stored)], duration_s=1,
+                                    size=(240, 180), pixel_aspect=Fraction(4, 3))
+    assert (probe(path).width, probe(path).height) == (320, 180)
+    with moments(path, min_side=None) as found:
+        [moment] = list(found)
+    assert moment.image.size == (320, 180) and distance(moment.image, shown) < 0.05
 
 
 def test_frame_at_shows_the_picture_at_that_second(tmp_path: Path) -> None:
