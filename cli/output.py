@@ -64,8 +64,34 @@ def print_hit_rows(rows: list[dict[str, Any]], args: argparse.Namespace, *, hidd
     for rank, hit in enumerate(rows, 1):  # from: the photo's EXIF, or the file's own time
         value = f"{hit['similarity']:>5.3f}" if ranked else f"{hit['score']:>5.1f}"
         print(f"{rank:>3}  {value}  {(hit['date'] or '')[:10]:<10}  "
-              f"{hit['date_source'] or '':<4}  {printable(hit['path'])}")
+              f"{hit['date_source'] or '':<4}  {printable(hit['path'])}{moment_mark(hit)}")
     return EXIT_OK
+
+
+def moment_mark(hit: dict[str, Any]) -> str:
+    """After a video's path, its best moment and its length: ``  ▶ 0:42 / 3:10``."""
+    if hit.get("kind") != "video":
+        return ""
+    mark = "\u25b6" if _can_print("\u25b6") else "video"
+    length = hit.get("duration_s")
+    at = clock(hit.get("time_s") or 0.0)
+    return f"  {mark} {at} / {clock(length)}" if length else f"  {mark} {at}"
+
+
+def clock(seconds: float) -> str:
+    """``0:42``, ``3:10``, ``1:02:05``: a time in a video as players show it."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _can_print(text: str) -> bool:
+    try:
+        text.encode(sys.stdout.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def print_status(status: dict[str, Any], args: argparse.Namespace) -> int:

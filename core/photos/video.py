@@ -33,10 +33,8 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from core.errors import CorruptImageError, ImageError, UnsupportedFormatError
-
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".3gp"})
-"""Every extension taken for a video (lower case)."""
+from core.photos.video_names import VIDEO_EXTENSIONS as VIDEO_EXTENSIONS
+from core.photos.video_names import is_video as is_video
 
 CONTAINERS: Final = {
     "mov,mp4,m4a,3gp,3g2,mj2": "MP4", "matroska,webm": "Matroska", "avi": "AVI",
@@ -94,11 +92,6 @@ class VideoInfo:
     has_video: bool
     has_audio: bool
     container: str
-
-
-def is_video(name: str | os.PathLike[str]) -> bool:
-    """Whether the file name is a video's, by its extension."""
-    return os.path.splitext(os.fspath(name))[1].lower() in VIDEO_EXTENSIONS
 
 
 def _open_file(path: str | os.PathLike[str]) -> BinaryIO:

@@ -3,6 +3,10 @@
 A query becomes one unit vector: the weighted sum of its text and image vectors, minus a
 share of the ``--not`` description's vector, normalised again. Scores are the cosine
 similarity between that vector and each photo's.
+
+A video is found by its best moment: the search index holds a key for each of its moments
+(core.store.catalog_videos.frame_key) beside its poster's, and a list shows the video once,
+scored by the moment nearest the query and pointing at that moment's time.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 
 from core.errors import UsageError
 from core.search.calibration import Scale
+from core.store.catalog_videos import photo_of
 from core.types import Hits, SearchHit, Vector
 from core.words import keywords
 
@@ -151,10 +156,11 @@ def nearest(
         allowed = catalog.filtered_ids(model_id, **filters.where())
         if len(allowed) == 0:
             return Hits()
+        moments = catalog.frame_keys_among(model_id, allowed)  # the allowed videos' moments
+        if len(moments):
+            allowed = np.concatenate([allowed, moments])
     depth = k if words is None else max(k, FUSION_DEPTH)
-    keys, scores = index.search(query, depth + len(exclude), allowed=allowed)
-    ranked = [(int(key), float(score)) for key, score in zip(keys, scores, strict=True)
-              if int(key) not in exclude][:depth]
+    ranked = _ranked(index, query, depth, allowed=allowed, exclude=exclude)
     if words is None:
         wanted: list[tuple[int, float, Match]] = [(key, s, "meaning") for key, s in ranked[:k]]
     else:
@@ -173,7 +179,10 @@ def nearest(
     details = catalog.photo_details([key for key, _, _, _ in kept])
     words_found = _matched_words(catalog, [key for key, _, _, m in kept if m != "meaning"],
                                  text)
-    part_cosines = _part_cosines(catalog, model_id, [key for key, _, _, _ in kept], parts)
+    videos = catalog.videos_among([key for key, _, _, _ in kept])
+    best = best_moments(catalog, model_id, query, list(videos))
+    part_cosines = _part_cosines(catalog, model_id, [key for key, _, _, _ in kept], parts,
+                                 {key: vector for key, (_, _, vector) in best.items()})
     for key, cosine, score, match in kept:
         row = details.get(key)
         if row is None:  # the index is a cache: a photo removed since it was saved
@@ -187,14 +196,52 @@ def nearest(
         elif "place" in found:
             match = "place"
         position = (row["lat"], row["lon"]) if row["lat"] is not None else None
+        moment = best.get(key)
         hits.append(SearchHit(photo_id=key, path=row["path"], score=score,
                               similarity=round(cosine, 4), taken_at=row["taken_at"],
                               date=row["date"],
                               date_source="exif" if row["taken_at"] else "file",
                               width=row["width"], height=row["height"], match=match,
                               fields=found, place=row["place"], position=position,
-                              why=why))
+                              kind="video" if key in videos else "photo",
+                              time_s=moment[0] if moment is not None else
+                              (0.0 if key in videos else None),
+                              duration_s=videos.get(key), why=why))
     return hits
+
+
+def _ranked(index: AnyIndex, query: Vector, depth: int, *, allowed: np.ndarray | None,
+            exclude: frozenset[int]) -> list[tuple[int, float]]:
+    """The ``depth`` best photos and videos as ``(id, cosine)``, best first: a video at
+    its best key (a moment, or its poster), once. The index is asked again for more while
+    the moments of a few videos fill the list."""
+    asked = depth + len(exclude)
+    while True:
+        keys, scores = index.search(query, asked, allowed=allowed)
+        ranked: dict[int, float] = {}
+        for key, score in zip(keys.tolist(), scores.tolist(), strict=True):
+            photo = photo_of(int(key))
+            if photo not in exclude and photo not in ranked:
+                ranked[photo] = float(score)
+        if len(ranked) >= depth or len(keys) < asked:
+            return list(ranked.items())[:depth]
+        asked = 2 * asked + depth - len(ranked)
+
+
+def best_moments(catalog: Catalog, model_id: int, query: Vector,
+                 ids: list[int]) -> dict[int, tuple[float, float, Vector]]:
+    """Each video's moment nearest the query: ``(time_s, cosine, vector)`` by id (videos
+    without moments for the model are left out)."""
+    if not ids:
+        return {}
+    out: dict[int, tuple[float, float, Vector]] = {}
+    for key, (times, vectors) in catalog.moments_of(ids, model_id,
+                                                    int(query.shape[-1])).items():
+        cosines = vectors @ query
+        best = int(np.argmax(cosines))
+        out[key] = float(times[best]), float(cosines[best]), vectors[best]
+    return out
+
 
 
 def _matched_words(catalog: Catalog, ids: list[int], text: str) -> dict[int, dict[str, list[str]]]:
@@ -206,12 +253,14 @@ def _matched_words(catalog: Catalog, ids: list[int], text: str) -> dict[int, dic
 
 
 def _part_cosines(catalog: Catalog, model_id: int, ids: list[int],
-                  parts: dict[str, Vector] | None) -> dict[int, dict[str, float]]:
-    """Each photo's cosine with each part of a composed query (one read of their vectors)."""
+                  parts: dict[str, Vector] | None,
+                  moments: dict[int, Vector]) -> dict[int, dict[str, float]]:
+    """Each photo's cosine with each part of a composed query (one read of their vectors;
+    a video's ``moments`` vector, its best moment's, where given)."""
     if not parts or not ids:
         return {}
     dim = int(next(iter(parts.values())).shape[-1])
-    vectors = catalog.vectors_of(ids, model_id, dim)
+    vectors = {**catalog.vectors_of(ids, model_id, dim), **moments}
     return {key: {name: round(float(np.dot(vector, part)), 4) for name, part in parts.items()}
             for key, vector in vectors.items()}
 
@@ -247,9 +296,12 @@ def _fuse(
     # Found by words only: their cosine still tells how close they are (one query).
     by_words_only = [key for key in matched if key not in cosine]
     vectors = catalog.vectors_of(by_words_only, model_id, int(query.shape[-1]))
+    moments = best_moments(catalog, model_id, query, list(catalog.videos_among(by_words_only)))
     for key in by_words_only:
         vector = vectors.get(key)
         cosine[key] = float(np.dot(vector, query)) if vector is not None else 0.0
+        if key in moments:  # a video: by its best moment, as the vector search scores it
+            cosine[key] = max(cosine[key], moments[key][1])
     by_words = set(matched)
     by_meaning = {key for key, _ in ranked}
     best = sorted(fused, key=lambda key: (-fused[key], key not in by_words, -cosine[key]))

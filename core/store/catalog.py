@@ -37,6 +37,7 @@ from core.store import (
     catalog_photos,
     catalog_text,
     catalog_vectors,
+    catalog_videos,
     catalog_words,
     connection,
 )
@@ -388,6 +389,56 @@ class Catalog:
         """Forget copies the user moved to the Trash, in one transaction, after giving
         their words to the copy that stayed."""
         self._write(_remove_copies, keeper_id, removed)
+
+    # -- videos and their moments (core.store.catalog_videos) ------------------------------
+
+    def write_video(self, fact: PhotoFacts, *, duration_s: float | None,
+                    poster: Vector | None, moments: Sequence[tuple[float, Vector]],
+                    model_id: int) -> tuple[int, list[int]]:
+        """A video's row, poster vector and ``(time, vector)`` moments in one transaction;
+        returns its id and the index keys of moments it no longer has."""
+        return self._write(catalog_videos.write_video, fact, duration_s=duration_s,
+                           poster=poster, moments=moments, model_id=model_id)
+
+    def moments_of(self, ids: Iterable[int], model_id: int,
+                   dim: int) -> dict[int, catalog_videos.Moments]:
+        """``(times, vectors)`` of the moments of these videos, keyed by id."""
+        return catalog_videos.moments_of(self.db, ids, model_id, dim)
+
+    def videos_among(self, ids: Iterable[int]) -> dict[int, float | None]:
+        """The videos among these ids, with their length in seconds."""
+        return catalog_videos.videos_among(self.db, ids)
+
+    def frame_keys_among(self, model_id: int, ids: np.ndarray) -> np.ndarray:
+        """The index keys of the moments of the videos among ``ids``."""
+        return catalog_videos.frame_keys_among(self.db, model_id, ids)
+
+    def index_count(self, model_id: int) -> int:
+        """Keys the model's search index holds when in step: photos and moments."""
+        return (catalog_vectors.embedding_count(self.db, model_id)
+                + catalog_videos.frame_count(self.db, model_id))
+
+    def index_keys(self, model_id: int) -> set[int]:
+        return (catalog_vectors.ids_with_embedding(self.db, model_id)
+                | catalog_videos.frame_keys(self.db, model_id))
+
+    def iter_index_vectors(self, model_id: int, dim: int, *, since_seq: int = 0,
+                           chunk: int = 4096) -> Iterator[tuple[np.ndarray, Vector]]:
+        """``(keys, vectors)`` of the photos' vectors, then the moments', changed after
+        ``since_seq``: what the model's search index holds."""
+        yield from catalog_vectors.iter_vectors(self.db, model_id, dim, since_seq=since_seq,
+                                                chunk=chunk)
+        yield from catalog_videos.iter_frame_vectors(self.db, model_id, dim,
+                                                     since_seq=since_seq, chunk=chunk)
+
+    def index_vectors_by_key(self, model_id: int, dim: int,
+                             keys: Iterable[int]) -> Iterator[tuple[np.ndarray, Vector]]:
+        """``(keys, vectors)`` chunks of these index keys (photos and moments)."""
+        wanted = [int(k) for k in keys]
+        yield from catalog_vectors.vectors_by_id(
+            self.db, model_id, dim, [k for k in wanted if k <= catalog_videos.PHOTO_MASK])
+        yield from catalog_videos.frame_vectors_by_key(
+            self.db, model_id, dim, [k for k in wanted if k > catalog_videos.PHOTO_MASK])
 
     # -- failures, crash suspects, counts (core.store.catalog_failures) --------------------
 

@@ -66,13 +66,15 @@ def prints_of(db: sqlite_utils.Database, ids: Iterable[int]) -> dict[int, bytes]
 
 
 def copy_facts(db: sqlite_utils.Database, ids: Iterable[int]) -> dict[int, CopyFacts]:
-    """The ranking facts of decodable photos, keyed by id."""
+    """The ranking facts of decodable photos, keyed by id (videos are never copies here:
+    the duplicate finder compares pictures)."""
     out: dict[int, CopyFacts] = {}
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         for row in db.execute(
                 "SELECT id, path, size, mtime, content_hash, width, height, format, taken_at, "
-                f"camera, lat IS NOT NULL FROM photos WHERE status = ? AND id IN ({marks})",
+                f"camera, lat IS NOT NULL FROM photos WHERE status = ? AND kind = 'photo' "
+                f"AND id IN ({marks})",
                 [STATUS_OK, *chunk]):
             out[int(row[0])] = CopyFacts(
                 photo_id=int(row[0]), path=from_db(row[1]), size=int(row[2]),

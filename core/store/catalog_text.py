@@ -54,8 +54,9 @@ class PhotoText:
         return "\n".join(str(line["text"]) for line in self.lines)
 
 
+# Videos have no text read in them (their moments are not photos the reader could use).
 _PENDING = ("FROM photos p LEFT JOIN photo_text t ON t.photo_id = p.id "
-            "WHERE t.photo_id IS NULL AND p.status = ?")
+            "WHERE t.photo_id IS NULL AND p.status = ? AND p.kind = 'photo'")
 
 
 def text_pending(db: sqlite_utils.Database, limit: int) -> list[tuple[int, str, bool]]:

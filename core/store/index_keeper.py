@@ -5,6 +5,9 @@ keeper opens it, checks it against the catalog's change counter and counts, sync
 rebuilds it (a USearch graph, or from IVF_MIN photos an inverted file), takes in what
 other processes commit to the same library (the tray and a terminal), and saves it
 stamped with the last change it really took in, under a file lock.
+
+Its keys are the photos' ids (a video's poster too) and the keys of the videos' moments
+(core.store.catalog_videos.frame_key), both synced by the same change counter.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class IndexKeeper:
             return self.index
         path = self.path
         seq = self.catalog.max_seq(model_id)
-        count = self.catalog.embedding_count(model_id)
+        count = self.catalog.index_count(model_id)
         index: AnyIndex
         try:
             index, meta = open_index(path, model=self.model, dim=dim, view=not writable)
@@ -101,7 +104,8 @@ class IndexKeeper:
         started = time.monotonic()
         try:
             chunks = [(ids, v.astype(np.float16))  # as stored: 1 GB at 1M photos, not 2
-                      for ids, v in self.catalog.iter_vectors(model_id, dim, chunk=65_536)]
+                      for ids, v in self.catalog.iter_index_vectors(model_id, dim,
+                                                                    chunk=65_536)]
             keys = np.concatenate([ids for ids, _ in chunks])
             vectors = np.concatenate([v for _, v in chunks])
             del chunks
@@ -132,12 +136,13 @@ class IndexKeeper:
         while this reads is applied too and merely replayed next time. Keys are compared
         in full when asked or when the counts disagree (photos removed, or missing)."""
         seq = self.catalog.max_seq(model_id)
-        for ids, vectors in self.catalog.iter_vectors(model_id, dim, since_seq=since_seq):
+        for ids, vectors in self.catalog.iter_index_vectors(model_id, dim,
+                                                            since_seq=since_seq):
             ids, vectors = _changed(index, ids, vectors)
             if len(ids):
                 index.upsert(ids, vectors)
-        if full or len(index) != self.catalog.embedding_count(model_id):
-            wanted = np.fromiter(self.catalog.ids_with_embedding(model_id), dtype=np.int64)
+        if full or len(index) != self.catalog.index_count(model_id):
+            wanted = np.sort(np.fromiter(self.catalog.index_keys(model_id), dtype=np.int64))
             have = index.keys()
             # Both are unique already; told otherwise numpy hashes them again (1.7 s at 1M).
             stale = np.setdiff1d(have, wanted, assume_unique=True)
@@ -147,7 +152,8 @@ class IndexKeeper:
             if len(missing):
                 log.warning("the search index lacked %d photos of the catalog; added",
                             len(missing))
-                for ids, vectors in self.catalog.vectors_by_id(model_id, dim, missing):
+                for ids, vectors in self.catalog.index_vectors_by_key(model_id, dim,
+                                                                      missing.tolist()):
                     index.upsert(ids, vectors)
         return seq
 

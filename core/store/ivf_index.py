@@ -9,7 +9,9 @@ Measured by ``bench/run.py query`` at 1M clustered 512-d vectors: see the README
 
 Rows: each vector lives in a row of ``_vectors``; FAISS's ids are row numbers, so the
 re-ranking reads rows directly, and ``_row_of[key]`` maps a photo id to its row (photo ids
-are SQLite rowids: small, dense integers). FAISS is never asked to remove codes: in 1.15,
+are SQLite rowids: small, dense integers). The keys of videos' moments (photo id plus the
+moment's number shifted past 2**40: core.store.catalog_videos) are far beyond any array:
+a dictionary maps those (a few per video). FAISS is never asked to remove codes: in 1.15,
 adding to a fast-scan list after ``remove_ids`` leaves the new code unfindable (seen here;
 tests/core/store/test_ivf_index.py re-adds where it removed). A removed or replaced row is
 marked dead instead, skipped by the re-ranking, and :meth:`_compact_if_due` drops the dead
@@ -69,7 +71,8 @@ MIN_TRAIN_PER_LIST = 39
 """Fewer training vectors a list than this (FAISS's own warning) and k-means is noise."""
 RETRAIN_GROWTH = 4
 DEAD_SHARE = 0.25
-_MAX_KEY = 2**31 - 1
+_MAX_KEY = 2**31 - 1  # the highest key mapped by the array; higher ones by a dictionary
+_MAX_ANY_KEY = 2**62
 _CHUNK = 65_536
 _GATHER_SHARE = 0.05
 
@@ -93,6 +96,7 @@ class IvfIndex:
         self._vectors = np.empty((0, dim), np.float16)
         self._keys = np.empty(0, np.int64)  # row -> key, -1 for a dead row
         self._row_of = np.full(0, -1, np.int32)  # key -> row, -1 when absent
+        self._far: dict[int, int] = {}  # key -> row of the keys beyond _MAX_KEY
         self._count = 0
 
     # -- building --------------------------------------------------------------------
@@ -147,9 +151,11 @@ class IvfIndex:
         return self._count
 
     def __contains__(self, key: object) -> bool:
-        if not isinstance(key, int | np.integer) or not 0 <= int(key) < len(self._row_of):
+        if not isinstance(key, int | np.integer) or int(key) < 0:
             return False
-        return bool(self._row_of[int(key)] >= 0)
+        if int(key) > _MAX_KEY:
+            return int(key) in self._far
+        return int(key) < len(self._row_of) and bool(self._row_of[int(key)] >= 0)
 
     def keys(self) -> Keys:
         with self._lock:
@@ -171,14 +177,13 @@ class IvfIndex:
         if k.size == 0:
             return
         with self._lock:
-            self._grow_keys(int(k.max()))
-            old = self._row_of[k]
-            old = old[old >= 0].astype(np.int64)
+            old = self._rows(k)
+            old = old[old >= 0]
             self._keys[old] = -1
             rows = self._new_rows(len(k))
             self._vectors[rows] = v.astype(np.float16)
             self._keys[rows] = k
-            self._row_of[k] = rows
+            self._map(k, rows)
             self._count += len(k) - len(old)
             self._ivf.add_with_ids(v, rows)
         self._compact_if_due()
@@ -191,7 +196,7 @@ class IvfIndex:
             rows = distinct(rows[rows >= 0])
             if rows.size == 0:
                 return
-            self._row_of[self._keys[rows]] = -1
+            self._unmap(self._keys[rows])
             self._keys[rows] = -1
             self._count -= len(rows)
         self._compact_if_due()
@@ -269,13 +274,12 @@ class IvfIndex:
         rows = np.flatnonzero(keys >= 0)
         if (vectors.shape != (len(keys), dim) or vectors.dtype != np.float16
                 or keys.dtype != np.int64 or coarse.d != dim or coarse.ntotal != len(keys)
-                or (len(rows) and int(keys.max()) > _MAX_KEY)):
+                or (len(rows) and int(keys.max()) > _MAX_ANY_KEY)):
             raise ValueError("its arrays do not fit together")
         index = cls(dim, coarse, trained_on=trained_on)
         index._vectors, index._keys = vectors, keys
         index._count = len(rows)
-        index._grow_keys(int(keys.max()) if len(rows) else 0)
-        index._row_of[keys[rows]] = rows
+        index._map(keys[rows], rows)
         return index
 
     # -- inside (the caller holds the lock) ------------------------------------------------
@@ -295,7 +299,27 @@ class IvfIndex:
         inside = keys < len(self._row_of)
         rows = np.full(len(keys), -1, np.int64)
         rows[inside] = self._row_of[keys[inside]]
+        far = np.flatnonzero(keys > _MAX_KEY)
+        if far.size:
+            rows[far] = [self._far.get(int(key), -1) for key in keys[far]]
         return rows
+
+    def _map(self, keys: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> None:
+        """Record that each of ``keys`` lives in its row of ``rows``."""
+        near = keys <= _MAX_KEY
+        if near.any():
+            self._grow_keys(int(keys[near].max()))
+            self._row_of[keys[near]] = rows[near]
+        if not near.all():
+            if int(keys.max()) > _MAX_ANY_KEY:
+                raise ValueError(f"key {int(keys.max())} is beyond this index's range")
+            self._far.update(zip(keys[~near].tolist(), rows[~near].tolist(), strict=True))
+
+    def _unmap(self, keys: npt.NDArray[np.int64]) -> None:
+        near = keys <= _MAX_KEY
+        self._row_of[keys[near]] = -1
+        for key in keys[~near].tolist():
+            self._far.pop(key, None)
 
     def _rerank(self, q: Vector, rows: npt.NDArray[np.int64], k: int
                 ) -> tuple[Keys, npt.NDArray[np.float32]]:
@@ -361,7 +385,8 @@ class IvfIndex:
         with self._lock:
             self._ivf, self._vectors, self._keys = coarse, vectors, keys
             self._row_of[:] = -1
-            self._row_of[keys] = np.arange(len(keys), dtype=np.int32)
+            self._far.clear()
+            self._map(keys, np.arange(len(keys), dtype=np.int64))
 
 
 def _as_keys(keys: npt.ArrayLike) -> npt.NDArray[np.int64]:

@@ -218,9 +218,28 @@ def _migrate_7(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_8(db: sqlite_utils.Database) -> None:
+    """Videos beside photos: a video is a row of ``photos`` (its poster vector in
+    ``embeddings``, as a photo's) with ``kind`` 'video' and its length, and each of its
+    moments has a vector of its own per model, at its time from the start."""
+    db.execute("ALTER TABLE photos ADD COLUMN kind TEXT NOT NULL DEFAULT 'photo'")
+    db.execute("ALTER TABLE photos ADD COLUMN duration_s REAL")
+    db.execute(
+        "CREATE TABLE video_frames ("
+        " photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,"
+        " model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
+        " frame INTEGER NOT NULL,"  # the moment's number in the video, from 0
+        " time_s REAL NOT NULL,"  # seconds from the start, as players count them
+        " vector BLOB NOT NULL,"  # little-endian float16, L2-normalised
+        " seq INTEGER NOT NULL,"  # the model's change counter, as in embeddings
+        " PRIMARY KEY (photo_id, model_id, frame))"
+    )
+    db.execute("CREATE INDEX video_frames_seq ON video_frames(model_id, seq)")
+
+
 # Append-only (see the module docstring).
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2,
                                                              _migrate_3, _migrate_4,
                                                              _migrate_5, _migrate_6,
-                                                             _migrate_7]
+                                                             _migrate_7, _migrate_8]
 SCHEMA_VERSION = len(MIGRATIONS)

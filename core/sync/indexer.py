@@ -1,7 +1,8 @@
 """The ingest pipeline, as a generator of :class:`Progress`.
 
 scan roots → diff against the catalog → read + hash + decode in a thread pool (ahead of
-the model) → embed in batches → write each batch's rows and vectors in one transaction.
+the model) → embed in batches → write each batch's rows and vectors in one transaction;
+then the run's videos, one at a time (core.sync.video_pass).
 
 Iterating drives the work; closing the generator (or just dropping it) cancels between
 batches. Everything committed stays committed, so the next run resumes where this one
@@ -17,7 +18,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from core.models.embedder import Embedder
 from core.photos import formats
 from core.photos.formats import PHOTO_EXTENSIONS
 from core.photos.inflight import InflightMarkers
+from core.photos.video_names import is_video
 from core.store.catalog import Catalog, PhotoFacts, PhotoRow
 from core.store.index_base import AnyIndex
 from core.sync.preparing import (
@@ -43,6 +45,7 @@ from core.sync.preparing import (
     ready,
 )
 from core.sync.scanner import SCAN_PROBLEMS_SETTING, FileEntry, diff, is_online, walk
+from core.sync.video_pass import VIDEO_TIME_LIMIT_S, VideoJob, VideoPass
 from core.types import Progress
 from core.words import sidecars
 
@@ -68,6 +71,8 @@ class Indexer:
         markers: InflightMarkers | None = None,
         before_embedding: Callable[[int], Iterator[Progress]] | None = None,
         model_loaded: Callable[[], bool] = lambda: True,
+        should_stop: Callable[[], bool] | None = None,
+        video_time_limit_s: float = VIDEO_TIME_LIMIT_S,
     ) -> None:
         self.catalog = catalog
         self.markers = markers
@@ -84,6 +89,11 @@ class Indexer:
         self.on_batch = on_batch
         self._root_paths: dict[int, Path] = {}
         """Each root's folder: a sidecar link is read only when it stays inside it."""
+        self.should_stop = should_stop
+        """Asked while a video is read: True stops the run there (closing the generator
+        stops it between two steps)."""
+        self.video_time_limit_s = video_time_limit_s
+        self._stopped = False
         self.before_embedding = before_embedding
         """Readies the model (may report progress) for the number of photos the run is
         expected to embed: when the first decoded photo is ready, and again each time the
@@ -148,7 +158,8 @@ class Indexer:
                     known.update(self.catalog.photos_at_or_under(sibling))  # its RAW goes
                     files.append(Path(sibling))  # or comes
             for file in files:
-                if file.suffix.lower() not in PHOTO_EXTENSIONS or (formats.is_raw(file) and (
+                if (file.suffix.lower() not in PHOTO_EXTENSIONS and not is_video(file)) or (
+                        formats.is_raw(file) and (
                         formats.has_developed_sibling(str(file), listed(str(file.parent)).keys()))):
                     continue  # not a photo, or a RAW its JPEG stands for: dropped if known
                 try:
@@ -177,8 +188,12 @@ class Indexer:
         embed_started = time.monotonic()
         asked = 0  # the photo count the model was last readied for
         seen = decoded = 0
-        batches = (self._prepared_batches(plan.to_embed, root_of, gone_by_hash)
-                   if plan.to_embed else iter(()))
+        photos = [item for item in plan.to_embed if not is_video(item[0].path)]
+        videos = sorted((VideoJob(entry, row, root_of[entry.path])
+                         for entry, row in plan.to_embed if is_video(entry.path)),
+                        key=lambda job: job.entry.path)
+        batches = (self._prepared_batches(photos, root_of, gone_by_hash)
+                   if photos else iter(()))
         if plan.to_embed and not self._model_loaded():  # seconds: say so, not a still bar
             yield replace(progress, phase="load", elapsed_s=time.monotonic() - started)
         for batch in batches:
@@ -201,11 +216,15 @@ class Indexer:
                                current=batch[-1].entry.path if batch else None,
                                elapsed_s=time.monotonic() - started)
             yield progress
+        if videos:  # after the photos: a long video must not hold them up
+            progress = yield from self._videos(videos, gone_by_hash, moved_ids, progress,
+                                               started)
 
         for path in self._reread_words(plan.reread):
             yield replace(progress, current=path, elapsed_s=time.monotonic() - started)
-        # Only now, with every new file seen, is a missing file known not to have moved.
-        gone = [row.id for row in plan.gone if row.id not in moved_ids]
+        # Only now, with every new file seen, is a missing file known not to have moved
+        # (a run stopped among its videos has not seen them all: nothing is gone yet).
+        gone = [row.id for row in plan.gone if row.id not in moved_ids and not self._stopped]
         if gone:
             self.catalog.remove_photos(gone)
             self.index.remove(gone)
@@ -215,6 +234,26 @@ class Indexer:
                  elapsed, progress.rate)
         yield replace(progress, phase="done", removed=len(gone), current=None,
                       elapsed_s=elapsed)
+
+    def _videos(self, jobs: list[VideoJob], gone_by_hash: dict[str, PhotoRow],
+                moved_ids: set[int], progress: Progress,
+                started: float) -> Generator[Progress, None, Progress]:
+        """The run's videos (core.sync.video_pass), each step timed as the photos' are."""
+        videos = VideoPass(self.catalog, self.index, lambda: self.embedder, self.model_id,
+                           self.dim, batch_size=self.batch_size, markers=self.markers,
+                           suspects=self._suspects, root_paths=self._root_paths,
+                           time_limit_s=self.video_time_limit_s, should_stop=self.should_stop)
+        steps = videos.run(jobs, gone_by_hash, moved_ids, progress)
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as end:
+                self._stopped = videos.stopped
+                last: Progress = end.value
+                return replace(last, elapsed_s=time.monotonic() - started)
+            if self.on_batch is not None:
+                self.on_batch()
+            yield replace(step, elapsed_s=time.monotonic() - started)
 
     # -- the pool ----------------------------------------------------------------------
 

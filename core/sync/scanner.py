@@ -1,5 +1,8 @@
 """Walk library roots and compare what is on disk with what the catalog knows.
 
+Photos and videos alike (core.photos.video_names): a video is a row of the catalog as a
+photo is, and the indexer embeds videos after the photos of a run.
+
 The scan only reads directory entries and ``stat`` results: it never opens a photo. The
 diff decides what the indexer must do; it never decides that a photo is gone when its
 root is offline (an unplugged drive must not empty the library). A photo whose sidecars
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.photos.formats import PHOTO_EXTENSIONS, has_developed_sibling, is_raw
+from core.photos.video_names import VIDEO_EXTENSIONS
 from core.store.catalog import STATUS_FAILED, PhotoRow
 from core.words import sidecars
 
@@ -56,7 +60,8 @@ def is_online(root: Path) -> bool:
 
 
 def walk(root: Path, *, on_error: Callable[[str], None] | None = None) -> Iterator[FileEntry]:
-    """Photos under ``root``, recursively; hidden entries and unreadable folders skipped.
+    """Photos and videos under ``root``, recursively; hidden entries and unreadable
+    folders skipped.
 
     Symlinked folders are not followed (they can loop); symlinked files are. Each folder
     that cannot be listed and each photo link that leads nowhere is reported to
@@ -77,7 +82,7 @@ def walk(root: Path, *, on_error: Callable[[str], None] | None = None) -> Iterat
                         extension = os.path.splitext(entry.name)[1].lower()
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(entry.path)
-                        elif extension in PHOTO_EXTENSIONS:
+                        elif extension in PHOTO_EXTENSIONS or extension in VIDEO_EXTENSIONS:
                             stat = entry.stat()
                             photos.append((entry.path, stat.st_size, stat.st_mtime))
                         elif extension in sidecars.SUFFIXES:
