@@ -186,6 +186,16 @@ def phone_video(path: Path, upright: Image.Image, *, duration_s: float = 2.0) ->
                              display_matrix=IPHONE_PORTRAIT)
 
 
+def empty_video(path: Path) -> Path:
+    """A video file with its header written and not one picture (a recording that never
+    got its first frame)."""
+    with av.open(str(path), "w", format=CONTAINERS[path.suffix.lower()]) as out:
+        stream = _video_stream(out, "libx264", FPS, SIZE, 1.0, False, None)
+        out.start_encoding()
+        out.mux(stream.encode(None))
+    return path
+
+
 def audio_only(path: Path, *, duration_s: float = 2.0) -> Path:
     """An MP4 holding only sound (a voice memo saved as .mp4)."""
     with av.open(str(path), "w", format="mp4") as out:

@@ -118,6 +118,10 @@ BAD_FILES = {
                        "damaged or cut off video: none of its pictures are there"),
     "unknown codec": (_unknown_codec, UnsupportedVideoError, "unsupported video codec"),
     "empty file": (lambda p: _write(p / "empty.mp4", b""), VideoError, "empty file"),
+    "AVI without pictures": (lambda p: videos.empty_video(p / "clip.avi"), DamagedVideoError,
+                             "empty video: it holds no pictures"),
+    "MP4 without pictures": (lambda p: videos.empty_video(p / "clip.mp4"), NotAVideoError,
+                             "no video stream (no pictures)"),
 }
 
 
