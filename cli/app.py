@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cli import commands, remote
+from cli.duplicates import duplicates
 from cli.exits import EXIT_CLOSED_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from cli.output import (
     download_bar,
@@ -98,7 +99,8 @@ def _say_loading(model: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "search" and args.text is None and args.image is None:
         raise UsageError("search needs a TEXT, an --image, or both")
-    answer = remote.ask(args)  # a running instance answers in milliseconds
+    # A running instance answers in milliseconds (every copy listed: asked here).
+    answer = None if getattr(args, "copies", False) else remote.ask(args)
     if answer is not None:
         shown = _print_answer(args, answer)
         if shown is not None:
@@ -119,16 +121,18 @@ def _run(args: argparse.Namespace) -> int:
             print(f"pictor: {printable(notice)}", file=sys.stderr)
         if args.command == "index":
             return commands.index(library, args)
+        if args.command == "duplicates":
+            return duplicates(library, args)
         if args.command == "search":
             hits = library.search(args.text, image=args.image, negative=args.negative,
                                   k=args.n, folder=args.folder, after=args.after,
                                   before=args.before, words=args.words,
                                   min_score=args.min_score, near=args.near,
-                                  region=args.region)
+                                  region=args.region, copies=args.copies)
             return print_hits(hits, args)
         if args.command == "similar":
-            return print_hits(library.similar(args.photo, k=args.n,
-                                               min_score=args.min_score), args)
+            return print_hits(library.similar(args.photo, k=args.n, min_score=args.min_score,
+                                              copies=args.copies), args)
         if args.command == "captions":
             return commands.captions(library, args)
         if args.command == "text":

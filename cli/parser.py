@@ -124,6 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("status", parents=[common], help="what the library holds")
 
+    dupes = commands.add_parser(
+        "duplicates", parents=[common], help="copies of a picture, and which one to keep",
+        description="List the groups of copies of one picture in the library (the same "
+        "file, or the same picture re-saved, resized, cropped a little, colour-corrected, "
+        "converted or turned), the one to keep first with the reason; --similar also lists "
+        "similar shots (a burst, the same scene again), which are not copies. Listing "
+        "changes no file. --trash moves every copy not kept to the system's Trash, after a "
+        "confirmation naming how many files and how much space (--yes: no question).")
+    dupes.add_argument("--similar", action="store_true", help="also list similar shots")
+    dupes.add_argument("--trash", action="store_true",
+                       help="move the copies not kept to the Trash (similar shots stay)")
+    dupes.add_argument("--yes", action="store_true",
+                       help="with --trash: do not ask (for scripts)")
+
     watch = commands.add_parser(
         "watch", parents=[common], help="keep folders indexed while they change",
         description="Add the folders (like index), bring them up to date, then keep "
@@ -220,6 +234,9 @@ def _region(text: str) -> tuple[float, float, float, float]:
 
 def _add_result_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", type=int, default=20, metavar="K", help="number of results")
+    parser.add_argument("--copies", action="store_true",
+                        help="list every copy of a picture (default: each picture once, "
+                             "its copies named in JSON's copies)")
     parser.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE, metavar="S",
                         help="hide photos scoring under S, 0-100 (default "
                              f"{DEFAULT_MIN_SCORE:.0f}; 0 shows every photo by rank)")

@@ -41,6 +41,7 @@ from core.store.catalog_text import PhotoText
 from core.store.index_base import AnyIndex, IndexDamagedError
 from core.store.index_files import copy_index
 from core.store.index_keeper import IndexKeeper, index_lock
+from core.sync.copies import CopyGroup, CopyMember, FindDuplicates, TrashReport, trash_copies
 from core.sync.runs import IndexRuns
 from core.sync.scanner import SCAN_PROBLEMS_SETTING, is_online
 from core.sync.text_pass import TextPass
@@ -327,6 +328,23 @@ class Library:
         roots = [(rid, Path(p)) for rid, p in self.catalog.roots()]
         files = [Path(os.path.abspath(Path(p).expanduser())) for p in paths]
         return self._runs.run(roots, batch_size=batch_size, workers=None, files=files)
+
+    # -- duplicates --------------------------------------------------------------------
+
+    def find_duplicates(self, *, similar: bool = False) -> FindDuplicates:
+        """The copies of each picture in the library (and similar shots with ``similar``),
+        each group's photo to keep first; iterate it for progress, then read its
+        ``groups`` (core.sync.copies). Listing changes no file."""
+        return FindDuplicates(self.catalog, *self.model_key(), similar=similar)
+
+    def trash_copies(self, groups: Sequence[CopyGroup], *,
+                     chosen: Callable[[CopyMember], bool] | None = None) -> TrashReport:
+        """Move the groups' chosen photos (by default every one not kept) to the system's
+        Trash, confirmed by the user beforehand; the catalog and the index follow."""
+        self.catalog.refuse_if_read_only("moving copies to the Trash")
+        return trash_copies(self.catalog, self.vector_index(writable=True), groups,
+                            chosen=chosen or (lambda member: not member.keep),
+                            save=self._save_index)
 
     # -- status ------------------------------------------------------------------------
 

@@ -16,10 +16,8 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float32]
 """One L2-normalised embedding (shape ``(dim,)``) or a batch of them (``(n, dim)``)."""
 
-Phase = Literal["scan", "load", "optimise", "embed", "tag", "text", "save", "done", "prints",
-                "group"]
-"""``load``: the model is loading (seconds) before the first photo is embedded. ``prints``
-and ``group`` are the duplicate finder's (core.sync.copies)."""
+Phase = Literal["scan", "load", "optimise", "embed", "tag", "text", "save", "done"]
+"""``load``: the model is loading (seconds) before the first photo is embedded."""
 
 
 @dataclass(frozen=True, slots=True)

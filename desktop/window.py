@@ -277,6 +277,10 @@ class MainWindow(QMainWindow):
         if last is not None and (last.indexed or last.moved or last.removed):
             self._refresh_results()
 
+    def refresh_results(self) -> None:
+        """Ask the current query again (photos came or went)."""
+        self._refresh_results()
+
     def _refresh_results(self) -> None:
         self._last_refresh = time.monotonic()
         if not self._query.empty:

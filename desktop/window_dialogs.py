@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from desktop.dialogs import ModelDialog
+from desktop.duplicates_dialog import DuplicatesDialog
 from desktop.engine import EngineConfig
+from desktop.engine_duplicates import DuplicatesFinder
 from desktop.finetune_dialog import FinetuneDialog
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ class DialogsWiring(QObject):
         self.settings = window.settings
         self.model_dialog: ModelDialog | None = None
         self.finetune_dialog: FinetuneDialog | None = None
+        self.duplicates_dialog: DuplicatesDialog | None = None
         engine.modelReady.connect(self._on_model_ready)
         engine.modelMissing.connect(self._on_model_missing)
         engine.finetuneFinished.connect(self._on_finetuned)
@@ -80,6 +83,27 @@ class DialogsWiring(QObject):
         self.engine.list_albums()
         self.finetune_dialog.show()
         self.finetune_dialog.raise_()
+
+    # -- the duplicates view ---------------------------------------------------------------
+
+    def open_duplicates(self) -> None:
+        """The Duplicates view (not modal); it looks for copies as it opens."""
+        if self.duplicates_dialog is None:
+            dialog = DuplicatesDialog(self.window.thumbnails, self.window)
+            finder = DuplicatesFinder(self.engine.run_on_writer, self.engine.library_here,
+                                      dialog)
+            dialog.findRequested.connect(lambda similar: finder.find(similar=similar))
+            dialog.cancelRequested.connect(finder.cancel)
+            dialog.trashRequested.connect(finder.trash)
+            finder.progress.connect(dialog.on_progress)
+            finder.found.connect(dialog.on_found)
+            finder.failed.connect(dialog.on_failed)
+            finder.trashed.connect(dialog.on_trashed)
+            finder.trashed.connect(lambda _report: self.window.refresh_results())
+            self.duplicates_dialog = dialog
+            dialog.look()
+        self.duplicates_dialog.show()
+        self.duplicates_dialog.raise_()
 
     def _on_finetuned(self, result: Any, _message: str) -> None:
         if result is not None:

@@ -66,6 +66,7 @@ def build_menus(window: MainWindow) -> None:
     library = bar.addMenu("&Library")
     _action(library, "Rescan folders", lambda: window.engine.index(), "F5")
     _action(library, "Teach your albums…", window.open_finetune)
+    _action(library, "Find duplicates…", lambda: window.dialogs.open_duplicates())
 
     view = bar.addMenu("&View")
     window.preview_action = window.preview_wiring.action

@@ -130,13 +130,14 @@ class Searcher:
                              copies=copies)
 
     def similar(self, photo: Path | str, *, k: int = 20,
-                min_score: float = DEFAULT_MIN_SCORE) -> Hits:
-        """Photos like ``photo`` (the photo itself left out when it is in the library)."""
+                min_score: float = DEFAULT_MIN_SCORE, copies: bool = False) -> Hits:
+        """Photos like ``photo`` (the photo itself left out when it is in the library);
+        with ``copies`` every copy of a picture is listed, else each picture once."""
         path = existing_file(photo)
         row = self._library.catalog.photo_by_path(str(path))
         exclude = frozenset({row.id}) if row is not None else frozenset()
         return self.search_vector(self.image_vector(path), k=k, exclude=exclude,
-                                  min_score=min_score)
+                                  min_score=min_score, copies=copies)
 
     def image_vector(self, image: Path | str, *,
                      region: tuple[float, float, float, float] | None = None) -> Vector:
