@@ -283,13 +283,14 @@ class Engine(QObject):
         library = self._lib()
         try:
             if query.similar_to:
-                hits = library.similar(query.similar_to, k=RESULTS, min_score=query.min_score)
+                hits = library.similar(query.similar_to, k=RESULTS, min_score=query.min_score,
+                                       copies=query.copies)
             else:
                 hits = library.search(
                     query.text or None, image=query.image, negative=query.negative or None,
                     k=RESULTS, folder=query.folder, after=query.after or None,
                     before=query.before or None, min_score=query.min_score,
-                    place=query.place, region=query.region)
+                    place=query.place, region=query.region, copies=query.copies)
         except Exception as error:
             self.searchFailed.emit(generation, sentence(error, "search"))
             return

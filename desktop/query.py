@@ -19,7 +19,8 @@ class Query:
 
     ``min_score`` (0-100) hides photos found by meaning alone that score under it; 0 shows
     every photo by rank. ``place`` (a label of the library's places, "Sevilla, Andalusia,
-    Spain") keeps the photos taken there.
+    Spain") keeps the photos taken there. ``copies`` lists every copy of a picture; by
+    default each picture is shown once.
     """
 
     text: str = ""
@@ -32,6 +33,7 @@ class Query:
     before: str = ""
     place: str | None = None
     min_score: float = DEFAULT_MIN_SCORE
+    copies: bool = False  # list every copy of a picture (else each picture once)
 
     @property
     def empty(self) -> bool:

@@ -9,6 +9,7 @@ that follow the engine (desktop/window_dialogs.py).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self._generation = 0
         self._query = Query()
+        self.show_copies = False  # View > Show every copy
         self._last_refresh = 0.0
         self._lower_to = 0  # the minimum score the "no good match" link sets
         self._build()
@@ -281,6 +283,12 @@ class MainWindow(QMainWindow):
         """Ask the current query again (photos came or went)."""
         self._refresh_results()
 
+    def toggle_copies(self, shown: bool) -> None:
+        """View > Show every copy: list each copy of a picture, or each picture once."""
+        self.show_copies = shown
+        if not self._query.empty:
+            self.run_query(self._query)
+
     def _refresh_results(self) -> None:
         self._last_refresh = time.monotonic()
         if not self._query.empty:
@@ -289,6 +297,7 @@ class MainWindow(QMainWindow):
     # -- searching ---------------------------------------------------------------------
 
     def run_query(self, query: Query) -> None:
+        query = dataclasses.replace(query, copies=self.show_copies)
         self._query = query
         self._generation = self.engine.search(query)
         if query.empty:

@@ -71,3 +71,6 @@ def build_menus(window: MainWindow) -> None:
     view = bar.addMenu("&View")
     window.preview_action = window.preview_wiring.action
     view.addAction(window.preview_action)
+    copies = _action(view, "Show every copy", window.toggle_copies)
+    copies.setCheckable(True)
+    copies.setToolTip("Off: a picture is listed once, whatever copies of it the library holds")

@@ -105,3 +105,22 @@ def test_similar_shots_are_shown_on_request_and_start_unticked(
     similar = [g for g in dialog._groups if g.kind == "similar"]
     assert similar
     assert not any(dialog.boxes[m.path].isChecked() for g in similar for m in g.photos)
+
+
+def test_results_show_each_picture_once_unless_every_copy_is_asked_for(
+        qtbot: Any, make_window: Any, library_with_copies: tuple[Path, Any]) -> None:
+    from desktop.query import Query
+
+    data, truth = library_with_copies
+    window = make_window(data)
+    with qtbot.waitSignal(window.engine.searched, timeout=60_000):
+        window.run_query(Query(text="a beach", min_score=0))
+    once = window.results.hits()
+    assert any(hit.copies for hit in once)
+    shown = {hit.path for hit in once}
+    assert not shown & {c for hit in once for c in hit.copies}
+    with qtbot.waitSignal(window.engine.searched, timeout=60_000):
+        _menu_action(window, "Show every copy").trigger()
+    every = window.results.hits()
+    assert len(every) > len(once) and not any(hit.copies for hit in every)
+    assert len(every) == len(truth.picture_of)  # the whole library, every copy listed
