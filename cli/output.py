@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from cli.exits import EXIT_OK
 from cli.terminal import printable
+from core.photos.video_names import clock
 
 
 def download_bar(args: argparse.Namespace) -> Any:
@@ -76,14 +77,6 @@ def moment_mark(hit: dict[str, Any]) -> str:
     length = hit.get("duration_s")
     at = clock(hit.get("time_s") or 0.0)
     return f"  {mark} {at} / {clock(length)}" if length else f"  {mark} {at}"
-
-
-def clock(seconds: float) -> str:
-    """``0:42``, ``3:10``, ``1:02:05``: a time in a video as players show it."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _can_print(text: str) -> bool:

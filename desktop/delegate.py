@@ -1,4 +1,5 @@
-"""Paints one result: its thumbnail, its file name, and its score when hovered."""
+"""Paints one result: its thumbnail, its file name, and its score when hovered; a video
+carries a badge with its length."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop.results import BrokenRole, ScoreRole
+from core.photos.video_names import clock
+from desktop.results import BrokenRole, MomentRole, ScoreRole
 
 Index = QModelIndex | QPersistentModelIndex
 PAD = 6
@@ -57,9 +59,27 @@ class ThumbnailDelegate(QStyledItemDelegate):
         name = option.fontMetrics.elidedText(str(index.data() or ""),
                                              Qt.TextElideMode.ElideMiddle, text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, name)
+        moment = index.data(MomentRole)
+        if moment is not None:
+            self._paint_video(painter, option, target, moment[1])
         if hovered:
             self._paint_score(painter, option, target, index.data(ScoreRole))
         painter.restore()
+
+    @staticmethod
+    def _paint_video(painter: QPainter, option: QStyleOptionViewItem, box: QRect,
+                     duration: float | None) -> None:
+        """ "▶ 3:10" in the thumbnail's lower right corner."""
+        text = "\u25b6 " + clock(duration) if duration else "\u25b6"
+        metrics = option.fontMetrics
+        width, height = metrics.horizontalAdvance(text) + 10, metrics.height() + 4
+        badge = QRect(box.right() - width - 3, box.bottom() - height - 3, width, height)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(badge, 4, 4)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     @staticmethod
     def _paint_score(painter: QPainter, option: QStyleOptionViewItem, box: QRect,

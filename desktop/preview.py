@@ -1,7 +1,8 @@
 """The preview pane: the selected photo large, what is known about it (where it was
 taken too), the text read in it (the lines the query's words match outlined over the
 photo: desktop/preview_text.py), and its captions; "Why?" (desktop/why_view.py) draws
-where the query's description matched over the photo."""
+where the query's description matched over the photo. A video shows its frame at the
+moment its search found, and says which ("0:42 of 3:10"); text is not read in videos."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSizePolicy, QVBoxLayout, QWi
 from core.units import human_size
 from desktop.caption_list import CaptionList
 from desktop.preview_text import PhotoTextView, outlined
-from desktop.results import found_by
+from desktop.results import found_by, image_key, moment_text
 from desktop.thumbnails import ImageCache
 from desktop.why_view import WhyPanel, heat_overlay
 from desktop.wording import dated
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
     from core.store.catalog_text import PhotoText
     from core.types import SearchHit
 
-FIELDS = (("path", "Path"), ("date", "Date"), ("place", "Place"), ("camera", "Camera"),
-          ("dimensions", "Dimensions"), ("size", "File size"), ("score", "Score"))
+FIELDS = (("path", "Path"), ("moment", "Moment"), ("date", "Date"), ("place", "Place"),
+          ("camera", "Camera"), ("dimensions", "Dimensions"), ("size", "File size"),
+          ("score", "Score"))
 
 
 class PreviewPane(QWidget):
@@ -48,6 +50,7 @@ class PreviewPane(QWidget):
         self.setObjectName("previewPane")
         self._previews = previews
         self._path: str | None = None
+        self._key: str | None = None  # what the image is asked for by (desktop.results)
         self._pixmap: QPixmap | None = None
         self._hit_date: str | None = None
         self._full: tuple[int, int] = (0, 0)  # the photo's size as shown (its text's boxes)
@@ -69,6 +72,7 @@ class PreviewPane(QWidget):
             form.addRow(title + ":", label)
         self.values["score"].setTextFormat(Qt.TextFormat.RichText)
         form.setRowVisible(self.values["place"], False)
+        form.setRowVisible(self.values["moment"], False)
         self.why = WhyPanel()
         self.photo_text = PhotoTextView()
         self.captions = CaptionList()
@@ -88,6 +92,10 @@ class PreviewPane(QWidget):
     @property
     def hit(self) -> SearchHit | None:
         return self._hit
+
+    @property
+    def is_video(self) -> bool:
+        return self._hit is not None and self._hit.kind == "video"
 
     @property
     def full_size(self) -> tuple[int, int]:
@@ -111,11 +119,13 @@ class PreviewPane(QWidget):
             self.photo_text.clear()
             self._heat = None
         self._path, self._pixmap, self._words, self._hit = path, None, words, hit
+        self._key = image_key(hit) if hit is not None and path == hit.path else path
         width, height = (hit.width, hit.height) if hit is not None else (0, 0)
         self._full = (width, height) if width and height else (0, 0)
         for label in self.values.values():
             label.clear()
         self._show_place(hit)
+        self._show_moment()
         if self.photo_text.state == "ready":
             self.photo_text.mark(words)  # another search: other lines may match
         if path is None:
@@ -129,7 +139,7 @@ class PreviewPane(QWidget):
             self.values["score"].setText(self._score_text(hit))
             self.values["date"].setText(dated(hit.date, hit.date_source, full=True))
             self.values["date"].setToolTip("The date the Taken filters use")
-        ready = self._previews.get(path)
+        ready = self._previews.get(self._key or path)
         if ready is None:
             self.image.clear()
             self.image.setText("Loading…")
@@ -168,7 +178,8 @@ class PreviewPane(QWidget):
     # -- the text read in it, and where it was taken -----------------------------------
 
     def _want_text(self, shown: bool) -> None:
-        if self._path and shown and self.photo_text.state in ("empty", "unread"):
+        if self._path and shown and not self.is_video and \
+                self.photo_text.state in ("empty", "unread"):
             self.photo_text.show_loading()
             self.textWanted.emit(self._path)
 
@@ -197,6 +208,14 @@ class PreviewPane(QWidget):
         label.setToolTip(f"GPS position: {where}" if where else "")
         self._form.setRowVisible(label, bool(place or where))
 
+    def _show_moment(self) -> None:
+        """ "0:42 of 3:10": the moment of a video shown (the row is hidden for a photo);
+        a video has no camera (and no text read in it: none is asked for)."""
+        moment = moment_text(self._hit) if self._hit is not None else None
+        self.values["moment"].setText(moment or "")
+        self._form.setRowVisible(self.values["moment"], moment is not None)
+        self._form.setRowVisible(self.values["camera"], moment is None)
+
     def _score_text(self, hit: SearchHit) -> str:
         """ "87 · similarity 0.312": the calibrated score, then the raw cosine, smaller."""
         grey = self.palette().color(QPalette.ColorRole.PlaceholderText).name()
@@ -207,15 +226,16 @@ class PreviewPane(QWidget):
         return (f"<b>{hit.score:.0f}</b> <span style='color:{grey}'><small>· "
                 f"{' · '.join(details)}</small></span>")
 
-    def _on_ready(self, path: str) -> None:
-        if path == self._path:
-            ready = self._previews.get(path)
+    def _on_ready(self, key: str) -> None:
+        if key == self._key:
+            ready = self._previews.get(key)
             if ready is not None:
                 self._show(ready)
 
-    def _on_failed(self, path: str, reason: str) -> None:
-        if path == self._path:
-            self.image.setText(f"Cannot show this photo: {reason}")
+    def _on_failed(self, key: str, reason: str) -> None:
+        if key == self._key:
+            what = "video" if self.is_video else "photo"
+            self.image.setText(f"Cannot show this {what}: {reason}")
 
     def _show(self, ready: tuple[QPixmap, dict[str, Any]]) -> None:
         self._pixmap, facts = ready

@@ -1,4 +1,5 @@
-"""The results grid's model: search hits in rank order, thumbnails fetched lazily."""
+"""The results grid's model: search hits in rank order, thumbnails fetched lazily (a
+video's is its frame at the moment its search found)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from PySide6.QtCore import (
     QUrl,
 )
 
-from desktop.thumbnails import ImageCache
+from core.photos.video_names import clock
+from desktop.thumbnails import ImageCache, moment_key
 from desktop.wording import dated
 
 if TYPE_CHECKING:
@@ -26,6 +28,8 @@ HitRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
 BrokenRole = Qt.ItemDataRole.UserRole + 4
+MomentRole = Qt.ItemDataRole.UserRole + 5
+"""A video hit's ``(time_s, duration_s)``; None for a photo."""
 
 Index = QModelIndex | QPersistentModelIndex
 MATCHED = {"words": "its words", "both": "meaning and words", "text": "text in the photo",
@@ -33,6 +37,22 @@ MATCHED = {"words": "its words", "both": "meaning and words", "text": "text in t
 FIELDS = {"name": "file name", "folders": "folders", "words": "your words", "tags": "tags",
           "text": "text in the photo", "place": "place"}
 """What each word column of a hit (``SearchHit.fields``) is called when saying what found it."""
+
+
+def image_key(hit: SearchHit) -> str:
+    """What a hit's thumbnail and preview are asked for by: a photo's path, or a video's
+    frame at its best moment."""
+    if hit.kind == "video":
+        return moment_key(hit.path, hit.time_s or 0.0)
+    return hit.path
+
+
+def moment_text(hit: SearchHit) -> str | None:
+    """ "0:42 of 3:10" for a video hit; None for a photo."""
+    if hit.kind != "video":
+        return None
+    at = clock(hit.time_s or 0.0)
+    return f"{at} of {clock(hit.duration_s)}" if hit.duration_s else at
 
 
 def found_by(hit: SearchHit) -> str | None:
@@ -57,6 +77,7 @@ class ResultsModel(QAbstractListModel):
         super().__init__(parent)
         self._hits: list[SearchHit] = []
         self._rows: dict[str, int] = {}
+        self._keys: dict[str, int] = {}  # row by image_key
         self._thumbnails = thumbnails
         thumbnails.ready.connect(self._on_thumbnail)
         thumbnails.failed.connect(lambda path, _reason: self._on_thumbnail(path))
@@ -66,6 +87,7 @@ class ResultsModel(QAbstractListModel):
         self.beginResetModel()
         self._hits = list(hits)
         self._rows = {hit.path: row for row, hit in enumerate(self._hits)}
+        self._keys = {image_key(hit): row for row, hit in enumerate(self._hits)}
         self.endResetModel()
 
     def hits(self) -> list[SearchHit]:
@@ -89,10 +111,11 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return Path(hit.path).name
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._thumbnails.get(hit.path)
+            return self._thumbnails.get(image_key(hit))
         if role == Qt.ItemDataRole.ToolTipRole:
-            found = found_by(hit)
+            found, moment = found_by(hit), moment_text(hit)
             return f"{hit.path}\nscore {hit.score:.0f} of 100" + (
+                f"\nvideo: best moment at {moment}" if moment else "") + (
                 f"\nfound by {found}" if found else "") + (
                 f"\ntaken in {hit.place}" if hit.place else "") + (
                 f"\ndated {dated(hit.date, hit.date_source)}" if hit.date else "")
@@ -103,7 +126,9 @@ class ResultsModel(QAbstractListModel):
         if role == ScoreRole:
             return hit.score
         if role == BrokenRole:
-            return self._thumbnails.broken(hit.path)
+            return self._thumbnails.broken(image_key(hit))
+        if role == MomentRole:
+            return (hit.time_s or 0.0, hit.duration_s) if hit.kind == "video" else None
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -127,8 +152,8 @@ class ResultsModel(QAbstractListModel):
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
 
-    def _on_thumbnail(self, path: str) -> None:
-        row = self._rows.get(path)
+    def _on_thumbnail(self, key: str) -> None:
+        row = self._keys.get(key)
         if row is not None:
             index = self.index(row)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])

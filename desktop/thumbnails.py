@@ -6,6 +6,10 @@ JPEG files in ``<data folder>/thumbnails/``, named by a hash of the photo's path
 and modification time, so a changed photo gets a new one. The cache is derived data:
 deleting the folder is always safe. Only the pool's threads read photos or write these
 files; the catalog is never touched here.
+
+A video's image is its frame at a moment (core.photos.video_frames.frame_at): it is asked
+for by :func:`moment_key`, the video's path and the moment's time, so that the grid shows
+each video at the moment its search found.
 """
 
 from __future__ import annotations
@@ -64,6 +68,25 @@ def _decode_shrunk(path: str, size: int) -> tuple[Any, Any]:
     return picture, info
 
 
+def moment_key(path: str, time_s: float) -> str:
+    """The cache key of a video's frame at ``time_s`` (a NUL never appears in a path)."""
+    return f"{path}\0{time_s:.3f}"
+
+
+def split_key(key: str) -> tuple[str, float | None]:
+    """``(path, moment)`` of a key: the moment is None for a photo's."""
+    path, _, moment = key.partition("\0")
+    return path, float(moment) if moment else None
+
+
+def _frame_shrunk(path: str, time_s: float, size: int) -> Any:
+    from core.photos.video_frames import frame_at
+
+    picture = frame_at(path, time_s, min_side=size)
+    picture.thumbnail((size, size))
+    return picture
+
+
 def small_image(path: str, size: int) -> QImage | None:
     """A ``size``-pixel image of ``path`` made now (any format Pictor reads, RAW and HEIC
     too, upright; a 12 MP JPEG takes ~35 ms at 1/8 scale), or None if it cannot be read."""
@@ -82,15 +105,18 @@ def cache_key(path: str, size: int) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def make_thumbnail(path: str, folder: Path, size: int = THUMBNAIL_SIZE) -> QImage:
-    """The thumbnail of ``path``: from the disk cache, else made and written there."""
-    key = cache_key(path, size)
-    cached = folder / key[:2] / f"{key}.jpg"
+def make_thumbnail(key: str, folder: Path, size: int = THUMBNAIL_SIZE) -> QImage:
+    """The thumbnail of a photo's path (or a video's :func:`moment_key`): from the disk
+    cache, else made and written there."""
+    path, moment = split_key(key)
+    name = cache_key(path, size) + ("" if moment is None else f"-{moment:.3f}")
+    cached = folder / name[:2] / f"{name}.jpg"
     if cached.is_file():
         image = QImage(str(cached))
         if not image.isNull():
             return image
-    picture, _ = _decode_shrunk(path, size)
+    picture = (_decode_shrunk(path, size)[0] if moment is None
+               else _frame_shrunk(path, moment, size))
     private_dir(cached.parent)
     fd, tmp = tempfile.mkstemp(dir=cached.parent, suffix=".tmp")
     try:
@@ -102,8 +128,12 @@ def make_thumbnail(path: str, folder: Path, size: int = THUMBNAIL_SIZE) -> QImag
     return _to_qimage(picture)
 
 
-def make_preview(path: str, size: int = PREVIEW_SIZE) -> tuple[QImage, dict[str, Any]]:
-    """A large upright image and the photo's facts (for the preview pane)."""
+def make_preview(key: str, size: int = PREVIEW_SIZE) -> tuple[QImage, dict[str, Any]]:
+    """A large upright image and the photo's facts (for the preview pane); for a video's
+    :func:`moment_key`, its frame at the moment and the video's facts."""
+    path, moment = split_key(key)
+    if moment is not None:
+        return _video_preview(path, moment, size)
     picture, info = _decode_shrunk(path, size)
     facts = {
         "path": path,
@@ -113,6 +143,25 @@ def make_preview(path: str, size: int = PREVIEW_SIZE) -> tuple[QImage, dict[str,
         "format": info.format,
         "taken_at": info.taken_at.isoformat(sep=" ") if info.taken_at else None,
         "camera": info.camera,
+    }
+    return _to_qimage(picture), facts
+
+
+def _video_preview(path: str, moment: float, size: int) -> tuple[QImage, dict[str, Any]]:
+    from core.photos.video import probe
+
+    info = probe(path)
+    picture = _frame_shrunk(path, moment, size)
+    facts = {
+        "path": path,
+        "size": os.stat(path).st_size,
+        "width": info.width,
+        "height": info.height,
+        "format": f"{info.container}, {info.codec}",
+        "taken_at": info.taken_at.isoformat(sep=" ") if info.taken_at else None,
+        "camera": None,
+        "time_s": moment,
+        "duration_s": info.duration_s,
     }
     return _to_qimage(picture), facts
 

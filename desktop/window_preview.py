@@ -4,15 +4,21 @@ the engine (again once a model is ready, or an index run has read the text), the
 words go with the photo (the lines of its text they match are marked), and a click on a
 caption searches for it; "Why?" and a dragged region are desktop/window_why.py's. The
 pane itself is drawn by desktop/preview.py.
+
+Opening a result that is a video plays it from the moment its search found
+(desktop/video_player.py): the window's opener (``open_url``, which the grid's Open, Enter
+and double click use) is wrapped here so that a video hit goes to the player and anything
+else to the opener as before.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QUrl
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 
+from desktop import video_player
 from desktop.query import Query
 from desktop.results import HitRole, PathRole
 from desktop.window_why import WhyWiring
@@ -50,6 +56,8 @@ class PreviewWiring(QObject):
         space.setContext(Qt.ShortcutContext.WidgetShortcut)
         space.activated.connect(self.toggle_from_grid)
         self.why = WhyWiring(window)  # "Why?" and search by a region
+        self.opener = VideoOpener(window, window.open_url)
+        window.open_url = self.opener
 
     def show_current(self) -> None:
         index = self.grid.currentIndex()
@@ -66,3 +74,24 @@ class PreviewWiring(QObject):
         self.action.setChecked(shown)
         if shown:
             self.show_current()
+
+
+class VideoOpener:
+    """The window's opener of results: a video hit plays from its best moment, anything
+    else (a photo, a folder) goes to ``default`` (the system's default application)."""
+
+    def __init__(self, window: MainWindow, default: Any) -> None:
+        self.window = window
+        self.default = default
+
+    def __call__(self, url: QUrl) -> object:
+        path = url.toLocalFile()
+        row = self.window.results.row_of(path) if path else None
+        hit = self.window.results.hit(row) if row is not None else None
+        if hit is None or hit.kind != "video":
+            return self.default(url)
+        message = video_player.play(
+            path, hit.time_s or 0.0,
+            open_default=lambda video: self.default(QUrl.fromLocalFile(video)))
+        self.window.statusBar().showMessage(message, 15000)
+        return True

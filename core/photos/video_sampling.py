@@ -29,6 +29,7 @@ from av.video.stream import VideoStream
 from PIL import Image
 
 from core.photos.video import displayed_size, duration_s, open_video, rotation, start_s
+from core.photos.video_names import clock as clock
 
 SAMPLE_S: Final = 0.5
 """The finest spacing of the samples looked at (keyframes closer than this are skipped)."""
@@ -107,15 +108,6 @@ def seconds_of(stamp: int | None, other: int | None, stream: VideoStream,
     base = stream.time_base
     value = stamp if stamp is not None else other
     return None if value is None or base is None else float(value * base) - start
-
-
-def clock(seconds: float | None) -> str:
-    """``1:05:09``, ``2:07`` (``?`` when unknown)."""
-    if seconds is None or math.isnan(seconds) or seconds == math.inf:
-        return "?"
-    whole = int(max(0.0, seconds))
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class Sampler:
