@@ -10,6 +10,7 @@ photos: the user decides).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -38,7 +40,14 @@ if TYPE_CHECKING:
     from desktop.thumbnails import ImageCache
 
 THUMB = 160
+PER_ROW = 5
 KIND_TITLES = {"copies": "Copies of one picture", "similar": "Similar shots"}
+
+
+def _short(path: str) -> str:
+    """Its folder and name: copies often share a name ("backup/IMG_1.jpg")."""
+    where = Path(path)
+    return f"{where.parent.name}/{where.name}" if where.parent.name else where.name
 
 
 class DuplicatesDialog(QDialog):
@@ -54,7 +63,8 @@ class DuplicatesDialog(QDialog):
         self._thumbnails = thumbnails
         self._groups: list[CopyGroup] = []
         self.boxes: dict[str, QCheckBox] = {}  # path -> its "move to Trash" box
-        self._pictures: dict[str, QLabel] = {}
+        self._twins: dict[str, list[QCheckBox]] = {}  # a photo in two groups: boxes in step
+        self._pictures: dict[str, list[QLabel]] = {}
         thumbnails.ready.connect(self._on_thumbnail)
 
         self.similar_box = QCheckBox("Also show similar shots (a burst, the same scene again)")
@@ -162,6 +172,7 @@ class DuplicatesDialog(QDialog):
     def _show(self, groups: list[CopyGroup]) -> None:
         self._groups = groups
         self.boxes.clear()
+        self._twins.clear()
         self._pictures.clear()
         while self._list_layout.count() > 1:
             item = self._list_layout.takeAt(0)
@@ -181,11 +192,11 @@ class DuplicatesDialog(QDialog):
 
     def _group(self, group: CopyGroup) -> QGroupBox:
         box = QGroupBox(f"{KIND_TITLES[group.kind]} ({len(group.photos)} photos)")
-        row = QHBoxLayout(box)
-        for member in group.photos:
-            row.addWidget(self._member(member, ticked=group.kind == "copies"
-                                       and not member.keep))
-        row.addStretch(1)
+        grid = QGridLayout(box)
+        for place, member in enumerate(group.photos):
+            grid.addWidget(self._member(member, ticked=group.kind == "copies"
+                                        and not member.keep), *divmod(place, PER_ROW))
+        grid.setColumnStretch(PER_ROW, 1)
         return box
 
     def _member(self, member: CopyMember, *, ticked: bool) -> QFrame:
@@ -195,28 +206,38 @@ class DuplicatesDialog(QDialog):
         picture = QLabel()
         picture.setFixedSize(THUMB, THUMB)
         picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._pictures[member.path] = picture
+        self._pictures.setdefault(member.path, []).append(picture)
         self._set_picture(member.path)
         size = f"{member.width} x {member.height}" if member.width else "size unknown"
-        facts = QLabel(f"<b>{'Keep' if member.keep else ''}</b><br>{Path(member.path).name}"
-                       f"<br>{size} · {human_size(member.bytes)}<br><i>{member.reason}</i>")
+        facts = QLabel(f"<b>{'Keep' if member.keep else ''}</b><br>"
+                       f"{html.escape(_short(member.path))}<br>{size} · "
+                       f"{human_size(member.bytes)}<br><i>{html.escape(member.reason)}</i>")
         facts.setTextFormat(Qt.TextFormat.RichText)
         facts.setWordWrap(True)
         facts.setFixedWidth(THUMB)
         facts.setToolTip(member.path)
         tick = QCheckBox("Move to Trash")
-        tick.setChecked(ticked)
-        tick.toggled.connect(self._update_button)
-        self.boxes[member.path] = tick
+        twins = self._twins.setdefault(member.path, [])
+        tick.setChecked(ticked or any(t.isChecked() for t in twins))
+        twins.append(tick)
+        tick.toggled.connect(lambda on, path=member.path: self._toggled(path, on))
+        self.boxes.setdefault(member.path, tick)
         column.addWidget(picture)
         column.addWidget(facts)
         column.addWidget(tick)
         return frame
 
+    def _toggled(self, path: str, on: bool) -> None:
+        for twin in self._twins.get(path, []):
+            if twin.isChecked() != on:
+                twin.setChecked(on)
+        self._update_button()
+
     def _set_picture(self, path: str) -> None:
-        label = self._pictures.get(path)
         pixmap: Any = self._thumbnails.get(path)
-        if label is not None and pixmap is not None:
+        if pixmap is None:
+            return
+        for label in self._pictures.get(path, []):
             label.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
                                           Qt.TransformationMode.SmoothTransformation))
 
