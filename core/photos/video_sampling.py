@@ -169,7 +169,7 @@ class Sampler:
 
     def _seeking(self, duration: float) -> Iterator[tuple[float, VideoFrame]]:
         """Seek to each sample's keyframe (long videos): one keyframe decoded per sample,
-        drained at once (no waiting for frame threads)."""
+        drained at once (a decoder holds frames back to reorder them)."""
         for index in range(math.ceil(duration / self.step)):
             packets = self._after_seek(index * self.step)
             for packet, seconds in itertools.islice(packets, _SEEK_PACKETS):
@@ -194,6 +194,7 @@ class Sampler:
         except (av.error.FFmpegError, OSError):
             self.errors += 1
             return iter(())
+        self.last_dts = None  # the jump is ours, not a stretch the demuxer skipped
         return self._packets()
 
     def _packets(self) -> Iterator[tuple[VideoPacket, float]]:

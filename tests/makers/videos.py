@@ -107,10 +107,16 @@ def make_scenes_video(
             out.metadata["creation_time"] = creation_time
         sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None
         starts = sorted(scenes, key=lambda scene: scene[0])
+        still: dict[int, av.VideoFrame] = {}  # a fixed picture is converted once
         for index in range(round(duration_s * fps)):
             seconds = index / fps
-            frame = av.VideoFrame.from_image(_picture_at(starts, seconds, size))
-            frame.pts = index + round(start_s * fps)
+            start, picture = _scene_at(starts, seconds)
+            if callable(picture):
+                frame = av.VideoFrame.from_image(_fitted(picture(seconds - start), size))
+            else:
+                frame = still.setdefault(
+                    id(picture), av.VideoFrame.from_image(_fitted(picture, size)))
+            frame.pts = index + round(start_s * fps)  # the encoder takes it as sent
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
         if sound is not None:
@@ -141,13 +147,16 @@ def _video_stream(out: av.container.OutputContainer, codec: str, fps: int,
     return stream
 
 
-def _picture_at(scenes: Sequence[tuple[float, Picture]], seconds: float,
-                size: tuple[int, int]) -> Image.Image:
-    start, picture = scenes[0]
-    for begins, later in scenes:
-        if begins <= seconds + 1e-9:
-            start, picture = begins, later
-    image = picture(seconds - start) if callable(picture) else picture
+def _scene_at(scenes: Sequence[tuple[float, Picture]], seconds: float
+              ) -> tuple[float, Picture]:
+    found = scenes[0]
+    for scene in scenes:
+        if scene[0] <= seconds + 1e-9:
+            found = scene
+    return found
+
+
+def _fitted(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     image = image.convert("RGB")
     return image if image.size == size else image.resize(size, Image.Resampling.BILINEAR)
 

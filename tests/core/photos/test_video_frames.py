@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.photos import video_frames
 from core.photos.video import DamagedVideoError, VideoError, probe
 from core.photos.video_frames import EVERY_S, Moment, frame_at, moments
 from core.photos.video_sampling import SAMPLE_S
@@ -173,6 +174,27 @@ def test_a_long_video_is_sampled_by_seeking_and_capped(tmp_path: Path) -> None:
     with moments(path, max_frames=6) as capped:
         times = [m.time_s for m in capped]
     assert len(times) == 6 and times[-1] > 3000
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".avi"])
+def test_seeking_is_no_damage_in_any_container(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeking from sample to sample (here from 7.5 minutes on, at 5 frames a second) skips
+    seconds of packets on purpose: containers whose skipped stretches would mean damage
+    when read in order must not report it."""
+    monkeypatch.setattr(video_frames, "MAX_SAMPLES", 100)  # a sample every 4.5 s
+    scenes = [(30.0 * i, toyworld.Scene(toyworld.SHAPES[i % 5], list(toyworld.COLOURS)[i % 6],
+                                        list(toyworld.BACKGROUNDS)[i % 4])) for i in range(15)]
+    still = [(start, videos.toy_picture(scene, seed=i, size=(160, 90), drift=False))
+             for i, (start, scene) in enumerate(scenes)]
+    path = videos.make_scenes_video(tmp_path / f"talk{suffix}", still, duration_s=450, fps=5,
+                                    size=(160, 90), gop_s=2, preset="ultrafast")
+    with moments(path) as found:
+        chosen = list(found)
+    assert found.complete, found.reason
+    assert found.samples <= 100
+    assert_each_scene_found(chosen, still, within=5.0)
 
 
 def test_the_time_limit_stops_reading_and_says_so(tmp_path: Path) -> None:
