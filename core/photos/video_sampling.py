@@ -180,8 +180,10 @@ class Sampler:
                 break
             if self.stopped:
                 return
-        for _ in itertools.islice(self._after_seek(duration - 3 * END_SLACK_S), 1000):
-            pass  # where its packets really end, for outcome()
+        # Where its packets really end, for outcome() (see there for the start's part).
+        for _ in itertools.islice(
+                self._after_seek(duration - self.start - 3 * END_SLACK_S), 1000):
+            pass
 
     def _after_seek(self, seconds: float) -> Iterator[tuple[VideoPacket, float]]:
         base = self.stream.time_base

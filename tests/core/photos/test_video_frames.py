@@ -176,20 +176,22 @@ def test_a_long_video_is_sampled_by_seeking_and_capped(tmp_path: Path) -> None:
     assert len(times) == 6 and times[-1] > 3000
 
 
-@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".avi"])
+@pytest.mark.parametrize(("suffix", "start_s"),
+                         [(".mkv", 0.0), (".webm", 0.0), (".avi", 0.0), (".mkv", 20.0)])
 def test_seeking_is_no_damage_in_any_container(
-    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, suffix: str, start_s: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Seeking from sample to sample (here from 7.5 minutes on, at 5 frames a second) skips
     seconds of packets on purpose: containers whose skipped stretches would mean damage
-    when read in order must not report it."""
+    when read in order must not report it, nor one that starts late call itself cut off."""
     monkeypatch.setattr(video_frames, "MAX_SAMPLES", 100)  # a sample every 4.5 s
     scenes = [(30.0 * i, toyworld.Scene(toyworld.SHAPES[i % 5], list(toyworld.COLOURS)[i % 6],
                                         list(toyworld.BACKGROUNDS)[i % 4])) for i in range(15)]
     still = [(start, videos.toy_picture(scene, seed=i, size=(160, 90), drift=False))
              for i, (start, scene) in enumerate(scenes)]
     path = videos.make_scenes_video(tmp_path / f"talk{suffix}", still, duration_s=450, fps=5,
-                                    size=(160, 90), gop_s=2, preset="ultrafast")
+                                    size=(160, 90), gop_s=2, preset="ultrafast",
+                                    start_s=start_s)
     with moments(path) as found:
         chosen = list(found)
     assert found.complete, found.reason
