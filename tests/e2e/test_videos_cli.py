@@ -63,8 +63,10 @@ def test_a_described_scene_lands_in_the_right_second_of_the_video(video_library)
     assert best["duration_s"] == pytest.approx(9.0, abs=0.2)
     assert [h["path"] for h in hits].count(best["path"]) == 1  # once, at its best moment
     assert all(h["kind"] == "photo" and h["time_s"] is None for h in hits[1:])
-    # Another scene of the same video: the same video, at that scene's second.
-    night = _search(base, "a purple cross at night", "-n", "1", "--min-score", "0")[0]
+    # Another scene of the same video, within a folder (a filtered search reaches the
+    # moments too): the same video, at that scene's second.
+    night = _search(base, "a purple cross at night", "-n", "1", "--min-score", "0",
+                    "--folder", str(library / "clips"))[0]
     assert night["kind"] == "video" and abs(night["time_s"] - 6.0) <= 1.0
 
 
