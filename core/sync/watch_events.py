@@ -30,6 +30,7 @@ from watchdog.events import (
 )
 
 from core.photos.formats import PHOTO_EXTENSIONS
+from core.photos.video_names import VIDEO_EXTENSIONS
 from core.words import sidecars
 
 logger = logging.getLogger(__name__)
@@ -205,7 +206,8 @@ class RootEventHandler(FileSystemEventHandler):
         if not parts or any(part.startswith(".") for part in parts):
             return False  # the root itself, or hidden (the scanner skips those too)
         # A sidecar (IMG_1.xmp) holds a photo's words: the indexer re-reads that photo's.
-        return (is_dir or os.path.splitext(path)[1].lower() in PHOTO_EXTENSIONS
+        extension = os.path.splitext(path)[1].lower()
+        return (is_dir or extension in PHOTO_EXTENSIONS or extension in VIDEO_EXTENSIONS
                 or sidecars.is_sidecar(path))
 
 

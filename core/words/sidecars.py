@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable
 from typing import Final
 
 from core.photos.formats import PHOTO_EXTENSIONS
+from core.photos.video_names import VIDEO_EXTENSIONS
 
 SUFFIXES: Final = (".xmp", ".txt")
 
@@ -72,7 +73,8 @@ def photos_of(sidecars: Iterable[str]) -> list[str]:
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    if (os.path.splitext(entry.name)[1].lower() in PHOTO_EXTENSIONS
+                    extension = os.path.splitext(entry.name)[1].lower()
+                    if ((extension in PHOTO_EXTENSIONS or extension in VIDEO_EXTENSIONS)
                             and not entry.name.startswith(".") and entry.is_file()
                             and any(candidate.casefold() in names for suffix in SUFFIXES
                                     for candidate in sidecar_names(entry.name, suffix))):
