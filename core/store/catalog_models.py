@@ -77,6 +77,10 @@ def share_vectors(db: sqlite_utils.Database, source_id: int, target: str, dim: i
         "INSERT OR IGNORE INTO embeddings(photo_id, model_id, vector, seq) "
         "SELECT photo_id, ?, vector, seq FROM embeddings WHERE model_id = ?",
         [target_id, source_id])
+    db.execute(  # a video's moments too: a search lands on the same second with either
+        "INSERT OR IGNORE INTO video_frames(photo_id, model_id, frame, time_s, vector, seq) "
+        "SELECT photo_id, ?, frame, time_s, vector, seq FROM video_frames WHERE model_id = ?",
+        [target_id, source_id])
     db.execute("UPDATE models SET seq = max(seq, (SELECT seq FROM models WHERE "
                "id = ?)) WHERE id = ?", [source_id, target_id])
     return int(cursor.rowcount or 0)

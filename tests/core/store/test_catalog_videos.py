@@ -162,3 +162,17 @@ def test_the_inverted_file_takes_moment_keys_and_keeps_them_in_its_file(
     loaded, _ = IvfIndex.load(tmp_path / "i.ivf", model="m", dim=16)
     assert set(loaded.keys().tolist()) == set(keys[:-40].tolist()) | {far}
     assert int(keys[-41]) in loaded and int(keys[-2]) not in loaded
+
+
+def test_a_model_sharing_vectors_gets_the_moments_too(catalog: Catalog) -> None:
+    root = catalog.add_root("/lib")
+    model = catalog.model_id("m", DIM)
+    moments = _moments(3)
+    photo_id, _ = catalog.write_video(_video("/lib/a.mp4", root), duration_s=6.5,
+                                      poster=moments[1][1], moments=moments, model_id=model)
+    catalog.share_vectors(model, "m-text-tuned", DIM)
+    target = catalog.known_model("m-text-tuned")
+    assert target is not None
+    times, vectors = catalog.moments_of([photo_id], target[0], DIM)[photo_id]
+    assert times.tolist() == [0.0, 2.0, 4.0]
+    assert np.allclose(vectors, np.stack([v for _, v in moments]), atol=1e-3)
