@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -429,10 +428,3 @@ def _towards(centre: npt.NDArray[np.float32], cosine: float,
     side = rng.standard_normal(centre.shape).astype(np.float32)
     side = _unit(side - (side @ centre) * centre)
     return _unit(cosine * centre + math.sqrt(1 - cosine**2) * side)
-
-
-def copy_file(source: Path, dest: Path) -> Path:
-    """An identical copy (the command line's tests add one beside a library)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, dest)
-    return dest
