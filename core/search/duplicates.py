@@ -83,10 +83,12 @@ class Pairs:
 
 def group_duplicates(ids: Ids, vectors: npt.ArrayLike, hashes: Sequence[str | None],
                      print_for: PrintFor, *, taken_at: TakenAt | None = None,
-                     similar: bool = False,
+                     similar: bool = False, floor: float = COPY_FLOOR,
+                     neighbours: int = NEIGHBOURS,
                      on_progress: Callable[[Progress], None] | None = None) -> list[Group]:
     """:func:`find_groups` run to the end, its progress handed to ``on_progress``."""
-    run = find_groups(ids, vectors, hashes, print_for, taken_at=taken_at, similar=similar)
+    run = find_groups(ids, vectors, hashes, print_for, taken_at=taken_at, similar=similar,
+                      floor=floor, neighbours=neighbours)
     while True:
         try:
             progress = next(run)
