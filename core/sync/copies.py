@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 
 from core.errors import ImageError
+from core.photos import reading
 from core.photos.imaging import decode_path
-from core.photos.likeness import picture_print, sharpness_of
+from core.photos.likeness import jpeg_quality, picture_print, sharpness_of
 from core.search import duplicates, keepers
 from core.store.catalog import Catalog
 from core.store.catalog_copies import CopyFacts
@@ -199,7 +201,20 @@ def _candidate(facts: CopyFacts, picture: bytes | None) -> keepers.CopyFacts:
         height=facts.height or 0, bytes=facts.size, format=facts.format or "",
         taken_at=facts.taken_at, camera=facts.camera, has_position=facts.has_position,
         mtime=facts.mtime, sharpness=None if picture is None else sharpness_of(picture),
-        jpeg_quality=None, content_hash=facts.content_hash)
+        jpeg_quality=_jpeg_quality(facts), content_hash=facts.content_hash)
+
+
+def _jpeg_quality(facts: CopyFacts) -> int | None:
+    """The quality a JPEG was saved at, from its header alone (None: not a JPEG, or
+    unreadable now): a copy re-saved lower loses to the original."""
+    if (facts.format or "").upper() not in ("JPEG", "MPO"):
+        return None
+    try:
+        with reading.open_photo(facts.path) as file, Image.open(file) as image:
+            return jpeg_quality(getattr(image, "quantization", None))
+    except (ImageError, OSError, ValueError) as error:
+        log.info("no JPEG quality for %s: %s", facts.path, error)
+        return None
 
 
 def trash_copies(catalog: Catalog, index: AnyIndex, groups: Sequence[CopyGroup], *,
