@@ -157,7 +157,7 @@ class FindDuplicates:
         return made
 
     def _flush_prints(self) -> None:
-        if self._new_prints:
+        if self._new_prints and not self._catalog.read_only:  # else made again next time
             self._catalog.write_prints(self._new_prints)
             self._new_prints = []
 
