@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import FastAPI, File, Form, Query, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
@@ -17,7 +17,7 @@ from api import params
 from api.errors import PictorJSON, install_handlers
 from api.guard import Guard
 from api.params import MAX_BODY, MAX_QUERY, MAX_RESULTS
-from api.worker import LibraryWorker
+from api.worker import LibraryWorker, disconnected
 from core.defaults import DEFAULT_MIN_SCORE
 from core.errors import PathNotFoundError
 
@@ -30,6 +30,7 @@ Indexing = Callable[[], "Progress | None"]
 
 Photo = Annotated[str, Query(min_length=1, max_length=4096, description="a photo's path")]
 Text = Annotated[str, Query(min_length=1, max_length=MAX_QUERY)]
+SomeText = Annotated[str | None, Query(min_length=1, max_length=MAX_QUERY)]
 Count = Annotated[int, Query(ge=1, le=MAX_RESULTS)]
 MinScore = Annotated[float, Query(alias="min_score", ge=0, le=100)]
 
@@ -57,16 +58,26 @@ def _hits(hits: Any) -> PictorJSON:
 
 
 def _add_routes(app: FastAPI, worker: LibraryWorker, indexing: Indexing) -> None:
+    async def ask(request: Request, call: Callable[[Library], Any], *,
+                  threads: int | None = 1) -> Any:
+        """``call(library)`` on the library's thread, skipped if the client leaves first."""
+        return await worker.run(call, threads=threads, gone=disconnected(request.receive))
+
     @app.get("/status")
-    async def status() -> Any:
+    async def status(request: Request) -> Any:
         """What the library holds (``status --json``), and ``indexing``: the index run
         under way here (its phase, ``done`` of ``total`` files, ...), null when none is."""
-        held = await worker.run(lambda lib: lib.status().to_json())
+        held = await ask(request, lambda lib: lib.status().to_json())
         running = indexing()
         return {**held, "indexing": None if running is None else running.to_json()}
 
     @app.get("/search")
-    async def search(q: Text, n: Count = 20, min_score: MinScore = DEFAULT_MIN_SCORE,
+    async def search(request: Request, q: SomeText = None,
+                     image: Annotated[str | None, Query(
+                         min_length=1, max_length=4096,
+                         description="an example image: a file on this computer")] = None,
+                     region: Annotated[str | None, Query(description="X,Y,W,H")] = None,
+                     n: Count = 20, min_score: MinScore = DEFAULT_MIN_SCORE,
                      folder: str | None = None, after: str | None = None,
                      before: str | None = None,
                      near: Annotated[str | None, Query(description="LAT,LON[,KM]")] = None,
@@ -74,14 +85,16 @@ def _add_routes(app: FastAPI, worker: LibraryWorker, indexing: Indexing) -> None
                      negative: Annotated[str | None, Query(alias="not",
                                                            max_length=MAX_QUERY)] = None,
                      ) -> Any:
-        """Photos matching a description (``search TEXT --json``)."""
-        where = params.near(near)
-        return await worker.run(lambda lib: _hits(lib.search(
-            q, negative=negative, k=n, folder=folder, after=after, before=before,
-            words=words, min_score=min_score, near=where)))
+        """Photos matching a description, an example image, or both (``search TEXT
+        --image PATH --json``; a library photo is searched by its stored vector)."""
+        where, box = params.near(near), params.region(region)
+        return await ask(request, lambda lib: _hits(lib.search(
+            q, image=image, negative=negative, k=n, folder=folder, after=after,
+            before=before, words=words, min_score=min_score, near=where, region=box)))
 
     @app.post("/search")
     async def search_image(
+            request: Request,
             image: Annotated[UploadFile, File(description="an example image, 50 MB at most")],
             q: Annotated[str | None, Form(max_length=MAX_QUERY)] = None,
             region: Annotated[str | None, Form(description="X,Y,W,H")] = None,
@@ -91,46 +104,47 @@ def _add_routes(app: FastAPI, worker: LibraryWorker, indexing: Indexing) -> None
         box = params.region(region)
         path = await params.save_upload(image)
         try:
-            return await worker.run(lambda lib: _hits(lib.search(
+            return await ask(request, lambda lib: _hits(lib.search(
                 q, image=path, k=n, min_score=min_score, region=box)))
         finally:
             path.unlink(missing_ok=True)
 
     @app.get("/similar")
-    async def similar(photo: Photo, n: Count = 20,
+    async def similar(request: Request, photo: Photo, n: Count = 20,
                       min_score: MinScore = DEFAULT_MIN_SCORE) -> Any:
         """Photos like this one (``similar PHOTO --json``)."""
-        return await worker.run(lambda lib: _hits(lib.similar(photo, k=n,
-                                                              min_score=min_score)))
+        return await ask(request, lambda lib: _hits(lib.similar(photo, k=n,
+                                                                min_score=min_score)))
 
     @app.get("/captions")
-    async def captions(photo: Photo, n: Count = 10,
+    async def captions(request: Request, photo: Photo, n: Count = 10,
                        language: Literal["en", "zh"] = "en") -> Any:
         """Texts that describe a photo (``captions PHOTO --json``)."""
-        return await worker.run(lambda lib: [c.to_json() for c in lib.captions(
+        return await ask(request, lambda lib: [c.to_json() for c in lib.captions(
             photo, n=n, language=language)])
 
     @app.get("/text")
-    async def text(photo: Photo) -> Any:
+    async def text(request: Request, photo: Photo) -> Any:
         """The text read in a photo, null if not read yet (``text PHOTO --json``)."""
         def read(lib: Library) -> Any:
             found = lib.text_of(photo)
             return None if found is None else {"text": found.text, "lines": found.lines,
                                                "error": found.error}
-        return await worker.run(read)
+        return await ask(request, read)
 
     @app.get("/explain")
-    async def explain(photo: Photo, q: Text,
+    async def explain(request: Request, photo: Photo, q: Text,
                       method: Literal["auto", "occlusion", "gradient"] = "auto") -> Any:
         """Where a description matched in a photo (``explain PHOTO TEXT --json``)."""
-        return await worker.run(lambda lib: lib.explain(photo, q, method=method).to_json())
+        return await ask(request, lambda lib: lib.explain(photo, q, method=method).to_json(),
+                         threads=None)  # heavy: seconds of image passes
 
     @app.get("/thumbnail", response_class=Response,
              responses={200: {"content": {"image/jpeg": {}}}})
-    async def thumbnail(photo: Photo,
+    async def thumbnail(request: Request, photo: Photo,
                         size: Annotated[int, Query(ge=16, le=2048)] = 256) -> Response:
         """A JPEG of a library photo as shown (upright), ``size`` pixels at most."""
-        return Response(await worker.run(lambda lib: _thumbnail(lib, photo, size)),
+        return Response(await ask(request, lambda lib: _thumbnail(lib, photo, size)),
                         media_type="image/jpeg")
 
 

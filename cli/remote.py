@@ -17,7 +17,6 @@ import logging
 import os
 import urllib.error
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,6 @@ CONNECT_TIMEOUT_S = 0.5
 """Loopback accepts at once; longer means the instance is stuck: run in-process."""
 ANSWER_TIMEOUT_S = 300.0
 """A first search loads the instance's model, an explain by occlusion takes seconds."""
-MAX_UPLOAD = 50 * 1000 * 1000
-"""The API's upload limit (api.params); a larger example image is searched in-process."""
-IMAGE_ONLY_OPTIONS = ("negative", "folder", "after", "before", "near")
-"""search options POST /search does not take: with --image they run in-process."""
 
 
 @dataclass
@@ -50,8 +45,6 @@ class _Call:
     method: str
     path: str
     query: dict[str, Any] = field(default_factory=dict)
-    form: dict[str, str] = field(default_factory=dict)
-    image: Path | None = None
 
 
 def ask(args: argparse.Namespace) -> Answer | None:
@@ -116,29 +109,24 @@ def _call_for(args: argparse.Namespace) -> _Call | None:
 
 
 def _search_call(args: argparse.Namespace) -> _Call | None:
-    if args.image is None:
-        query: dict[str, Any] = {"q": args.text, **_result_query(args)}
-        if args.region is not None:
-            return None  # in-process says a region needs an --image
-        for name, key in (("folder", "folder"), ("after", "after"), ("before", "before"),
-                          ("negative", "not")):
-            if getattr(args, name) is not None:
-                query[key] = _absolute(args.folder) if name == "folder" else getattr(args, name)
-        if args.near is not None:
-            query["near"] = ",".join(repr(value) for value in args.near)
-        if not args.words:
-            query["words"] = "false"
-        return _Call("GET", "/search", query)
-    image = Path(args.image).expanduser()
-    if (any(getattr(args, name) is not None for name in IMAGE_ONLY_OPTIONS)
-            or not args.words or not image.is_file() or image.stat().st_size > MAX_UPLOAD):
-        return None
-    form = {"n": str(args.n), "min_score": repr(args.min_score)}
+    if args.region is not None and args.image is None:
+        return None  # in-process says a region needs an --image
+    query: dict[str, Any] = _result_query(args)
     if args.text is not None:
-        form["q"] = args.text
-    if args.region is not None:
-        form["region"] = ",".join(repr(value) for value in args.region)
-    return _Call("POST", "/search", form=form, image=image)
+        query["q"] = args.text
+    # The example image by its path, not uploaded: the instance reads the same disk, and
+    # a library photo is searched by its stored vector, as in-process.
+    for name, key in (("image", "image"), ("folder", "folder"), ("after", "after"),
+                      ("before", "before"), ("negative", "not")):
+        value = getattr(args, name)
+        if value is not None:
+            query[key] = _absolute(value) if name in ("image", "folder") else value
+    for name in ("near", "region"):
+        if getattr(args, name) is not None:
+            query[name] = ",".join(repr(value) for value in getattr(args, name))
+    if not args.words:
+        query["words"] = "false"
+    return _Call("GET", "/search", query)
 
 
 class _Connection(http.client.HTTPConnection):
@@ -161,11 +149,8 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _Handler)
 
 def _send(call: _Call, url: str, token: str) -> Answer:
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    data = None
-    if call.image is not None:
-        data, headers["Content-Type"] = _multipart(call.form, call.image)
     target = url + call.path + ("?" + urlencode(call.query) if call.query else "")
-    request = urllib.request.Request(target, data=data, headers=headers, method=call.method)
+    request = urllib.request.Request(target, headers=headers, method=call.method)
     try:
         with _OPENER.open(request) as response:
             body = json.loads(response.read().decode("utf-8", "surrogateescape"))
@@ -177,15 +162,3 @@ def _send(call: _Call, url: str, token: str) -> Answer:
     except urllib.error.URLError as error:
         raise OSError(str(error.reason)) from error
     return Answer(body, meta)
-
-
-def _multipart(form: dict[str, str], image: Path) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-             f"{value}\r\n".encode() for name, value in form.items()]
-    suffix = "".join(c for c in image.suffix if c.isalnum() or c == ".")  # keeps RAW apart
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; '
-                 f'filename="image{suffix}"\r\nContent-Type: application/octet-stream'
-                 "\r\n\r\n".encode() + image.read_bytes() + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -177,7 +177,8 @@ class Watcher:
             self._backoff = min(self._backoff * 2, 300.0)
 
     def _run_jobs(self) -> None:
-        while not self._jobs.empty():
+        # Only those queued now: jobs that keep coming (a busy API) must not starve a run.
+        for _ in range(self._jobs.qsize()):
             self._jobs.get_nowait()(self.library)
 
     def _wanted_roots(self) -> list[str]:

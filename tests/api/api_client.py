@@ -29,6 +29,11 @@ class Server:
     data: Path
     url: str
     token: str
+    log: Path
+    """Its stderr: a file, never a pipe (a pipe nobody reads fills and stalls it)."""
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "".join(self.log.read_text(errors="replace").splitlines(True)[-lines:])
 
     @property
     def port(self) -> int:
@@ -80,23 +85,27 @@ def index_toy_library(root: Path, model: Path, *, photos: int, seed: int) -> Pat
 
 def start_server(data: Path, *args: str) -> Server:
     """``main.py serve ARGS`` on ``data``, once its api.json names it."""
-    proc = subprocess.Popen([sys.executable, str(MAIN), "serve", *args], cwd=ROOT,
-                            env=env_for(data), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    log = data.parent / f"serve-{time.time_ns()}.log"  # beside the test's data folder
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, str(MAIN), "serve", *args], cwd=ROOT,
+                                env=env_for(data), stdout=subprocess.DEVNULL, stderr=err,
+                                text=True)
     found = data / "api.json"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"serve exited {proc.returncode}: {proc.communicate()}")
+            raise AssertionError(f"serve exited {proc.returncode}: "
+                                 f"{log.read_text()}")
         try:
             entry = json.loads(found.read_text())
             if entry.get("pid") == proc.pid:
-                return Server(proc, data, entry["url"], entry["token"])
+                return Server(proc, data, entry["url"], entry["token"], log)
         except (OSError, ValueError):
             pass
         time.sleep(0.05)
     proc.kill()
-    raise AssertionError(f"no api.json within {START_TIMEOUT:.0f} s: {proc.communicate()}")
+    raise AssertionError(f"no api.json within {START_TIMEOUT:.0f} s: "
+                         f"{log.read_text()}")
 
 
 def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]

@@ -51,20 +51,10 @@ def library(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path) -> Pa
 @pytest.fixture(scope="module")
 def server(library: Path) -> Iterator[Server]:
     running = start_server(library / "data")
-    # Read its log as it comes: a traceback per 500 would fill the pipe and stall it.
-    reader = threading.Thread(target=_drain, args=(running,), daemon=True)
-    reader.start()
     yield running
     if running.proc.poll() is None:
         running.proc.kill()
         running.proc.wait()
-    reader.join(10)
-
-
-def _drain(server: Server) -> None:
-    assert server.proc.stderr is not None
-    for line in server.proc.stderr:
-        SERVER_LOG.append(line)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +63,6 @@ def document(server: Server) -> dict[str, Any]:
     return found
 
 
-SERVER_LOG: list[str] = []
 Params = list[tuple[str, Value]]
 
 
@@ -147,7 +136,7 @@ class Fuzzer:
 
     def assert_clean(self) -> None:
         assert not self.problems, "\n".join(self.problems[:20]) + \
-            "\n--- server log ---\n" + "".join(SERVER_LOG[-60:])
+            "\n--- server log ---\n" + self.server.log_tail()
 
 
 def get_operations(document: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:

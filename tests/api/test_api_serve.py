@@ -161,7 +161,7 @@ def test_limits_and_bad_requests(server: Server, library: Path) -> None:
     assert error({"q": "x" * 1001}) == (422, "q: String should have at most 1000 characters")
     assert error({"q": "a dog", "n": 501})[0] == 422
     assert error({"q": "a dog", "n": "many"})[0] == 422
-    assert error({})[0] == 422
+    assert error({})[0] == 400  # neither a text nor an image
     assert error({"q": "a dog", "near": "somewhere"})[0] == 400
     assert error({"q": "a dog", "after": "yesterday-ish"})[0] == 400
     assert error({"photo": str(library / "nope.jpg")}, "/similar")[0] == 404

@@ -89,6 +89,9 @@ def commands(library: Path) -> dict[str, list[str]]:
                            "--no-words", "--not", "blue", "--min-score", "0"],
         "search-image": ["search", "--image", photo(library, 2), "-n", "3",
                          "--min-score", "0"],
+        "search-image-more": ["search", "a red circle", "--image", photo(library, 2),
+                              "--region", "0,0,48,36", "--folder", str(library / "photos"),
+                              "--not", "blue", "--no-words", "--min-score", "0"],
         "similar": ["similar", one, "-n", "3", "--min-score", "0"],
         "captions": ["captions", one, "-n", "3"],
         "text": ["text", one],
@@ -97,6 +100,7 @@ def commands(library: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("name", ["status", "search", "search-filters", "search-image",
+                                  "search-image-more",
                                   "similar", "captions", "text", "explain"])
 def test_the_instance_answers_as_the_command_line(server: Server, library: Path,
                                                   name: str) -> None:
