@@ -177,3 +177,38 @@ def test_a_killed_instance_falls_back(server: Server, library: Path) -> None:
     os.chmod(server.data / "api.json", 0o600)
     run = cli(server.data, *args)
     assert run.code == 0 and run.out == expected and "core.library" in run.loaded
+
+
+def waiting_on(port: int) -> bool:
+    """Whether a connection to ``port`` is open and waiting (Linux: /proc/net/tcp); the
+    instance's stopped process has not accepted it, a probe would have closed it."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if int(local.rsplit(":", 1)[1], 16) == port and state == "01":  # ESTABLISHED
+            return True
+    return False
+
+
+def test_an_instance_that_dies_mid_request_falls_back(library: Path) -> None:
+    """The instance answers nothing (stopped), then dies while the command waits for it:
+    the command runs in-process and prints what it would have printed anyway."""
+    args = ["search", QUERY, "-n", "3", "--min-score", "0", "--json"]
+    expected = cli(library / "data", *args, in_process=True).out
+    server = start_server(library / "data")  # the module's server was killed before
+    try:
+        server.proc.send_signal(signal.SIGSTOP)
+        waiting = subprocess.Popen([sys.executable, "-c", RUN, *args], cwd=ROOT,
+                                   env=env_for(library / "data"), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not waiting_on(server.port):  # it found the instance and is waiting for it
+            assert waiting.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGKILL)
+        out, err = waiting.communicate(timeout=300)
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+        server.proc.wait()
+    assert waiting.returncode == 0, err
+    assert out == expected and '"core.library"' in err.rsplit("LOADED ", 1)[1]
