@@ -118,6 +118,11 @@ def test_migration_builds_words_for_existing_photos(tmp_path: Path) -> None:
     conn.execute("DROP TABLE photo_text")  # schema 6's
     for column in ("lat", "lon", "place"):
         conn.execute(f"ALTER TABLE photos DROP COLUMN {column}")
+    conn.execute("DROP TABLE photo_prints")  # schema 7's
+    conn.execute("DROP TABLE carried_words")
+    conn.execute("DROP TABLE video_frames")  # schema 8's
+    for column in ("kind", "duration_s"):
+        conn.execute(f"ALTER TABLE photos DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
