@@ -12,7 +12,9 @@ must not even try.
 
 Allowed: Unix sockets (local IPC such as the single-instance server, X11 or D-Bus), except
 name lookups through them (systemd-resolved; host requests to nscd, which also answers the
-user lookups that ``getpass`` makes). Everything else counts: any connect, bind or send on an
+user lookups that ``getpass`` makes), and the window's local API listening on a TCP socket
+bound to 127.0.0.1 (it answers programs on this computer and sends nothing unasked: any
+send on it still counts). Everything else counts: any connect, bind or send on an
 Internet, netlink or other socket, loopback included (127.0.0.53 is a DNS resolver).
 strace is required: ``make test`` installs it when run as root; without it the test fails.
 """
@@ -115,9 +117,16 @@ def network_contacts(trace: str) -> list[str]:
             if _nscd_request(rest) in NSCD_HOST_REQUESTS:
                 found.append(line)
             continue
+        if name == "bind" and _local_api(socket, rest):
+            continue
         if name != "writev" and (not unix or RESOLVED in rest):
             found.append(line)
     return found
+
+
+def _local_api(socket: str | None, rest: str) -> bool:
+    """A TCP socket bound to 127.0.0.1: the local API's listener (api/server.py)."""
+    return (socket or "").startswith("<TCP") and 'sin_addr=inet_addr("127.0.0.1")' in rest
 
 
 def _nscd_request(rest: str) -> int | None:
@@ -138,6 +147,8 @@ def test_the_trace_check_tells_lookups_from_local_ipc() -> None:
         f"7 connect(5<UNIX-STREAM:[12]>, {nscd}",
         r'7 sendto(5<UNIX-STREAM:[12->13]>, "\2\0\0\0\1\0\0\0\2\0\0\0000\0", 14, 0, NULL, 0)',
         '7 writev(1<pipe:[5]>, [{iov_base="hello", iov_len=5}], 1) = 5',
+        '7 bind(8<TCP:[24]>, {sa_family=AF_INET, sin_port=htons(0), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = 0',
         "+++ exited with 0 +++",
     ]
     assert network_contacts("\n".join(local)) == []
@@ -146,6 +157,11 @@ def test_the_trace_check_tells_lookups_from_local_ipc() -> None:
         r'8 sendto(6<UDP:[1.2.3.4:5->127.0.0.53:53]>, "\265\255\1\0\0\1", 50, 0, NULL, 0)',
         "8 sendmmsg(6<UDPv6:[21]>, [{msg_hdr={}}], 2, MSG_NOSIGNAL) = 2",
         "8 bind(7<NETLINK:[22]>, {sa_family=AF_NETLINK, nl_pid=0}, 12) = 0",
+        '8 bind(9<TCP:[25]>, {sa_family=AF_INET, sin_port=htons(0), '
+        'sin_addr=inet_addr("0.0.0.0")}, 16) = 0',
+        '8 bind(9<UDP:[26]>, {sa_family=AF_INET, sin_port=htons(0), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = 0',
+        '8 sendto(8<TCP:[127.0.0.1:4->127.0.0.1:5]>, "x", 1, 0, NULL, 0) = 1',
         '8 connect(8<UNIX-STREAM:[23]>, {sa_family=AF_UNIX, sun_path="/run/systemd/resolve/x"})',
     ]
     nscd_hosts = [  # getaddrinfo (GETAI), then the mapping of nscd's hosts cache (GETFDHST)
