@@ -117,7 +117,7 @@ def test_a_library_locked_during_an_index_run_stops_with_a_sentence_and_resumes(
     assert again.returncode == 0, again.stderr
     assert photo_count(data) == 400
     hits = pictor("search", "a red circle", "--min-score", "0", "-n", "500", "--json",
-                  "--no-words", data=data)
+                  "--no-words", "--copies", data=data)  # every photo, copies of one included
     assert len(json.loads(hits.stdout)) == 400
 
 

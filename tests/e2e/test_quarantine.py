@@ -22,15 +22,15 @@ CRASHER = """
 import ctypes, sys
 sys.path.insert(0, {root!r})
 import core.sync.preparing
-real = core.sync.preparing.load_for_model
-def crashing(source, spec, **named):
+real = core.sync.preparing.decode
+def crashing(source, **named):
     data = source if isinstance(source, bytes) else source.read()  # bytes or an open file
     if not isinstance(source, bytes):
         source.seek(0)
     if {marker!r} in data:
         ctypes.string_at(0)
-    return real(source, spec, **named)
-core.sync.preparing.load_for_model = crashing
+    return real(source, **named)
+core.sync.preparing.decode = crashing
 from cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
