@@ -84,13 +84,16 @@ def _add_routes(app: FastAPI, worker: LibraryWorker, indexing: Indexing) -> None
                      words: bool = True,
                      negative: Annotated[str | None, Query(alias="not",
                                                            max_length=MAX_QUERY)] = None,
+                     copies: bool = False,
                      ) -> Any:
         """Photos matching a description, an example image, or both (``search TEXT
-        --image PATH --json``; a library photo is searched by its stored vector)."""
+        --image PATH --json``; a library photo is searched by its stored vector). Each
+        picture once, its copies named in ``copies``; ``copies=true`` lists them all."""
         where, box = params.near(near), params.region(region)
         return await ask(request, lambda lib: _hits(lib.search(
             q, image=image, negative=negative, k=n, folder=folder, after=after,
-            before=before, words=words, min_score=min_score, near=where, region=box)))
+            before=before, words=words, min_score=min_score, near=where, region=box,
+            copies=copies)))
 
     @app.post("/search")
     async def search_image(
@@ -111,10 +114,22 @@ def _add_routes(app: FastAPI, worker: LibraryWorker, indexing: Indexing) -> None
 
     @app.get("/similar")
     async def similar(request: Request, photo: Photo, n: Count = 20,
-                      min_score: MinScore = DEFAULT_MIN_SCORE) -> Any:
+                      min_score: MinScore = DEFAULT_MIN_SCORE, copies: bool = False) -> Any:
         """Photos like this one (``similar PHOTO --json``)."""
-        return await ask(request, lambda lib: _hits(lib.similar(photo, k=n,
-                                                                min_score=min_score)))
+        return await ask(request, lambda lib: _hits(lib.similar(
+            photo, k=n, min_score=min_score, copies=copies)))
+
+    @app.get("/duplicates")
+    async def duplicates(request: Request, similar: bool = False) -> Any:
+        """The copies of each picture, the one to keep first, and with ``similar`` the
+        similar shots (``duplicates --json``). Listing changes no file; moving copies to
+        the Trash is not offered here: it needs the user's confirmation on this computer."""
+        def find(lib: Library) -> Any:
+            run = lib.find_duplicates(similar=similar)
+            for _ in run:
+                pass
+            return [group.to_json() for group in run.groups]
+        return await ask(request, find, threads=None)
 
     @app.get("/captions")
     async def captions(request: Request, photo: Photo, n: Count = 10,

@@ -56,7 +56,7 @@ def test_every_request_needs_the_token(server: Server) -> None:
     assert status == 401
     document = server.get_json("/openapi.json")
     assert {"/status", "/search", "/similar", "/captions", "/text", "/explain",
-            "/thumbnail"} <= set(document["paths"])
+            "/thumbnail", "/duplicates"} <= set(document["paths"])
 
 
 def test_a_foreign_host_is_refused(server: Server) -> None:
@@ -208,6 +208,18 @@ def test_bad_clients_do_not_disturb_the_next(server: Server) -> None:
     assert server.get_json("/status")["photos"] == 6
 
 
+def test_duplicates_answer_as_the_command_line(server: Server) -> None:
+    for extra in ((), ("--similar",)):
+        served = server.get_json("/duplicates", {"similar": "true"} if extra else {})
+        cli = pictor("duplicates", *extra, "--json", data=server.data)
+        assert cli.returncode == 0, cli.stderr
+        assert served == json.loads(cli.stdout)
+    every = server.get_json("/search", {"q": QUERY, "n": 6, "min_score": 0, "copies": "true"})
+    cli = pictor("search", QUERY, "-n", "6", "--min-score", "0", "--copies", "--json",
+                 data=server.data)
+    assert every == json.loads(cli.stdout) and len(every) == 6
+
+
 def test_sigterm_stops_cleanly(server: Server) -> None:
     assert server.stop(signal.SIGTERM) == 0
     assert not (server.data / "api.json").exists()
@@ -219,3 +231,4 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert other.get_json("/status")["photos"] == 0
     assert other.stop(signal.SIGINT) == 0
     assert not (tmp_path / "data" / "api.json").exists()
+
