@@ -13,40 +13,63 @@ Measured in one run, medians of ``repeat`` runs, start-up (the model's loading) 
   same with moments() read on a thread while the model embeds what has come;
 * baselines in the same run: every frame decoded (the naive way to look at a video), and
   the keyframes alone decoded (the floor of the keyframe-first reading);
-* ``cuts``: how long after each cut its moment is (0: the cut's first frame).
+* ``cuts``: how long after each cut its moment is (0: the cut's first frame);
+* ``mixed``: whether videos among photos slow the photos down, through ``Library.index``
+  (the real entry point): a fresh library of the ingest benchmark's photo-like 12 MP
+  JPEGs alone, against a fresh library of the same photos plus videos of the benchmark
+  (the same pictures remuxed into a MOV for the second one, a different file: a copy of
+  the same bytes would be recognised and its vectors reused, with no model run) in the
+  same folder. The photos' rate is taken from the run's progress during its ``embed``
+  phase, from the phase's start to the last photo batch (the videos come after the
+  photos); the ratio with / alone is the figure (target: 0.95 or more, no drop). Also the
+  whole run's time and the videos' own (from the last photo batch to the last video
+  step). Pairs of runs, the order alternating, after a warm-up run: medians of each.
+  Set up as ``bench/run.py ingest`` does (the model loaded, the int8 image tower and the
+  caption vocabulary ready beforehand: one-time costs per model); the text pass is off
+  (``bench/text_pass.py`` measures it; it reads photos only).
 
-    python bench/video.py [--size smoke|full] [--json]
+    python bench/video.py [--size smoke|full] [--mixed] [--json]
 
-``smoke`` (6 s at 640x360, 2-layer towers) checks that it runs; ``full`` is the README's
-case (target: end to end at 10x real time or more on 2 cores). Absolute times on shared
-machines are noise; compare the ratios.
+``smoke`` (6 s at 640x360, 2-layer towers, 8 photos of 1600x1200 and one video) checks
+that it runs; ``full`` is the README's case (target: end to end at 10x real time or more on
+2 cores; 64 photos of 4000x3000 and two 60 s videos for ``mixed``). ``--mixed`` runs the
+``mixed`` part alone. Absolute times on shared machines are noise; compare the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
+import shutil
 import statistics
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from _common import CACHE, build_model, machine, photo_like
+from _common import CACHE, build_model, machine, make_photos, photo_like
 
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"seconds": 6, "width": 640, "height": 360, "layers": 2, "repeat": 1,
-              "cuts": [0.0, 2.3, 4.6]},
+              "cuts": [0.0, 2.3, 4.6],
+              "mixed": {"photos": 8, "width": 1600, "height": 1200, "videos": 1, "pairs": 1}},
     "full": {"seconds": 60, "width": 1920, "height": 1080, "layers": None, "repeat": 3,
-             "cuts": [0.0, 8.3, 17.9, 26.6, 38.2, 47.5]},
+             "cuts": [0.0, 8.3, 17.9, 26.6, 38.2, 47.5],
+             "mixed": {"photos": 64, "width": 4000, "height": 3000, "videos": 2, "pairs": 3}},
 }
 FPS = 30
 BIT_RATE = 16_000_000
 """At 1080p (the smoke size gets the same bits a pixel)."""
 BATCH = 32
+MIXED_TARGET = 0.95
+"""The photos' rate with videos among them / alone: no drop."""
 
 
 def make_video(spec: dict[str, Any]) -> Path:
@@ -244,13 +267,208 @@ def measure(size: str) -> dict[str, Any]:
     }
 
 
+def measure_all(size: str, *, only_mixed: bool) -> dict[str, Any]:
+    """The video's figures and the photos' among videos (or the latter alone)."""
+    if only_mixed:
+        return {"benchmark": "video", "mixed": mixed(size)}
+    report = measure(size)
+    among = mixed(size)
+    return {**report, "mixed": among,
+            "ratios": {**report["ratios"], "photos_with_videos_vs_alone": among["ratio"]},
+            "targets": {**report["targets"], "photos_with_videos_vs_alone": MIXED_TARGET}}
+
+
+# -- photos with videos among them, through Library.index ----------------------------------
+
+
+def video_files(source: Path, count: int) -> list[Path]:
+    """``count`` different videos of the same pictures: ``source``, then its packets remuxed
+    into a MOV each (no re-encoding; made once, cached beside it). A copy of the same bytes
+    would not do: an index run recognises a copy and reuses its vectors, with no model run."""
+    return [source, *(remuxed(source, number) for number in range(1, count))]
+
+
+def remuxed(source: Path, number: int) -> Path:
+    """``source``'s packets in a MOV titled with ``number`` (so each such file differs)."""
+    import av
+
+    path = source.with_name(f"{source.stem}-{number}.mov")
+    if path.is_file():
+        return path
+    tmp = path.with_suffix(".tmp.mov")
+    with av.open(str(source)) as given, av.open(str(tmp), "w", format="mov") as out:
+        video = given.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        out.metadata["title"] = f"pictor benchmark, copy {number}"
+        for packet in given.demux(video):
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    tmp.rename(path)
+    return path
+
+
+def linked_folder(folder: Path, files: list[Path]) -> Path:
+    """``folder`` holding ``files`` (hard links to the cached files, copies where links
+    cannot be made): the same photos as the photos' own folder, in the same page cache."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        link = folder / path.name
+        if not link.exists():
+            try:
+                os.link(path, link)
+            except OSError:
+                shutil.copy2(path, link)
+    return folder
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, restored afterwards."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def index_run(model: Path, folder: Path, data: Path) -> dict[str, Any]:
+    """One index run of ``folder`` into a fresh library at ``data``, set up as the ingest
+    benchmark's (model loaded, int8 image tower and caption vocabulary ready), with each
+    progress step's time."""
+    from _ingest import ready_fast_images
+
+    from core.library import Library
+
+    with Library(data, model=str(model), device="cpu") as library:
+        ready_fast_images(library.embedder)
+        library.vector_index(writable=True)
+        library.scores.caption_corpus()
+        steps = []
+        started = time.perf_counter()
+        for progress in library.index([folder]):
+            steps.append((time.perf_counter(), progress))
+        ended = time.perf_counter()
+    return run_phases(steps, started, ended)
+
+
+def run_phases(steps: list[tuple[float, Any]], started: float,
+               ended: float) -> dict[str, Any]:
+    """Where an index run's time went, from its progress steps: the photos' part of the
+    ``embed`` phase (its start to the last photo batch; the videos come after the
+    photos), the videos' (the last photo batch to the last video step), and the rest."""
+    from core.photos.video_names import is_video
+
+    embed = [(at, step) for at, step in steps if step.phase == "embed"]
+    begun, first = embed[0]
+    if first.done or first.current is not None:
+        raise SystemExit(f"the embed phase did not start with an empty step: {first}")
+    photos = [(at, s) for at, s in embed if s.current and not is_video(s.current)]
+    videos = [(at, s) for at, s in embed if s.current and is_video(s.current)]
+    photos_end, last_photos = photos[-1]
+    report = steps[-1][1]
+    if report.phase != "done" or report.failed:
+        raise SystemExit(f"the index run did not end well: {report}")
+    photos_s = photos_end - begun
+    between = ((last_photos.done - photos[0][1].done) / (photos_end - photos[0][0])
+               if len(photos) > 1 else None)
+    return {"wall_s": ended - started, "scan_s": begun - started, "photos_s": photos_s,
+            "photos": last_photos.done, "photos_per_s": last_photos.done / photos_s,
+            "photos_per_s_between_batches": between,
+            "indexer_rate": last_photos.rate,  # the run's own figure (done / embed time)
+            "videos_s": videos[-1][0] - photos_end if videos else 0.0,
+            "after_s": ended - embed[-1][0], "indexed": report.indexed}
+
+
+def mixed(size: str) -> dict[str, Any]:
+    """The photos' rate with videos among them against alone; see the module's notes."""
+    # core.library first: USearch's module carries its own copy of the C++ runtime, and
+    # ONNX Runtime (the int8 tower) crashes on import when that copy was loaded before
+    # the system's (core.sync.runs imports USearch; core.library loads the system's first)
+    import core.library  # noqa: F401
+    from core.config import CACHE_DIR_ENV, cache_dir
+    from core.sync.runs import FAST_IMAGES_ENV
+    from core.sync.text_pass import READ_TEXT_ENV
+
+    load_before = list(os.getloadavg())
+    started = time.perf_counter()
+    spec = SIZES[size]
+    part = spec["mixed"]
+    layers = spec["layers"]
+    model = build_model(CACHE / "models" / f"vitb32-L{layers or 12}", layers=layers)
+    shape = f"{part['width']}x{part['height']}"
+    photos = make_photos(CACHE / "photos" / f"{shape}-{part['photos']}", part["photos"],
+                         part["width"], part["height"])
+    videos = video_files(make_video(spec), part["videos"])
+    alone = photos[0].parent
+    together = linked_folder(
+        CACHE / "photos" / f"{shape}-{part['photos']}-with-{part['videos']}-videos",
+        [*photos, *videos])
+    runs: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    # the caption vocabulary embedded once, by the warm-up run, in the cache of the int8
+    # image tower; the library's own switch for the tower stays off: the benchmark decides
+    with environment(**{CACHE_DIR_ENV: str(cache_dir(CACHE)), FAST_IMAGES_ENV: "0",
+                        READ_TEXT_ENV: "0"}), \
+            tempfile.TemporaryDirectory(prefix="pictor-bench-mixed-") as tmp:
+        index_run(model, together, Path(tmp) / "warm")
+        for pair in range(part["pairs"]):  # interleaved, alternating: load hits both alike
+            for among in (False, True) if pair % 2 == 0 else (True, False):
+                folder = together if among else alone
+                data = Path(tmp) / f"{pair}-{'with-videos' if among else 'alone'}"
+                runs[among].append(index_run(model, folder, data))
+    by_pair = [w["photos_per_s"] / a["photos_per_s"]
+               for a, w in zip(runs[False], runs[True], strict=True)]
+    without, with_videos = _median_runs(runs[False]), _median_runs(runs[True])
+    ratio = with_videos["photos_per_s"] / without["photos_per_s"]
+    video_seconds = float(spec["seconds"]) * len(videos)
+    return {
+        "photos": {"count": len(photos), "width": part["width"], "height": part["height"],
+                   "jpeg_quality": 90},
+        "videos": {"count": len(videos), "seconds_each": float(spec["seconds"]),
+                   "files": [path.name for path in videos]},
+        "model": {"layers": layers or 12, "image_tower": "int8", "batch": BATCH},
+        "text_pass": "off",
+        "photos_alone": _rounded(without, runs[False]),
+        "photos_with_videos": {
+            **_rounded(with_videos, runs[True]),
+            "videos_x_real_time": round(video_seconds / with_videos["videos_s"], 1)},
+        "ratio_by_pair": [round(r, 3) for r in by_pair],
+        "ratio": round(ratio, 3),
+        "target": MIXED_TARGET,
+        "load_average": {"before": load_before, "after": list(os.getloadavg())},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _median_runs(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {key: statistics.median(run[key] for run in runs)
+            for key, value in runs[0].items() if value is not None}
+
+
+def _rounded(median: dict[str, float], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    figures: dict[str, Any] = {key: round(value, 3) for key, value in median.items()}
+    figures["photos"], figures["indexed"] = int(median["photos"]), int(median["indexed"])
+    figures["photos_per_s_whole_run"] = round(median["photos"] / median["wall_s"], 2)
+    figures["runs_photos_per_s"] = [round(run["photos_per_s"], 2) for run in runs]
+    figures["runs_wall_s"] = [round(run["wall_s"], 2) for run in runs]
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--mixed", action="store_true",
+                        help="only the photos' rate with videos among them against alone")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    report = measure(args.size)
+    report = measure_all(args.size, only_mixed=args.mixed)
     report = {**report, "size": args.size, "machine": machine(),
               "wall_s": round(time.perf_counter() - started, 1)}
     if args.json:
