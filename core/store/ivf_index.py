@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime  # noqa: F401  (before USearch: see core.store.vector_index)
 from usearch.compiled import MetricKind
 from usearch.index import Matches
 from usearch.index import search as brute_force

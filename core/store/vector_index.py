@@ -39,6 +39,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+# ONNX Runtime loads before USearch, whatever imports this first: the other order
+# segfaults when ONNX Runtime loads later (usearch 2.26.6 with onnxruntime 1.32; each
+# brings its own C++ runtime). About 0.08 s, spent by every index run anyway.
+import onnxruntime  # noqa: F401
 from usearch.compiled import MetricKind, ScalarKind
 from usearch.index import Index, Matches
 

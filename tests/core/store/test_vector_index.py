@@ -407,3 +407,15 @@ def test_an_interrupt_inside_usearch_is_the_users_interrupt() -> None:
         raise RuntimeError("Operation has been terminated")
     with pytest.raises(RuntimeError, match="other"), _interruptible():
         raise RuntimeError("other")
+
+
+@pytest.mark.parametrize("first", ["core.store.vector_index", "core.store.ivf_index"])
+def test_the_index_imported_before_onnx_runtime_does_not_crash_it(first: str) -> None:
+    """USearch loaded before ONNX Runtime segfaulted the process (usearch 2.26.6 with
+    onnxruntime 1.32) when the int8 tower or the text reader then loaded the runtime."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {first}; import onnxruntime"],
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
