@@ -15,8 +15,10 @@ file. Sizes are small (320x180, 10 fps, seconds long) so every test stays fast.
 from __future__ import annotations
 
 import math
+import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -97,7 +99,8 @@ def make_scenes_video(
     suffix = path.suffix.lower()
     codec = codec or DEFAULT_CODECS.get(suffix, "libx264")
     container_options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(path), "w", format=CONTAINERS[suffix], options=container_options) as out:
+    with _scheduling_kept(), \
+            av.open(str(path), "w", format=CONTAINERS[suffix], options=container_options) as out:
         stream = _video_stream(out, codec, fps, size, gop_s, keyframes_at_cuts, preset)
         if pixel_aspect is not None:
             stream.codec_context.sample_aspect_ratio = pixel_aspect
@@ -122,6 +125,20 @@ def make_scenes_video(
         if sound is not None:
             _write_tone(out, sound, duration_s)
     return path
+
+
+@contextmanager
+def _scheduling_kept() -> Iterator[None]:
+    """Put the calling thread's scheduling back as it was: the SVT-AV1 encoder, run as
+    root, switches it to real-time SCHED_FIFO, which every process started afterwards
+    inherits; two such processes that wait on their own worker threads then starve them
+    (an index run in a later test took 14 minutes instead of a few seconds)."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if os.sched_getscheduler(0) != policy:
+            os.sched_setscheduler(0, policy, param)
 
 
 def _video_stream(out: av.container.OutputContainer, codec: str, fps: int,

@@ -205,3 +205,13 @@ def test_identity_reads_a_few_mib_of_a_large_video(tmp_path: Path) -> None:
         file.write(b"\0")
         file.truncate(size + 1)  # a byte more: the size is part of the identity
     assert video_identity(path) != identity
+
+
+def test_writing_an_av1_video_leaves_the_tests_scheduling_alone(tmp_path: Path) -> None:
+    """The SVT-AV1 encoder, run as root, switched the test process to real-time scheduling,
+    which every later subprocess inherited (tests/makers/videos.py puts it back)."""
+    from tests.makers.videos import static_video
+
+    policy = os.sched_getscheduler(0)
+    static_video(tmp_path / "a.mkv", duration_s=1.0, codec="libsvtav1")
+    assert os.sched_getscheduler(0) == policy
