@@ -83,6 +83,7 @@ def test_text_in_a_photo_and_its_place_in_the_window(qtbot: Any, make_window: An
                                                       tmp_path: Path) -> None:
     folder = _photos(tmp_path / "trip")
     window = make_window(tmp_path / "data")
+    window.show_copies = True  # every photo listed: plain look-alike pictures here
     window.search_bar.set_min_score(100)  # words and places only
     window.search_bar.filter_button.setChecked(True)
     places = window.search_bar.place

@@ -38,7 +38,7 @@ def test_searches_during_indexing_removal_and_saves(tmp_path: Path, tiny_clip_di
                 # process would; it reloads the index file that the writer keeps saving.
                 while not stop.is_set():
                     with Library(data, device="cpu") as reader:
-                        for hit in reader.search("a red circle", k=10, min_score=0):
+                        for hit in reader.search("a red circle", k=10, min_score=0, copies=True):
                             assert reader.catalog.photo_by_path(hit.path) is not None
                         searches += 1
             except BaseException as error:  # surfaced in the main thread below
@@ -56,4 +56,5 @@ def test_searches_during_indexing_removal_and_saves(tmp_path: Path, tiny_clip_di
         assert not errors, errors
         assert searches > 0
         live = {str(p.resolve()) for p in [*paths[30:60], *more]}
-        assert {h.path for h in writer.search("a red circle", k=200, min_score=0)} == live
+        found = writer.search("a red circle", k=200, min_score=0, copies=True)
+        assert {h.path for h in found} == live
