@@ -6,6 +6,7 @@ deterministic, so a cached copy is the same as a fresh one).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -119,3 +120,12 @@ def make_photos(folder: Path, count: int, width: int, height: int) -> list[Path]
             tmp.rename(path)
         paths.append(path)
     return paths
+
+
+def print_report(report: dict[str, Any], *, as_json: bool) -> None:
+    """A benchmark's report on stdout: JSON, or one ``key: value`` line each."""
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    for key, value in report.items():
+        print(f"{key}: {value}")

@@ -24,7 +24,6 @@ compare the ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from _common import CACHE, REPO, machine
+from _common import CACHE, REPO, machine, print_report
 from _query import DIM, clustered
 
 sys.path.insert(0, str(REPO))
@@ -279,11 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.size, baseline=not args.no_baseline)
     report = {**report, "size": args.size, "machine": machine(),
               "wall_s": round(time.perf_counter() - started, 1)}
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, as_json=args.json)
     return 0
 
 

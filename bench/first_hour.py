@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import CACHE, REPO, build_model, machine, make_photos
+from _common import CACHE, REPO, build_model, machine, make_photos, print_report
 
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"photos": 8, "width": 1600, "height": 1200, "layers": 2, "repeat": 1,
@@ -131,11 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     report = measure(args.size)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, as_json=args.json)
     return 0
 
 

@@ -20,7 +20,6 @@ machines are noise; compare the ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import CACHE, REPO, build_model, machine, photo_like
+from _common import CACHE, REPO, build_model, machine, photo_like, print_report
 
 sys.path.insert(0, str(REPO))
 
@@ -149,11 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     report = measure(args.size)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, as_json=args.json)
     return 0
 
 

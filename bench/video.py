@@ -39,7 +39,6 @@ that it runs; ``full`` is the README's case (target: end to end at 10x real time
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import shutil
@@ -54,7 +53,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from _common import CACHE, build_model, machine, make_photos, photo_like
+from _common import CACHE, build_model, machine, make_photos, photo_like, print_report
 
 SIZES: dict[str, dict[str, Any]] = {
     "smoke": {"seconds": 6, "width": 640, "height": 360, "layers": 2, "repeat": 1,
@@ -471,11 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     report = measure_all(args.size, only_mixed=args.mixed)
     report = {**report, "size": args.size, "machine": machine(),
               "wall_s": round(time.perf_counter() - started, 1)}
-    if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        for key, value in report.items():
-            print(f"{key}: {value}")
+    print_report(report, as_json=args.json)
     return 0
 
 
