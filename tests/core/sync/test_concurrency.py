@@ -1,5 +1,6 @@
 """Searching while the indexer adds, removes and saves never fails and never returns a
 photo removed before the search began."""
+
 from __future__ import annotations
 
 import threading
