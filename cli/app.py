@@ -99,8 +99,8 @@ def _say_loading(model: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "search" and args.text is None and args.image is None:
         raise UsageError("search needs a TEXT, an --image, or both")
-    # A running instance answers in milliseconds (every copy listed: asked here).
-    answer = None if getattr(args, "copies", False) else remote.ask(args)
+    # A running instance answers in milliseconds.
+    answer = remote.ask(args)
     if answer is not None:
         shown = _print_answer(args, answer)
         if shown is not None:

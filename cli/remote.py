@@ -86,7 +86,10 @@ def _absolute(path: str) -> str:
 
 
 def _result_query(args: argparse.Namespace) -> dict[str, Any]:
-    return {"n": args.n, "min_score": repr(args.min_score)}
+    query = {"n": args.n, "min_score": repr(args.min_score)}
+    if getattr(args, "copies", False):
+        query["copies"] = "true"
+    return query
 
 
 def _call_for(args: argparse.Namespace) -> _Call | None:

@@ -92,7 +92,9 @@ def commands(library: Path) -> dict[str, list[str]]:
         "search-image-more": ["search", "a red circle", "--image", photo(library, 2),
                               "--region", "0,0,48,36", "--folder", str(library / "photos"),
                               "--not", "blue", "--no-words", "--min-score", "0"],
+        "search-copies": ["search", QUERY, "-n", "4", "--min-score", "0", "--copies"],
         "similar": ["similar", one, "-n", "3", "--min-score", "0"],
+        "similar-copies": ["similar", one, "-n", "3", "--min-score", "0", "--copies"],
         "captions": ["captions", one, "-n", "3"],
         "text": ["text", one],
         "explain": ["explain", one, QUERY, "--method", "gradient"],
@@ -100,8 +102,8 @@ def commands(library: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("name", ["status", "search", "search-filters", "search-image",
-                                  "search-image-more",
-                                  "similar", "captions", "text", "explain"])
+                                  "search-image-more", "search-copies",
+                                  "similar", "similar-copies", "captions", "text", "explain"])
 def test_the_instance_answers_as_the_command_line(server: Server, library: Path,
                                                   name: str) -> None:
     args = commands(library)[name]
