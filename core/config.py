@@ -11,6 +11,7 @@ names them; the parts import these):
         captions/                   the vocabulary embedded by each model
         fast-images/                each model's int8 image tower
         precision/                  each model's bf16 check verdict
+        text-detector/              the int8 text detector (or its refusal)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ MODELS_DIR = "models"
 CAPTIONS_DIR = "captions"
 FAST_IMAGES_DIR = "fast-images"
 PRECISION_DIR = "precision"
+TEXT_DETECTOR_DIR = "text-detector"
 
 
 def default_data_dir() -> Path:

@@ -26,6 +26,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from core.errors import ModelUnavailableError
 
 DETECTOR_FILE = "PP-OCRv6_det_small.onnx"
@@ -38,6 +40,7 @@ _RAPIDOCR_LOGGER = "RapidOCR"
 
 DETECTOR_MEAN = (0.5, 0.5, 0.5)
 DETECTOR_STD = (0.5, 0.5, 0.5)
+"""The same for the three channels (detector_input relies on it)."""
 
 
 @dataclass(frozen=True)
@@ -183,11 +186,14 @@ class _Detector:
 
 def load(*, device: str = "cpu", threads: int | None = None,
          read_thresholds: tuple[float, float] = (0.3, 0.5),
-         gate_thresholds: tuple[float, float] = (0.3, 0.5)) -> OcrModels:
+         gate_thresholds: tuple[float, float] = (0.3, 0.5),
+         int8_cache: Path | None = None) -> OcrModels:
     """The three models in sessions on ``device`` ("cpu" or "cuda": CUDA when ONNX Runtime
     has it, else the CPU), ``threads`` intra-op threads each (None: the runtime's choice);
     ``read_thresholds`` and ``gate_thresholds``: the least probability of a text pixel and
-    the least mean probability in a box, for a full read's detection and for the gate's."""
+    the least mean probability in a box, for a full read's detection and for the gate's.
+    With ``int8_cache`` on a CPU, detection runs the int8 network (core.photos.text_int8)
+    kept there, built first if need be, unless its check refused it."""
     paths = model_paths()
     providers = providers_for(device)
     try:
@@ -202,11 +208,46 @@ def load(*, device: str = "cpu", threads: int | None = None,
             f"the text-reading model {RECOGNIZER_FILE} carries no alphabet: reinstall rapidocr")
     parts = _parts()
     config = _config(parts, sessions)
+    if int8_cache is not None and providers == [_CPU]:
+        int8 = _int8_detector(paths["det"], int8_cache, parts)
+        if int8 is not None:
+            sessions["det"] = _session(int8, providers, threads)
     return OcrModels(
         detect=_Detector(sessions["det"]), postprocess=_boxes(parts, read_thresholds),
         gate=_boxes(parts, gate_thresholds), classify=parts.cls.TextClassifier(config.Cls),
         recognize=parts.rec.TextRecognizer(config.Rec), parts=parts,
         providers=tuple(sessions["det"].get_providers()))
+
+
+def detector_input(parts: SimpleNamespace, pixels: Any, side: int) -> Any:
+    """BGR ``pixels`` as the detection network takes them: resized (rapidocr's way) to a
+    long side of at most ``side``, both sides multiples of 32, normalised to -1..1 in
+    ``(1, 3, h, w)`` float32; None when nothing is left of the picture. (rapidocr's own
+    normalisation computes in float64: a tenth of the gate's time.)"""
+    resized = parts.det_utils.DetPreProcess(side, "max", DETECTOR_MEAN, DETECTOR_STD).resize(
+        pixels)
+    if resized is None:
+        return None
+    scaled = resized.astype(np.float32)
+    scaled *= np.float32(1 / (255 * DETECTOR_STD[0]))
+    scaled -= np.float32(DETECTOR_MEAN[0] / DETECTOR_STD[0])
+    return np.ascontiguousarray(scaled.transpose(2, 0, 1)[np.newaxis])
+
+
+def _int8_detector(detector: Path, cache: Path, parts: SimpleNamespace) -> Path | None:
+    """The int8 detection network's file, or None (refused, or its build failed: the float
+    network works as before, so a failure here is logged, never raised)."""
+    from core.photos import text_int8
+
+    def prepare(pixels: Any, side: int) -> Any:
+        return detector_input(parts, pixels, side)
+
+    try:
+        return text_int8.load_or_build(detector, cache, prepare)
+    except Exception:  # a full disk, a quantizer that fails on this runtime
+        logging.getLogger(__name__).warning(
+            "cannot build the int8 text detector; the float one is used", exc_info=True)
+        return None
 
 
 def _boxes(parts: SimpleNamespace, thresholds: tuple[float, float]) -> Any:

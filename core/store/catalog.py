@@ -340,9 +340,10 @@ class Catalog:
 
     # -- text in photos and places (core.store.catalog_text) -------------------------------
 
-    def text_pending(self, limit: int) -> list[tuple[int, str, bool]]:
-        """Readable photos whose text is still to read: ``(id, path, position known)``."""
-        return catalog_text.text_pending(self.db, limit)
+    def text_pending(self, limit: int, *, after: int = 0) -> list[tuple[int, str, bool]]:
+        """Readable photos whose text is still to read: ``(id, path, position known)``, by
+        id from above ``after``."""
+        return catalog_text.text_pending(self.db, limit, after=after)
 
     def count_text_pending(self) -> int:
         return catalog_text.count_text_pending(self.db)

@@ -59,11 +59,12 @@ _PENDING = ("FROM photos p LEFT JOIN photo_text t ON t.photo_id = p.id "
             "WHERE t.photo_id IS NULL AND p.status = ? AND p.kind = 'photo'")
 
 
-def text_pending(db: sqlite_utils.Database, limit: int) -> list[tuple[int, str, bool]]:
+def text_pending(db: sqlite_utils.Database, limit: int,
+                 after: int = 0) -> list[tuple[int, str, bool]]:
     """Up to ``limit`` readable photos whose text has not been read: ``(id, path, whether
-    its position is known)``, oldest first."""
-    rows = db.execute(f"SELECT p.id, p.path, p.lat IS NOT NULL {_PENDING} ORDER BY p.id "
-                      "LIMIT ?", [STATUS_OK, limit]).fetchall()
+    its position is known)``, oldest first, with an id above ``after``."""
+    rows = db.execute(f"SELECT p.id, p.path, p.lat IS NOT NULL {_PENDING} AND p.id > ? "
+                      "ORDER BY p.id LIMIT ?", [STATUS_OK, after, limit]).fetchall()
     return [(int(r[0]), from_db(r[1]), bool(r[2])) for r in rows]
 
 

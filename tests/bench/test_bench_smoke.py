@@ -118,5 +118,19 @@ def test_text_pass_smoke_reads_every_text_photo() -> None:
                           cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    assert report["text_recall"] == 1.0
+    assert report["text_recall"] == 1.0 and report["float_detector"]["text_recall"] == 1.0
     assert report["text_pass_photos_per_s"] > 0 and report["slowdown"] > 0
+
+
+@pytest.mark.slow
+def test_text_reading_smoke_compares_int8_with_float() -> None:
+    """The int8 detector's benchmark runs, and both readers find and read the big print."""
+    done = subprocess.run([sys.executable, "bench/text_reading.py", "--size", "smoke",
+                           "--json"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    for reader in ("float", "int8"):
+        assert report[reader]["found"]["2.0%"] == report[reader]["found_of"], report
+        assert report[reader]["read_exactly"]["3.0%"] >= report[reader]["read_of"] - 1, report
+    assert report["gate_speedup"] > 0 and report["read_speedup"] > 0

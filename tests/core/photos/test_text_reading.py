@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from core.config import CACHE_DIR_ENV, TEXT_DETECTOR_DIR
 from core.errors import ModelUnavailableError, TextReadingError
 from core.photos import text_models
 from core.photos.imaging import decode_path
@@ -18,10 +20,14 @@ from core.photos.text_reading import TextLine, TextReader
 from tests.support import text_photos
 from tests.support.text_photos import TextPhoto, plain_photo, text_photo
 
+INT8_CACHE = Path(os.environ[CACHE_DIR_ENV]) / TEXT_DETECTOR_DIR
+"""Where the int8 detector is built once for the whole test run (tests/conftest.py sets
+the cache folder), as indexing uses it on a CPU."""
+
 
 @pytest.fixture(scope="module")
 def reader() -> TextReader:
-    return TextReader(threads=2)
+    return TextReader(threads=2, int8_cache=INT8_CACHE)
 
 
 def _said(lines: list[TextLine]) -> list[str]:

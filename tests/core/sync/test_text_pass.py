@@ -4,6 +4,7 @@ tests/core/photos/test_text_reading.py and tests/e2e/test_text_and_places_cli.py
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 from core.config import INFLIGHT_DIR
 from core.library import Library
 from core.photos.text_reading import TextLine
+from core.sync import text_pass
 from core.sync.text_pass import CRASH_REASON, TextPass
 from tests.support import toyworld
 
@@ -21,12 +23,14 @@ class _Reader:
 
     def __init__(self) -> None:
         self.read_count = 0
+        self._lock = threading.Lock()  # the pass reads two photos at once
 
     def likely_text(self, image: Image.Image) -> bool:
         return True
 
     def read(self, image: Image.Image) -> list[TextLine]:
-        self.read_count += 1
+        with self._lock:
+            self.read_count += 1
         box = ((1.0, 2.0), (30.0, 2.0), (30.0, 12.0), (1.0, 12.0))
         return [TextLine(f"hello {image.width}", box, 0.9)]
 
@@ -53,10 +57,12 @@ def test_a_stopped_pass_carries_on_where_it_was(library: Library) -> None:
     run.close()  # stopped after the first batch
     assert first[0].total == 20 and first[1].done == 8
     assert library.catalog.count_text_pending() == 12
-    steps = list(_pass(library, reader).run())
-    assert steps[-1].done == 12 and reader.read_count == 20
+    assert reader.read_count <= 8 + text_pass.WORKERS + 8  # those read ahead are lost
+    again = _Reader()
+    steps = list(_pass(library, again).run())
+    assert steps[-1].done == 12 and again.read_count == 12  # the rest, and only the rest
     assert library.status().text == {"read": 20, "with_text": 20, "failed": 0, "pending": 0}
-    assert list(_pass(library, reader).run()) == []  # nothing left: nothing to load
+    assert list(_pass(library, again).run()) == []  # nothing left: nothing to load
 
 
 def test_a_photo_that_crashed_the_pass_is_not_read_again(library: Library) -> None:
@@ -114,3 +120,28 @@ def test_a_budget_leaves_the_rest_for_a_later_run(library: Library) -> None:
     assert steps[-1].done == 8 and library.catalog.count_text_pending() == 12
     list(_pass(library, reader).run())
     assert library.catalog.count_text_pending() == 0
+
+
+def test_two_photos_are_read_at_once_and_written_in_order(library: Library) -> None:
+    class Slow(_Reader):
+        """Each read waits until another is under way (or a second has passed)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.together = threading.Barrier(2, timeout=1)
+            self.met = 0
+
+        def read(self, image: Image.Image) -> list[TextLine]:
+            try:
+                self.together.wait()
+                with self._lock:
+                    self.met += 1
+            except threading.BrokenBarrierError:
+                self.together.reset()
+            return super().read(image)
+
+    reader = Slow()
+    steps = list(_pass(library, reader).run())
+    assert [step.done for step in steps] == [0, 8, 16, 20]
+    assert reader.met >= 18  # all but the odd one out, at most, read beside another
+    assert library.status().text == {"read": 20, "with_text": 20, "failed": 0, "pending": 0}
