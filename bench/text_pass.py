@@ -1,13 +1,18 @@
 """The text pass's benchmark: what reading the text in photos costs an index run.
 
 A mixed folder of camera-sized JPEGs, one in five with text written in it (a receipt, a
-sign: a few lines, each with a code of its own), is indexed twice in one process with a
-ViT-B/32-shaped model: without the text pass (``PICTOR_READ_TEXT=0``) and with it, each
-into a fresh data folder, alternately (medians of 3 pairs). Reported:
+sign: a few lines, each with a code of its own), is indexed in one process with a
+ViT-B/32-shaped model, each run into a fresh data folder: without the text pass
+(``PICTOR_READ_TEXT=0``), with it, and with it on the float detector
+(``PICTOR_TEXT_INT8=0``), interleaved (medians of 3 of each). All runs share one cache
+folder, as a library's later runs do: the image tower's int8 build, the vocabulary's
+vectors and the int8 text detector are made once, by a warm-up run, and counted in none.
+Reported:
 
-* the text pass's rate (photos/s, its own phase), and how much of it the photos with and
-  without text take (the cheap detector spares most photos the full reading);
-* the slowdown it adds to a whole index run (wall time with / without; target <= 1.25);
+* the text pass's rate (photos/s, its own phase) and its time per photo beside the index
+  run's;
+* the slowdown it adds to a whole index run (wall time with / without; target <= 1.25),
+  and the same with the float detector;
 * recall: the share of text photos found first by their code through search.
 
     python bench/text_pass.py [--size smoke|full] [--json]
