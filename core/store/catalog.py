@@ -345,6 +345,10 @@ class Catalog:
         id from above ``after``."""
         return catalog_text.text_pending(self.db, limit, after=after)
 
+    def text_pending_at(self, paths: Sequence[str]) -> list[tuple[int, str, bool]]:
+        """Those of ``paths`` whose text is still to read, as :meth:`text_pending` gives."""
+        return catalog_text.text_pending_at(self.db, paths)
+
     def count_text_pending(self) -> int:
         return catalog_text.count_text_pending(self.db)
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from core.store.catalog_failures import STATUS_OK
-from core.store.stored_paths import from_db
+from core.store.stored_paths import from_db, to_db
 from core.words import keywords
 
 
@@ -66,6 +66,16 @@ def text_pending(db: sqlite_utils.Database, limit: int,
     rows = db.execute(f"SELECT p.id, p.path, p.lat IS NOT NULL {_PENDING} AND p.id > ? "
                       "ORDER BY p.id LIMIT ?", [STATUS_OK, after, limit]).fetchall()
     return [(int(r[0]), from_db(r[1]), bool(r[2])) for r in rows]
+
+
+def text_pending_at(db: sqlite_utils.Database,
+                    paths: Sequence[str]) -> list[tuple[int, str, bool]]:
+    """Those of ``paths`` whose text is still to read, as :func:`text_pending` gives them."""
+    found = []
+    for path in paths:
+        found += db.execute(f"SELECT p.id, p.path, p.lat IS NOT NULL {_PENDING} "
+                            "AND p.path = ?", [STATUS_OK, to_db(path)]).fetchall()
+    return [(int(r[0]), from_db(r[1]), bool(r[2])) for r in found]
 
 
 def count_text_pending(db: sqlite_utils.Database) -> int:

@@ -7,8 +7,10 @@ orientation applied), and only photos where the cheap detector sees text pay for
 reading. Photos indexed before places existed get their GPS position from the same decode.
 
 A photo whose reading crashes the whole process (a native library's fault) is named by
-a marker file, as decoding is (core.photos.inflight); the next pass records it as failed
-rather than crash on it again.
+a marker file, as decoding is (core.photos.inflight). Two photos are read at once, so a
+crash names two; the next pass reads those alone, one at a time, before the others, and a
+photo that crashes Pictor while read alone is recorded as failed and not read again (its
+innocent neighbour is read as any other).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class TextPass:
                  reader: Callable[[], TextReader] | None = None) -> None:
         self._catalog = catalog
         self._markers = InflightMarkers(data_dir / INFLIGHT_DIR / "text")
+        self._alone = InflightMarkers(data_dir / INFLIGHT_DIR / "text-alone")
         self._make_reader = reader or (lambda: TextReader(
             device=device, threads=max(1, (os.cpu_count() or WORKERS) // WORKERS),
             int8_cache=None if os.environ.get(TEXT_INT8_ENV, "1") == "0"
@@ -75,29 +78,36 @@ class TextPass:
         (a watcher's small runs must not wait hours behind a library's first reading)."""
         if os.environ.get(READ_TEXT_ENV, "1") == "0":
             return
-        self._record_crashes()
+        suspects = self._record_crashes()
         total = self._catalog.count_text_pending()
         if total == 0:
             return
         started = time.monotonic()
         yield Progress(phase="text", done=0, total=total)
         self._reader_now()  # made here, not by two workers at once (it loads on first use)
+        if suspects:
+            try:
+                self._catalog.write_text([self._read(*item, markers=self._alone)
+                                          for item in suspects])
+            finally:
+                self._alone.close()
+            yield Progress(phase="text", done=len(suspects), total=total,
+                           elapsed_s=time.monotonic() - started)
         pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="text")
         try:
-            yield from self._batches(pool, total, started, budget_s)
+            yield from self._batches(pool, total, started, budget_s, done=len(suspects))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # stopped: the photo under way ends
             self._markers.close()
 
     def _batches(self, pool: ThreadPoolExecutor, total: int, started: float,
-                 budget_s: float | None) -> Iterator[Progress]:
+                 budget_s: float | None, *, done: int) -> Iterator[Progress]:
         """The workers read a few photos ahead (:data:`_AHEAD`), so a slow one (a photo
         with text) holds up no worker; what is read is written in order, a batch at a
         time (a stop loses at most the photos read ahead)."""
         pending = self._pending()
         ahead: deque[Future[TextFacts]] = deque(
             pool.submit(self._read, *item) for item in itertools.islice(pending, _AHEAD))
-        done = 0
         while ahead:
             batch: list[TextFacts] = []
             while ahead and len(batch) < _BATCH:
@@ -121,18 +131,27 @@ class TextPass:
             yield from chunk
             last = chunk[-1][0]
 
-    def _record_crashes(self) -> None:
-        crashed = self._markers.collect_dead()
+    def _record_crashes(self) -> list[tuple[int, str, bool]]:
+        """Record as failed the photos that crashed Pictor while read alone; return those
+        being read beside another when it crashed (to read alone now)."""
+        crashed = self._alone.collect_dead()
         rows = [self._catalog.photo_by_path(path) for path in crashed]
         failed = [TextFacts(row.id, error=CRASH_REASON) for row in rows if row is not None]
         if failed:
             log.warning("%d photo(s) crashed Pictor while their text was read; not read "
                         "again: %s", len(failed), ", ".join(crashed))
             self._catalog.write_text(failed)
+        suspects = self._catalog.text_pending_at(self._markers.collect_dead())
+        if suspects:
+            log.warning("Pictor stopped while reading the text of %s: read alone first",
+                        ", ".join(path for _, path, _ in suspects))
+        return suspects
 
-    def _read(self, photo_id: int, path: str, position_known: bool) -> TextFacts:
+    def _read(self, photo_id: int, path: str, position_known: bool, *,
+              markers: InflightMarkers | None = None) -> TextFacts:
         """One photo's text (or why it has none), and its place if not known yet."""
-        self._markers.begin(path)
+        markers = markers or self._markers
+        markers.begin(path)
         try:
             with reading.open_photo(path) as file:
                 lines, info = self._read_file(file, path)
@@ -146,7 +165,7 @@ class TextPass:
             log.warning("reading the text of %s failed", path, exc_info=True)
             return TextFacts(photo_id, error=f"cannot read its text: {type(error).__name__}")
         finally:
-            self._markers.end()
+            markers.end()
 
     def _read_file(self, file: BinaryIO, path: str) -> tuple[list[TextLine], ImageInfo]:
         """Decode small for the cheap detector (a JPEG at 1/8 scale); only a photo it

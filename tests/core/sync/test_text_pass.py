@@ -65,13 +65,19 @@ def test_a_stopped_pass_carries_on_where_it_was(library: Library) -> None:
     assert list(_pass(library, again).run()) == []  # nothing left: nothing to load
 
 
-def test_a_photo_that_crashed_the_pass_is_not_read_again(library: Library) -> None:
-    victim = library.catalog.text_pending(1)[0]
-    markers = library.data_dir / INFLIGHT_DIR / "text"
+def _dead_marker(library: Library, folder: str, path: str) -> Path:
+    """A marker left by a process that died while reading ``path``."""
+    markers = library.data_dir / INFLIGHT_DIR / folder
     markers.mkdir(parents=True, exist_ok=True)
     dead = 2**22 + 12345  # above Linux's default pid_max: no such process
     assert not Path(f"/proc/{dead}").exists()
-    (markers / f"decode-{dead}-1").write_text(victim[1])
+    (markers / f"decode-{dead}-1").write_text(path)
+    return markers
+
+
+def test_a_photo_that_crashed_pictor_alone_is_not_read_again(library: Library) -> None:
+    victim = library.catalog.text_pending(1)[0]
+    markers = _dead_marker(library, "text-alone", victim[1])
     reader = _Reader()
     list(_pass(library, reader).run())
     assert reader.read_count == 19
@@ -79,6 +85,33 @@ def test_a_photo_that_crashed_the_pass_is_not_read_again(library: Library) -> No
     assert stored is not None and stored.error == CRASH_REASON and stored.lines == []
     assert library.status().text["failed"] == 1
     assert not any(markers.iterdir())
+
+
+def test_photos_read_together_in_a_crash_are_read_again_alone_first(
+        library: Library) -> None:
+    """Two photos are read at once, so a crash names both: each is read again on its own
+    before the others (the next crash then names one), and neither is failed for it."""
+    pending = library.catalog.text_pending(20)
+    named = [pending[7][1], pending[12][1]]
+    markers = _dead_marker(library, "text", named[0])
+    (markers / f"decode-{2**22 + 12345}-2").write_text(named[1])
+
+    class Watching(_Reader):
+        def __init__(self) -> None:
+            super().__init__()
+            self.order: list[str] = []
+
+        def read(self, image: Image.Image) -> list[TextLine]:
+            self.order.append(threading.current_thread().name)
+            return super().read(image)
+
+    reader = Watching()
+    steps = list(_pass(library, reader).run())
+    assert reader.read_count == 20 and steps[1].done == 2
+    assert not any(name.startswith("text") for name in reader.order[:2])  # not the pool's
+    assert library.status().text == {"read": 20, "with_text": 20, "failed": 0, "pending": 0}
+    assert not any(markers.iterdir())
+    assert not any((library.data_dir / INFLIGHT_DIR / "text-alone").iterdir())
 
 
 def test_a_photo_that_cannot_be_decoded_fails_alone(library: Library) -> None:
