@@ -209,9 +209,8 @@ def load(*, device: str = "cpu", threads: int | None = None,
     parts = _parts()
     config = _config(parts, sessions)
     if int8_cache is not None and providers == [_CPU]:
-        int8 = _int8_detector(paths["det"], int8_cache, parts)
-        if int8 is not None:
-            sessions["det"] = _session(int8, providers, threads)
+        sessions["det"] = _int8_detector(paths["det"], int8_cache, parts, threads) or \
+            sessions["det"]
     return OcrModels(
         detect=_Detector(sessions["det"]), postprocess=_boxes(parts, read_thresholds),
         gate=_boxes(parts, gate_thresholds), classify=parts.cls.TextClassifier(config.Cls),
@@ -234,19 +233,26 @@ def detector_input(parts: SimpleNamespace, pixels: Any, side: int) -> Any:
     return np.ascontiguousarray(scaled.transpose(2, 0, 1)[np.newaxis])
 
 
-def _int8_detector(detector: Path, cache: Path, parts: SimpleNamespace) -> Path | None:
-    """The int8 detection network's file, or None (refused, or its build failed: the float
-    network works as before, so a failure here is logged, never raised)."""
+def _int8_detector(detector: Path, cache: Path, parts: SimpleNamespace,
+                   threads: int | None) -> Any:
+    """A session of the int8 detection network, or None (refused, or its build or load
+    failed: the float network works as before, so a failure here is logged, never raised;
+    a cached build that will not load is removed, to be built again next time)."""
     from core.photos import text_int8
 
     def prepare(pixels: Any, side: int) -> Any:
         return detector_input(parts, pixels, side)
 
+    model = None
     try:
-        return text_int8.load_or_build(detector, cache, prepare)
-    except Exception:  # a full disk, a quantizer that fails on this runtime
+        model = text_int8.load_or_build(detector, cache, prepare)
+        return None if model is None else _session(model, [_CPU], threads)
+    except Exception:  # a full disk, a quantizer that fails on this runtime, a bad file
         logging.getLogger(__name__).warning(
-            "cannot build the int8 text detector; the float one is used", exc_info=True)
+            "cannot build or load the int8 text detector; the float one is used",
+            exc_info=True)
+        if model is not None:
+            text_int8.forget(model)
         return None
 
 

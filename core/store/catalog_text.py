@@ -59,7 +59,7 @@ _PENDING = ("FROM photos p LEFT JOIN photo_text t ON t.photo_id = p.id "
             "WHERE t.photo_id IS NULL AND p.status = ? AND p.kind = 'photo'")
 
 
-def text_pending(db: sqlite_utils.Database, limit: int,
+def text_pending(db: sqlite_utils.Database, limit: int, *,
                  after: int = 0) -> list[tuple[int, str, bool]]:
     """Up to ``limit`` readable photos whose text has not been read: ``(id, path, whether
     its position is known)``, oldest first, with an id above ``after``."""

@@ -1,5 +1,6 @@
-"""Searching while the indexer adds, removes and saves never fails and never returns a
-photo removed before the search began."""
+"""Searching while the indexer adds, removes and saves never fails, and never returns a
+photo removed before the searches began (one removed during a search may still be listed
+by it: the removals here race the searches) or one the library never held."""
 
 from __future__ import annotations
 
