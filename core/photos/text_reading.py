@@ -13,8 +13,8 @@ then the full reading only where the gate found a plausible line. Measured on dr
 (2 cores): the gate found 40 of 40 photos whose lines were 2% of the photo's height (39 of
 40 when handed a 1/8 JPEG-style reduction, as indexing decodes for it), 38 of 40 at 1.5%,
 all 108 with big print, and said yes to 1 of 250 photos without text; on a mixed set of
-12 MP photos, one in five with text, it took 121 ms a photo, the full reading 532 ms, and
-gate-then-read 241 ms (0.45 of reading every photo).
+12 MP photos, one in five with text, the float network took 121 ms a photo, the full
+reading 532 ms, and gate-then-read 241 ms (0.45 of reading every photo).
 
 On a CPU the detection network runs in int8 when given a cache folder to keep it in
 (core.photos.text_int8): about 3 times as fast; on the drawn sets of ``bench/text_reading.py``
