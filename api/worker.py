@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.types import Receive
+
+from core.models.hardware import torch_threads
 
 if TYPE_CHECKING:
     from core.library import Library
@@ -118,24 +119,6 @@ async def disconnected(receive: Receive) -> None:
     the app after a request's body says so."""
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-@contextlib.contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """torch's intra-op threads set to ``count`` meanwhile (if torch is loaded at all)."""
-    torch: Any = sys.modules.get("torch")
-    if count is None or torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    if before == count:
-        yield
-        return
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _settle(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], *,

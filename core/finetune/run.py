@@ -35,6 +35,7 @@ from core.finetune import train as ft
 from core.finetune.albums import MIN_PHOTOS, Album, resolve_albums
 from core.finetune.versions import MODELS_DIR, RECORD_NAME, new_folder
 from core.models.embedder import VERSION_PARTS
+from core.models.hardware import torch_threads
 from core.photos.imaging import decode_path, to_model_pixels
 from core.search.calibration import Scale, fit_scale
 
@@ -142,7 +143,6 @@ def finetune(library: Library, albums: Sequence[str],
     ft.check_supported(embedder.model)
     yield FinetuneProgress("prepare", message=f"{len(chosen)} albums")
     rng = np.random.default_rng(settings.seed)
-    threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         data, split = yield from _features(library, embedder, chosen, settings, rng)
@@ -161,11 +161,8 @@ def finetune(library: Library, albums: Sequence[str],
                                settings.keep_anchors, settings.batch_size)
         for epoch in range(1, settings.epochs + 1):
             # Small matrices: one thread is as fast, deterministic, and never spin-waits.
-            torch.set_num_threads(1)
-            try:
+            with torch_threads(1):
                 loss = ft.run_epoch(heads, base_params, optimizer, data, step, rng)
-            finally:
-                torch.set_num_threads(threads)
             metrics = evaluate(heads)
             if ft.better(metrics, best_metrics):
                 best_metrics, best_state, best_epoch = metrics, ft.snapshot(heads), epoch

@@ -11,9 +11,11 @@ torch is imported inside :func:`pick_device` only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,3 +105,21 @@ def _remember(path: Path, value: dict[str, Any]) -> None:
         write_atomic(path, json.dumps(value).encode())
     except OSError as error:
         log.debug("not remembered: %s (%s)", path, error)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` meanwhile (if torch is loaded at all)."""
+    torch: Any = sys.modules.get("torch")
+    if count is None or torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    if before == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -147,10 +147,11 @@ def _build(detector: Path, dest: Path, prepare: Prepare) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=dest.parent))
     try:
         model = work / MODEL_FILE
-        _quantize(detector, model, prepare)
+        exact = _session(detector)
+        _quantize(detector, model, prepare, exact.get_inputs()[0].name)
         probes = [(prepare(_bgr(picture), max(picture.size)), has_text)
                   for picture, has_text in _pictures(PROBE_PICTURES, seed=2)]
-        meta = _verdict(detector, model, probes)
+        meta = _verdict(exact, model, probes)
         meta["build_s"] = round(time.monotonic() - started, 1)
         if meta["accepted"]:
             meta["sha256"] = _file_digest(model)
@@ -167,7 +168,7 @@ def _build(detector: Path, dest: Path, prepare: Prepare) -> dict[str, Any]:
     return meta
 
 
-def _quantize(detector: Path, dest: Path, prepare: Prepare) -> None:
+def _quantize(detector: Path, dest: Path, prepare: Prepare, input_name: str) -> None:
     """ONNX Runtime's static quantizer over the network, its activation ranges taken from
     drawn pictures at both sizes. Its peak is about 2.1 GB, once (measured; calibrating on
     the gate's size alone took 0.7 GB but its maps agreed on only 91% of pixels, and the
@@ -180,7 +181,6 @@ def _quantize(detector: Path, dest: Path, prepare: Prepare) -> None:
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    input_name = _session(detector).get_inputs()[0].name
     pictures = _pictures(CALIBRATION_PICTURES, seed=1)
 
     class _Reader(CalibrationDataReader):  # type: ignore[misc]
@@ -204,10 +204,11 @@ def _sync(path: Path) -> None:
         os.fsync(file.fileno())
 
 
-def _verdict(detector: Path, quantized: Path,
+def _verdict(exact: Any, quantized: Path,
              probes: list[tuple[Pixels, bool]]) -> dict[str, Any]:
-    """How far the int8 maps agree with the float ones and how much faster they come."""
-    exact, fast = _session(detector), _session(quantized)
+    """How far the int8 maps agree with the float network's (``exact``, a session) and
+    how much faster they come."""
+    fast = _session(quantized)
     input_name = exact.get_inputs()[0].name
     agreement, overlap = 1.0, 1.0
     for pixels, has_text in probes:
