@@ -8,8 +8,10 @@ tilted, noisy, JPEG-compressed or turned inside the picture:
   four photo sizes, for which :meth:`TextReader.likely_text` says yes;
 * the gate's false yes: photos without text (gradients, noise, shapes, skies, grass);
 * reading: the share of lines read exactly (1.5% and 3% of the height), as a full reading
-  returns them;
-* time: the gate and a full reading per photo (medians), one runtime thread each.
+  of the whole photo returns them, and as the text pass reads (the gate, then the full
+  detection in the regions around the gate's boxes only);
+* time: the gate, a full reading, and the gate with a reading of its regions, per photo
+  (medians), one runtime thread each.
 
     python bench/text_reading.py [--size smoke|full] [--json]
 
@@ -74,20 +76,26 @@ def _gate(reader: Any, per_case: int, plain: int) -> dict[str, Any]:
 
 
 def _reading(reader: Any, per_case: int) -> dict[str, Any]:
-    exact: dict[str, int] = {}
-    times = []
+    """A full reading of the whole photo, and the gate then a reading of its regions only
+    (as the text pass reads), on the same photos."""
+    exact: dict[str, dict[str, int]] = {"whole": {}, "regions": {}}
+    times: dict[str, list[float]] = {"whole": [], "regions": []}
     for height in (0.03, 0.015):
-        hits = 0
+        hits = dict.fromkeys(exact, 0)
         for i in range(per_case):
             line, photo = _case(i, height, (1920, 1080))
-            start = time.perf_counter()
-            lines = reader.read(photo.image)
-            times.append(time.perf_counter() - start)
-            said = [" ".join(found.text.split()).lower() for found in lines]
-            hits += line.lower() in said
-        exact[f"{height:.1%}"] = hits
-    return {"read_of": per_case, "read_exactly": exact,
-            "read_ms": round(1000 * statistics.median(times), 1)}
+            for way, read in (("whole", reader.read), ("regions", reader.read_photo)):
+                start = time.perf_counter()
+                lines = read(photo.image)
+                times[way].append(time.perf_counter() - start)
+                said = [" ".join(found.text.split()).lower() for found in lines]
+                hits[way] += line.lower() in said
+        for way in exact:
+            exact[way][f"{height:.1%}"] = hits[way]
+    return {"read_of": per_case, "read_exactly": exact["whole"],
+            "read_ms": round(1000 * statistics.median(times["whole"]), 1),
+            "gate_then_regions_exactly": exact["regions"],
+            "gate_then_regions_ms": round(1000 * statistics.median(times["regions"]), 1)}
 
 
 def measure(size: str) -> dict[str, Any]:

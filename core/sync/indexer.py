@@ -33,6 +33,7 @@ from core.photos.inflight import InflightMarkers
 from core.photos.video_names import is_video
 from core.store.catalog import Catalog, PhotoFacts, PhotoRow
 from core.store.index_base import AnyIndex
+from core.sync.gate_pictures import GatePictures
 from core.sync.preparing import (
     DECODE_BUDGET_BYTES,
     DecodeBudget,
@@ -73,6 +74,7 @@ class Indexer:
         model_loaded: Callable[[], bool] = lambda: True,
         should_stop: Callable[[], bool] | None = None,
         video_time_limit_s: float = VIDEO_TIME_LIMIT_S,
+        gate_pictures: GatePictures | None = None,
     ) -> None:
         self.catalog = catalog
         self.markers = markers
@@ -94,6 +96,8 @@ class Indexer:
         stops it between two steps)."""
         self.video_time_limit_s = video_time_limit_s
         self._stopped = False
+        self.gate_pictures = gate_pictures
+        """Where a small copy of each decoded photo is left for the text pass's gate."""
         self.before_embedding = before_embedding
         """Readies the model (may report progress) for the number of photos the run is
         expected to embed: when the first decoded photo is ready, and again each time the
@@ -276,7 +280,8 @@ class Indexer:
             root_id = root_of[entry.path]
             pending.append(ready(quarantined(entry, row, root_id) if self._quarantined(entry)
                                  else prepare(entry, row, root_id, spec, gone_by_hash,
-                                               self.markers, self._root_paths.get(root_id))))
+                                               self.markers, self._root_paths.get(root_id),
+                                               self.gate_pictures)))
         items = iter([item for item in work if item[0].path not in self._suspects])
         try:
             batch: list[Prepared] = []
@@ -289,7 +294,8 @@ class Indexer:
                     root_id = root_of[entry.path]
                     pending.append(pool.submit(prepare_within, budget, entry, row,
                                                root_id, spec, gone_by_hash, self.markers,
-                                               self._root_paths.get(root_id)))
+                                               self._root_paths.get(root_id),
+                                               self.gate_pictures))
                 if not pending:
                     break
                 batch.append(pending.popleft().result())

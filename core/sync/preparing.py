@@ -5,6 +5,7 @@ failure with its reason, never an exception that stops the run."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from core.errors import ImageError
 from core.memory import trim_heap
@@ -28,6 +30,7 @@ from core.photos.inflight import InflightMarkers
 from core.photos.likeness import picture_print
 from core.store.catalog import PhotoFacts, PhotoRow
 from core.store.catalog_text import PlaceFacts
+from core.sync.gate_pictures import GatePictures
 from core.sync.scanner import FileEntry
 from core.types import ImageInfo
 from core.words import places
@@ -128,7 +131,8 @@ class ModelInputs:
 
 def prepare_within(budget: DecodeBudget, entry: FileEntry, row: PhotoRow | None,
                     root_id: int, spec: ModelInputs, gone_by_hash: dict[str, PhotoRow],
-                    markers: InflightMarkers | None, root: Path | None) -> Prepared:
+                    markers: InflightMarkers | None, root: Path | None,
+                    gate_pictures: GatePictures | None = None) -> Prepared:
     """:func:`prepare` once the decode budget allows, then the memory a large decode
     freed goes back to the system."""
     with one_line_per_file(entry.path):  # the estimate's warnings and the decode's: one line
@@ -140,7 +144,8 @@ def prepare_within(budget: DecodeBudget, entry: FileEntry, row: PhotoRow | None,
             if markers is not None:
                 markers.end()
         with budget.claim(cost):
-            prepared = prepare(entry, row, root_id, spec, gone_by_hash, markers, root)
+            prepared = prepare(entry, row, root_id, spec, gone_by_hash, markers, root,
+                               gate_pictures)
     facts = prepared.facts
     if facts is not None and (facts.error or (facts.width or 0) * (facts.height or 0)
                               >= TRIM_AFTER_PIXELS):
@@ -169,12 +174,14 @@ def prepare(
     gone_by_hash: dict[str, PhotoRow],
     markers: InflightMarkers | None = None,
     root: Path | None = None,
+    gate_pictures: GatePictures | None = None,
 ) -> Prepared:
     """Read, hash and decode one file (runs in the pool; touches no shared state).
 
     Only a regular file within its size cap is opened (core.photos.reading: a FIFO, a device or a
     3 GB file fails with its reason, never hangs); it is hashed as a stream, then decoded
-    from the file; Pillow's warnings about it make one log line at most."""
+    from the file; Pillow's warnings about it make one log line at most. With
+    ``gate_pictures``, a small copy of the decoded photo is kept there for the text pass."""
     base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
                       content_hash=None, sidecars=entry.sidecars)
     with ExitStack() as stack:
@@ -192,7 +199,10 @@ def prepare(
         if markers is not None:
             markers.begin(entry.path)
         try:
-            pixels, info, picture = _decode_for_model(photo, spec.get(), entry.path)
+            pixels, info, picture = _decode_for_model(
+                photo, spec.get(), entry.path,
+                None if gate_pictures is None else functools.partial(
+                    gate_pictures.keep, entry.path, entry.size, entry.mtime))
         except ImageError as error:
             return Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
         except Exception as error:  # a decoder bug must fail one file, not the whole run
@@ -218,11 +228,18 @@ def prepare(
     return Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
 
 
-def _decode_for_model(photo: BinaryIO, spec: ModelInput,
-                      name: str) -> tuple[npt.NDArray[np.uint8], ImageInfo, bytes]:
+def _decode_for_model(photo: BinaryIO, spec: ModelInput, name: str,
+                      keep: Callable[[Image.Image], None] | None = None,
+                      ) -> tuple[npt.NDArray[np.uint8], ImageInfo, bytes]:
     """The model's pixels, the photo's facts and its picture print (core.photos.likeness),
-    from one decode: the print is made from the whole frame before the model's crop."""
+    from one decode: the print is made from the whole frame before the model's crop, and
+    ``keep`` is handed the decoded frame too."""
     image, info = decode(photo, min_side=spec.size, name=name)
+    if keep is not None:
+        try:
+            keep(image)
+        except Exception:  # only a saving for the text pass: never the photo's failure
+            log.debug("no small copy of %s for the text pass", name, exc_info=True)
     return to_model_pixels(image, spec), info, picture_print(image)
 
 

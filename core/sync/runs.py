@@ -81,7 +81,9 @@ class IndexRuns:
                           on_batch=save_now_and_then,
                           markers=InflightMarkers(library.data_dir / INFLIGHT_DIR),
                           before_embedding=self._ready_fast_images,
-                          model_loaded=lambda: library.model_loaded)
+                          model_loaded=lambda: library.model_loaded,
+                          gate_pictures=None if self._text is None
+                          else self._text.gate_pictures_wanted())
         passes = indexer.run(roots) if files is None else indexer.run_files(roots, files)
         try:
             report = Progress(phase="done", done=0, total=0)

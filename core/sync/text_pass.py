@@ -2,9 +2,11 @@
 embeddings of an index run, so that search works before it finishes.
 
 Its state is the catalog: a photo without a text row is still to read, so a run that was
-stopped or crashed carries on where it was. A photo is decoded once for it, as shown (EXIF
-orientation applied), and only photos where the cheap detector sees text pay for the full
-reading. Photos indexed before places existed get their GPS position from the same decode.
+stopped or crashed carries on where it was. The cheap detector (the gate) looks at the
+small copy the index run kept of the photo (core.sync.gate_pictures), or at the photo
+decoded small (a JPEG at 1/8 scale), as shown (EXIF orientation applied); only photos
+where it sees text are decoded larger and read, in the regions where it saw it. Photos
+indexed before places existed get their GPS position from the small decode.
 
 A photo whose reading crashes the whole process (a native library's fault) is named by
 a marker file, as decoding is (core.photos.inflight). Two photos are read at once, so a
@@ -26,15 +28,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from PIL import Image
+
 from core.config import INFLIGHT_DIR, TEXT_DETECTOR_DIR, cache_dir
 from core.errors import ImageError, PictorError
 from core.photos import reading
 from core.photos.imaging import decode
 from core.photos.inflight import InflightMarkers
-from core.photos.text_reading import GATE_SHORT_SIDE, TextLine, TextReader
+from core.photos.text_reading import GATE_SHORT_SIDE, Region, TextLine, TextReader
 from core.search.searcher import existing_file
 from core.store.catalog import Catalog
 from core.store.catalog_text import PhotoText, TextFacts
+from core.sync.gate_pictures import GatePictures
 from core.sync.preparing import place_facts
 from core.types import ImageInfo, Progress
 
@@ -72,6 +77,13 @@ class TextPass:
             int8_cache=None if os.environ.get(TEXT_INT8_ENV, "1") == "0"
             else cache_dir(data_dir) / TEXT_DETECTOR_DIR))
         self._reader: TextReader | None = None
+        self.gate_pictures = GatePictures()
+        """Small copies of the photos an index run just decoded (core.sync.gate_pictures):
+        the gate looks at those instead of decoding the photos again."""
+
+    def gate_pictures_wanted(self) -> GatePictures | None:
+        """Where an index run should leave its copies; None when text is not read."""
+        return None if os.environ.get(READ_TEXT_ENV, "1") == "0" else self.gate_pictures
 
     def run(self, *, budget_s: float | None = None) -> Iterator[Progress]:
         """Read the photos still to read; a generator of progress (phase ``text``). With
@@ -82,6 +94,7 @@ class TextPass:
         suspects = self._record_crashes()
         total = self._catalog.count_text_pending()
         if total == 0:
+            self.gate_pictures.clear()  # those of photos that failed or left since
             return
         started = time.monotonic()
         yield Progress(phase="text", done=0, total=total)
@@ -154,6 +167,10 @@ class TextPass:
         markers = markers or self._markers
         markers.begin(path)
         try:
+            kept = self.gate_pictures.take(path)
+            if kept is not None:  # decoded by this process's index run, which took its place
+                return TextFacts(photo_id, lines=[_as_json(line) for line in
+                                                  self._read_kept(kept, path)])
             with reading.open_photo(path) as file:
                 lines, info = self._read_file(file, path)
             place = None if position_known else place_facts(info.position)
@@ -170,15 +187,30 @@ class TextPass:
 
     def _read_file(self, file: BinaryIO, path: str) -> tuple[list[TextLine], ImageInfo]:
         """Decode small for the cheap detector (a JPEG at 1/8 scale); only a photo it
-        finds text in is decoded again, large enough to read."""
+        finds text in is decoded again, large enough to read, and read where it was found."""
         reader = self._reader_now()
         small, info = decode(file, min_side=GATE_SHORT_SIDE, name=path)
-        if not reader.likely_text(small):
+        regions = reader.text_regions(small)
+        if not regions:
             return [], info
         del small
         file.seek(0)
+        return self._read_regions(file, path, regions), info
+
+    def _read_kept(self, small: Image.Image, path: str) -> list[TextLine]:
+        """:meth:`_read_file` with the gate's picture kept by the index run: the file is
+        opened only when the gate finds text in it."""
+        reader = self._reader_now()
+        regions = reader.text_regions(small)
+        if not regions:
+            return []
+        with reading.open_photo(path) as file:
+            return self._read_regions(file, path, regions)
+
+    def _read_regions(self, file: BinaryIO, path: str, regions: list[Region]) -> list[TextLine]:
+        """The photo decoded large enough to read, read in the gate's regions."""
         image, _ = decode(file, min_side=TEXT_SIDE, name=path)
-        return reader.read(image), info
+        return self._reader_now().read(image, regions)
 
     def text_of(self, path: Path | str) -> PhotoText | None:
         """The text of a photo: the stored reading for a library photo (None: the text

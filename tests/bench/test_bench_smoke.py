@@ -133,4 +133,6 @@ def test_text_reading_smoke_compares_int8_with_float() -> None:
     for reader in ("float", "int8"):
         assert report[reader]["found"]["2.0%"] == report[reader]["found_of"], report
         assert report[reader]["read_exactly"]["3.0%"] >= report[reader]["read_of"] - 1, report
+        assert report[reader]["gate_then_regions_exactly"]["3.0%"] >= \
+            report[reader]["read_of"] - 1, report
     assert report["gate_speedup"] > 0 and report["read_speedup"] > 0

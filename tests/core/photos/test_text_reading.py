@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from core.config import CACHE_DIR_ENV, TEXT_DETECTOR_DIR
 from core.errors import ModelUnavailableError, TextReadingError
-from core.photos import text_models
+from core.photos import text_models, text_reading
 from core.photos.imaging import decode_path
 from core.photos.text_reading import TextLine, TextReader
 from tests.support import text_photos
@@ -169,6 +169,68 @@ def test_the_gate_says_no_on_photos_without_text(reader: TextReader) -> None:
 
 def test_read_photo_reads_where_the_gate_says_yes(reader: TextReader) -> None:
     _expect(reader.read_photo(text_photo(["No parking"], seed=9).image), "No parking")
+
+
+def test_a_reading_after_the_gate_looks_only_where_it_found_text(
+        reader: TextReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full detection runs on the regions around the gate's boxes, not the photo."""
+    photo = text_photo(["Harbour Street 12"], size=(2000, 1500), font_size=45,
+                       where=(0.25, 0.3), seed=11)
+    regions = reader.text_regions(photo.image)
+    assert len(regions) == 1 and text_reading._share(regions) < 0.25
+    seen: list[tuple[int, ...]] = []
+    detect = text_reading._detect
+    monkeypatch.setattr(text_reading, "_detect", lambda models, pixels, *rest: (
+        seen.append(pixels.shape), detect(models, pixels, *rest))[1])
+    (line,) = reader.read_photo(photo.image)
+    assert _said([line]) == ["harbour street 12"]
+    _check_box(line, photo)  # in the whole photo's pixels, not the region's
+    assert len(seen) == 2 and seen[1][0] * seen[1][1] < 0.25 * 1500 * 2000  # gate, region
+
+
+def test_small_print_beside_what_the_gate_found_is_read(reader: TextReader) -> None:
+    """A receipt's fine print, should the gate miss it, lies inside the region of its big
+    print: read as a whole-photo reading reads it."""
+    photo = text_photo(["SUPERMARKT"], size=(2000, 1500), font_size=60, where=(0.4, 0.4),
+                       seed=12)
+    header_only = reader.text_regions(photo.image)
+    draw = ImageDraw.Draw(photo.image)
+    left, bottom = photo.text_box[0], photo.text_box[3]
+    draw.text((left, bottom + 25), "RE1634 Tel 0271-5550123", fill=(20, 20, 30),
+              font=text_photos.font("sans", 20))
+    wanted = _said(reader.read(photo.image))
+    assert wanted == ["supermarkt", "re1634 tel 0271-5550123"]
+    assert _said(reader.read(photo.image, header_only)) == wanted
+    assert _said(reader.read_photo(photo.image)) == wanted
+
+
+def test_text_in_two_places_is_read_from_both_regions(reader: TextReader) -> None:
+    photo = text_photo(["EXIT"], size=(1920, 1080), font_size=40, where=(0.12, 0.15), seed=13)
+    draw = ImageDraw.Draw(photo.image)
+    draw.text((1500, 900), "Platform 9", fill=(20, 20, 30), font=text_photos.font("bold", 40))
+    regions = reader.text_regions(photo.image)
+    assert len(regions) == 2
+    assert sorted(_said(reader.read_photo(photo.image))) == ["exit", "platform 9"]
+
+
+def test_regions_merge_when_they_overlap_and_stay_inside_the_photo() -> None:
+    line = np.float32([[10, 10], [50, 10], [50, 20], [10, 20]])
+    below = line + np.float32([0, 30])
+    far = line + np.float32([340, 250])
+    regions = text_reading._regions(np.stack([line, below, far]), (400, 300))
+    assert len(regions) == 2
+    near, away = sorted(regions)
+    assert near[0] == 0 and near[1] == 0  # clipped at the photo's edge
+    assert near[3] * 300 >= 50 + 4 * 10  # both lines, with their margin below
+    assert all(0 <= value <= 1 for region in regions for value in region)
+    assert away[2] == 1 and away[3] == 1
+
+
+def test_regions_covering_most_of_the_photo_are_read_as_the_whole_photo(
+        reader: TextReader) -> None:
+    photo = text_photo(["No parking"], seed=9)
+    assert _said(reader.read(photo.image, [(0, 0, 0.9, 0.9)])) == ["no parking"]
+    assert reader.read(photo.image, [(0.0, 0.0, 0.1, 0.1)]) == []  # nothing there
 
 
 def test_chinese_text_is_read(reader: TextReader) -> None:

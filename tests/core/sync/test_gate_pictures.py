@@ -1,0 +1,102 @@
+"""The small copies an index run keeps for the text pass's gate (core.sync.gate_pictures),
+and the text pass using them: the files of photos without text are not opened again."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.library import Library
+from core.photos import reading, text_reading
+from core.sync.gate_pictures import GatePictures
+from tests.support.text_photos import PlainKind, plain_photo, text_photo
+
+
+def _photo(path: Path, size: tuple[int, int] = (2000, 1500)) -> tuple[str, int, float]:
+    plain_photo("sky", size, seed=1).save(path, "JPEG", quality=90)
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime
+
+
+def test_a_copy_is_kept_at_the_gates_size_and_taken_once(tmp_path: Path) -> None:
+    path, size, mtime = _photo(tmp_path / "a.jpg")
+    pictures = GatePictures()
+    pictures.keep(path, size, mtime, Image.open(path))
+    picture = pictures.take(path)
+    assert picture is not None and picture.mode == "RGB"
+    assert min(picture.size) == text_reading.GATE_SHORT_SIDE
+    assert pictures.take(path) is None and len(pictures) == 0
+
+
+def test_a_photo_smaller_than_the_gate_looks_at_is_not_kept(tmp_path: Path) -> None:
+    path, size, mtime = _photo(tmp_path / "small.jpg", (400, 300))
+    pictures = GatePictures()
+    pictures.keep(path, size, mtime, Image.open(path))
+    assert len(pictures) == 0 and pictures.take(path) is None
+
+
+def test_a_copy_of_a_file_changed_or_gone_since_is_not_used(tmp_path: Path) -> None:
+    changed, size, mtime = _photo(tmp_path / "changed.jpg")
+    gone, gone_size, gone_mtime = _photo(tmp_path / "gone.jpg")
+    pictures = GatePictures()
+    pictures.keep(changed, size, mtime, Image.open(changed))
+    pictures.keep(gone, gone_size, gone_mtime, Image.open(gone))
+    os.utime(changed, (mtime + 60, mtime + 60))
+    os.remove(gone)
+    assert pictures.take(changed) is None and pictures.take(gone) is None
+
+
+def test_the_copies_stay_within_their_memory(tmp_path: Path) -> None:
+    paths = [_photo(tmp_path / f"{i}.jpg") for i in range(3)]
+    pictures = GatePictures(max_bytes=1)
+    for path, size, mtime in paths:
+        pictures.keep(path, size, mtime, Image.open(path))
+    assert len(pictures) == 0
+    pictures = GatePictures()
+    for path, size, mtime in paths + paths[:1]:  # the same photo again replaces its copy
+        pictures.keep(path, size, mtime, Image.open(path))
+    assert len(pictures) == 3
+    one = len(pictures._pictures[paths[0][0]][2])
+    assert pictures._bytes == sum(len(kept[2]) for kept in pictures._pictures.values())
+    roomy = GatePictures(max_bytes=2 * one + one // 2)
+    for path, size, mtime in paths:
+        roomy.keep(path, size, mtime, Image.open(path))
+    assert len(roomy) == 2  # the third did not fit
+    roomy.clear()
+    assert len(roomy) == 0 and roomy._bytes == 0
+
+
+def test_the_text_pass_opens_only_the_photos_with_text(
+        tmp_path: Path, tiny_clip_dir: Path, text_pass_on: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index run keeps a copy of each photo it decodes; the gate looks at those, and
+    only the photos it finds text in are opened again, to be read."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    size = (3840, 2880)  # decoded at 1/8 for the model: still the gate's size (11 MP)
+    text_photo(["HARBOUR 12"], size=size, font_size=120,
+               seed=1).image.save(photos / "sign.jpg", "JPEG", quality=90)
+    kinds: tuple[PlainKind, ...] = ("sky", "texture", "gradient")
+    for i, kind in enumerate(kinds):
+        plain_photo(kind, size, seed=i).save(photos / f"{kind}.jpg", "JPEG")
+    opened: list[str] = []
+    reading_text = False
+    open_photo = reading.open_photo
+
+    def counting(path: str | Path):  # type: ignore[no-untyped-def]
+        if reading_text:  # the index run before opens them through it too
+            opened.append(Path(path).name)
+        return open_photo(path)
+
+    monkeypatch.setattr(reading, "open_photo", counting)
+    with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as library:
+        for step in library.index([photos]):
+            reading_text = reading_text or step.phase == "text"
+        assert reading_text and opened == ["sign.jpg"]
+        assert library.status().text == {"read": 4, "with_text": 1, "failed": 0,
+                                         "pending": 0}
+        assert Path(library.search("HARBOUR", k=1)[0].path).name == "sign.jpg"
+        assert len(library.text_pass.gate_pictures) == 0
