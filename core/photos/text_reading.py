@@ -6,7 +6,7 @@ network reads each line. Lines turned 90 degrees inside the picture are read too
 whose box is much taller than wide is turned upright before it is read, and the classifier
 fixes the ones that came out upside down.
 
-Most photos hold no text, so indexing asks :meth:`TextReader.likely_text` first: the
+Most photos hold no text, so the text pass asks :meth:`TextReader.text_regions` first: the
 detection network alone on the photo shrunk to a short side of :data:`GATE_SHORT_SIDE`
 pixels, about a quarter of a full reading's time. Measured on drawn photos (2 cores): the
 gate found 40 of 40 photos whose lines were 2% of the photo's height (39 of 40 when handed
@@ -16,10 +16,10 @@ big print, and said yes to 1 of 250 photos without text.
 :meth:`TextReader.read_photo` reads only where the gate found a plausible line, and there
 only: the full detection runs on the regions around the gate's boxes
 (:meth:`TextReader.text_regions`), widened for smaller print beside them, at the scale it
-would see the whole photo at. A sign that fills a tenth of the photo costs a tenth of the
-detection; on the drawn lines of ``bench/text_reading.py`` this reads as many lines
-exactly as a reading of the whole photo (20 and 19 of 20, against 19 and 19), in 123 ms
-with the gate against 166 ms without it.
+would see the whole photo at. A sign that fills a tenth of the photo costs roughly a tenth of
+the detection; on the drawn lines of ``bench/text_reading.py`` this reads as many lines
+exactly as a reading of the whole photo (20 and 18 of 20, against 19 and 19), in 120 ms
+with the gate against 157 ms without it.
 
 On a CPU the detection network runs in int8 when given a cache folder to keep it in
 (core.photos.text_int8): about 3 times as fast; on the drawn sets of ``bench/text_reading.py``
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,7 +91,14 @@ a sign or a receipt, in print too small for the gate, lies that close to what it
 REGION_MIN_MARGIN = 0.04
 """...and at least this fraction of the photo's shorter side."""
 REGION_MAX_SHARE = 0.5
-"""Past this share of the photo, the regions are read as one whole photo (no gain left)."""
+"""Past this share of the photo, the regions are read as one whole photo (no gain left)..."""
+REGION_MAX_COUNT = 8
+"""...and past this many regions (each costs a run of the network: a street full of plates
+and signs is cheaper read whole)."""
+GATE_TOLERANCE = 0.9
+"""A picture this much smaller than the gate's size is still gated as it is (a 3:2 12 MP
+photo decoded at 1/8 for the image model): at 0.89 of the gate's size the gate still found
+40 of 40 photos with lines 2% of the height (38 of 40 at 1.5%, against 39)."""
 
 Pixels = npt.NDArray[np.uint8]
 Boxes = npt.NDArray[np.float32]
@@ -152,22 +160,26 @@ class TextReader:
         with _reading_errors():
             return self._gate(image)
 
-    def read(self, image: Image.Image, regions: list[Region] | None = None) -> list[TextLine]:
+    def read(self, image: Image.Image, *,
+             regions: list[Region] | None = None) -> list[TextLine]:
         """Every line of text in the photo, in reading order (top to bottom, then left to
         right, as the text runs: a sign turned upside down is read from its first line);
         an empty list when there is none. With ``regions`` (:meth:`text_regions`), text is
-        looked for there only: a sign that fills a tenth of the photo costs a tenth of
-        the detection."""
+        looked for there only (a sign that fills a tenth of the photo costs roughly a tenth
+        of the detection), unless they cover most of the photo or are many."""
         try:
             with _reading_errors():
                 return self._read(image, regions)
         finally:
             trim_heap()  # a 2000-pixel photo's buffers: glibc would keep ~90 MB of them
 
-    def read_photo(self, image: Image.Image) -> list[TextLine]:
-        """:meth:`read` where :meth:`text_regions` finds text (else [])."""
+    def read_photo(self, image: Image.Image, *, whole: bool = False) -> list[TextLine]:
+        """:meth:`read` where :meth:`text_regions` finds text (else []); with ``whole``,
+        all of a photo it finds text in (slower: for a photo read once, on request)."""
         regions = self.text_regions(image)
-        return self.read(image, regions) if regions else []
+        if not regions:
+            return []
+        return self.read(image, regions=None if whole else regions)
 
     def _gate(self, image: Image.Image) -> list[Region]:
         rgb = _usable(image)
@@ -219,9 +231,10 @@ def _usable(image: Image.Image) -> Image.Image | None:
 
 def gate_picture(image: Image.Image) -> Image.Image | None:
     """``image`` shrunk to the size the gate looks at (:meth:`TextReader.text_regions`
-    gives the same answer for both), or None when it is already smaller than that."""
+    gives the same answer for both), or None when it is smaller than that (within
+    :data:`GATE_TOLERANCE`, it is taken as it is)."""
     scale = _gate_scale(image.size)
-    if scale > 1 or min(image.size) < MIN_SIDE:
+    if scale * GATE_TOLERANCE > 1 or min(image.size) < MIN_SIDE:
         return None
     return _resized(image if image.mode == "RGB" else image.convert("RGB"), scale)
 
@@ -260,13 +273,16 @@ def _detect_in(models: OcrModels, pixels: Pixels, regions: list[Region] | None) 
     region at the scale the whole picture would be detected at (the network sees text at
     the same size either way)."""
     height, width = pixels.shape[:2]
-    if regions is None or _share(regions) > REGION_MAX_SHARE:
+    if regions is not None:
+        regions = _merged([_clamped(region) for region in regions], gap=0.0)
+    if (regions is None or len(regions) > REGION_MAX_COUNT
+            or _share(regions) > REGION_MAX_SHARE):
         return _detect(models, pixels, DETECT_SIDE, models.postprocess)[0]
     scale = min(1.0, DETECT_SIDE / max(height, width))
     found = []
     for left, top, right, bottom in regions:
-        x0, y0 = int(left * width), int(top * height)
-        x1, y1 = max(x0 + 1, round(right * width)), max(y0 + 1, round(bottom * height))
+        x0, x1 = _span(left * width, right * width, width, scale)
+        y0, y1 = _span(top * height, bottom * height, height, scale)
         part = np.ascontiguousarray(pixels[y0:y1, x0:x1])
         side = max(32, round(max(part.shape[:2]) * scale))
         boxes, _ = _detect(models, part, side, models.postprocess)
@@ -274,30 +290,59 @@ def _detect_in(models: OcrModels, pixels: Pixels, regions: list[Region] | None) 
     return np.concatenate(found) if found else np.zeros((0, 4, 2), np.float32)
 
 
+def _span(start: float, end: float, limit: int, scale: float) -> tuple[int, int]:
+    """``start``-``end`` widened about its middle so that, scaled, it spans a multiple of
+    32 pixels (the network's step: the region is then not stretched to fit it), within
+    0-``limit``."""
+    wanted = max(32, math.ceil((end - start) * scale / 32) * 32) / scale
+    middle = (start + end) / 2
+    low = max(0, min(round(middle - wanted / 2), limit - round(wanted)))
+    return low, min(limit, low + max(1, round(wanted)))
+
+
 def _regions(boxes: Boxes, size: tuple[int, int]) -> list[Region]:
     """The gate's boxes as regions: each one's bounds widened (:data:`REGION_MARGIN`),
-    clipped to the picture, and overlapping ones merged until none overlap (a line is never
-    cut in two by a region's edge, nor detected twice)."""
+    clipped to the picture, and merged with any other closer than the least margin (print
+    the gate did not find, between two lines it found, is then not cut at a region's
+    edge). A box over most of the picture (:data:`GATE_MAX_AREA`: a sky the network marked
+    faintly) is left out."""
     width, height = size
     least = REGION_MIN_MARGIN * min(size)
     rects = []
     for box in boxes:
-        margin = max(least, REGION_MARGIN * min(_sides(box)))
-        rects.append([max(0.0, float(box[:, 0].min()) - margin),
-                      max(0.0, float(box[:, 1].min()) - margin),
-                      min(float(width), float(box[:, 0].max()) + margin),
-                      min(float(height), float(box[:, 1].max()) + margin)])
+        box_width, box_height = _sides(box)
+        if box_width * box_height > GATE_MAX_AREA * width * height:
+            continue
+        margin = max(least, REGION_MARGIN * min(box_width, box_height))
+        rects.append((max(0.0, float(box[:, 0].min()) - margin) / width,
+                      max(0.0, float(box[:, 1].min()) - margin) / height,
+                      min(float(width), float(box[:, 0].max()) + margin) / width,
+                      min(float(height), float(box[:, 1].max()) + margin) / height))
+    return _merged(rects, gap=least / min(size))
+
+
+def _merged(regions: list[Region], *, gap: float) -> list[Region]:
+    """``regions`` with every two that overlap or lie within ``gap`` of each other (a
+    fraction of the sides) replaced by their bounds, until none do."""
+    rects = list(regions)
     merged = True
     while merged:
         merged = False
         for i, j in itertools.combinations(range(len(rects)), 2):
             a, b = rects[i], rects[j]
-            if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                rects[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+            if (a[0] < b[2] + gap and b[0] < a[2] + gap
+                    and a[1] < b[3] + gap and b[1] < a[3] + gap):
+                rects[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]),
+                            max(a[3], b[3]))
                 del rects[j]
                 merged = True
                 break
-    return [(x0 / width, y0 / height, x1 / width, y1 / height) for x0, y0, x1, y1 in rects]
+    return rects
+
+
+def _clamped(region: Region) -> Region:
+    left, top, right, bottom = (min(1.0, max(0.0, float(value))) for value in region)
+    return left, top, max(left, right), max(top, bottom)
 
 
 def _share(regions: list[Region]) -> float:

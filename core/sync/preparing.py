@@ -29,6 +29,7 @@ from core.photos.imaging import ModelInput, decode, to_model_pixels
 from core.photos.inflight import InflightMarkers
 from core.photos.likeness import picture_print
 from core.store.catalog import PhotoFacts, PhotoRow
+from core.store.catalog_failures import STATUS_OK
 from core.store.catalog_text import PlaceFacts
 from core.sync.gate_pictures import GatePictures
 from core.sync.scanner import FileEntry
@@ -176,12 +177,14 @@ def prepare(
     root: Path | None = None,
     gate_pictures: GatePictures | None = None,
 ) -> Prepared:
-    """Read, hash and decode one file (runs in the pool; touches no shared state).
+    """Read, hash and decode one file (runs in the pool; touches no shared state but the
+    gate pictures).
 
     Only a regular file within its size cap is opened (core.photos.reading: a FIFO, a device or a
     3 GB file fails with its reason, never hangs); it is hashed as a stream, then decoded
     from the file; Pillow's warnings about it make one log line at most. With
-    ``gate_pictures``, a small copy of the decoded photo is kept there for the text pass."""
+    ``gate_pictures``, a small copy of the decoded photo is kept there for the text pass,
+    when its text is to be read (a new photo, or new content)."""
     base = PhotoFacts(path=entry.path, root_id=root_id, size=entry.size, mtime=entry.mtime,
                       content_hash=None, sidecars=entry.sidecars)
     with ExitStack() as stack:
@@ -199,10 +202,9 @@ def prepare(
         if markers is not None:
             markers.begin(entry.path)
         try:
-            pixels, info, picture = _decode_for_model(
-                photo, spec.get(), entry.path,
-                None if gate_pictures is None else functools.partial(
-                    gate_pictures.keep, entry.path, entry.size, entry.mtime))
+            keep = None if gate_pictures is None or not _text_to_read(row, content_hash) \
+                else functools.partial(gate_pictures.keep, entry.path, entry.size, entry.mtime)
+            pixels, info, picture = _decode_for_model(photo, spec.get(), entry.path, keep)
         except ImageError as error:
             return Prepared(entry, row, content_hash, facts=replace(base, error=error.reason))
         except Exception as error:  # a decoder bug must fail one file, not the whole run
@@ -228,16 +230,22 @@ def prepare(
     return Prepared(entry, row, content_hash, pixels=pixels, facts=facts)
 
 
+def _text_to_read(row: PhotoRow | None, content_hash: str) -> bool:
+    """Whether the text pass will read this file once it is indexed (the catalog forgets
+    a photo's text when its content changes)."""
+    return row is None or row.status != STATUS_OK or row.content_hash != content_hash
+
+
 def _decode_for_model(photo: BinaryIO, spec: ModelInput, name: str,
-                      keep: Callable[[Image.Image], None] | None = None,
-                      ) -> tuple[npt.NDArray[np.uint8], ImageInfo, bytes]:
+                      keep: Callable[[Image.Image, tuple[float, float] | None], None]
+                      | None = None) -> tuple[npt.NDArray[np.uint8], ImageInfo, bytes]:
     """The model's pixels, the photo's facts and its picture print (core.photos.likeness),
     from one decode: the print is made from the whole frame before the model's crop, and
-    ``keep`` is handed the decoded frame too."""
+    ``keep`` is handed the decoded frame and its EXIF position too."""
     image, info = decode(photo, min_side=spec.size, name=name)
     if keep is not None:
         try:
-            keep(image)
+            keep(image, info.position)
         except Exception:  # only a saving for the text pass: never the photo's failure
             log.debug("no small copy of %s for the text pass", name, exc_info=True)
     return to_model_pixels(image, spec), info, picture_print(image)

@@ -6,7 +6,7 @@ stopped or crashed carries on where it was. The cheap detector (the gate) looks 
 small copy the index run kept of the photo (core.sync.gate_pictures), or at the photo
 decoded small (a JPEG at 1/8 scale), as shown (EXIF orientation applied); only photos
 where it sees text are decoded larger and read, in the regions where it saw it. Photos
-indexed before places existed get their GPS position from the small decode.
+indexed before places existed get their GPS position from the EXIF read with either.
 
 A photo whose reading crashes the whole process (a native library's fault) is named by
 a marker file, as decoding is (core.photos.inflight). Two photos are read at once, so a
@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
@@ -61,6 +61,8 @@ and the networks' small pictures keep two threads busy only part of the time, so
 photos side by side read about 1.6 times as many photos a second on two cores as one photo
 on both."""
 _AHEAD = _BATCH + WORKERS
+_SAME_FRAME = 0.02
+"""Pictures whose shapes differ by less than this (a fraction) show the same frame."""
 
 
 class TextPass:
@@ -109,16 +111,19 @@ class TextPass:
                            elapsed_s=time.monotonic() - started)
         pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="text")
         try:
-            yield from self._batches(pool, total, started, budget_s, done=len(suspects))
+            if (yield from self._batches(pool, total, started, budget_s,
+                                         done=len(suspects))):
+                self.gate_pictures.clear()  # any left are of photos no longer to read
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # stopped: the photo under way ends
             self._markers.close()
 
     def _batches(self, pool: ThreadPoolExecutor, total: int, started: float,
-                 budget_s: float | None, *, done: int) -> Iterator[Progress]:
+                 budget_s: float | None, *, done: int) -> Generator[Progress, None, bool]:
         """The workers read a few photos ahead (:data:`_AHEAD`), so a slow one (a photo
         with text) holds up no worker; what is read is written in order, a batch at a
-        time (a stop loses at most the photos read ahead)."""
+        time (a stop loses at most the photos read ahead). Returns whether every photo
+        to read was read (False: the budget ran out)."""
         pending = self._pending()
         ahead: deque[Future[TextFacts]] = deque(
             pool.submit(self._read, *item) for item in itertools.islice(pending, _AHEAD))
@@ -135,7 +140,8 @@ class TextPass:
             yield Progress(phase="text", done=done, total=max(total, done), elapsed_s=elapsed)
             if budget_s is not None and elapsed > budget_s:
                 log.info("text pass: %d photos read, the rest at a later run", done)
-                return
+                return False
+        return True
 
     def _pending(self) -> Iterator[tuple[int, str, bool]]:
         """The photos to read, by id (those read ahead are not written yet: an id cursor,
@@ -168,12 +174,13 @@ class TextPass:
         markers.begin(path)
         try:
             kept = self.gate_pictures.take(path)
-            if kept is not None:  # decoded by this process's index run, which took its place
-                return TextFacts(photo_id, lines=[_as_json(line) for line in
-                                                  self._read_kept(kept, path)])
-            with reading.open_photo(path) as file:
-                lines, info = self._read_file(file, path)
-            place = None if position_known else place_facts(info.position)
+            if kept is None:
+                with reading.open_photo(path) as file:
+                    lines, info = self._read_file(file, path)
+                position = info.position
+            else:
+                lines, position = self._read_kept(kept.picture, path), kept.position
+            place = None if position_known else place_facts(position)
             return TextFacts(photo_id, lines=[_as_json(line) for line in lines], place=place)
         except ImageError as error:
             return TextFacts(photo_id, error=error.reason)
@@ -193,9 +200,8 @@ class TextPass:
         regions = reader.text_regions(small)
         if not regions:
             return [], info
-        del small
         file.seek(0)
-        return self._read_regions(file, path, regions), info
+        return self._read_regions(file, path, regions, small.size), info
 
     def _read_kept(self, small: Image.Image, path: str) -> list[TextLine]:
         """:meth:`_read_file` with the gate's picture kept by the index run: the file is
@@ -205,12 +211,17 @@ class TextPass:
         if not regions:
             return []
         with reading.open_photo(path) as file:
-            return self._read_regions(file, path, regions)
+            return self._read_regions(file, path, regions, small.size)
 
-    def _read_regions(self, file: BinaryIO, path: str, regions: list[Region]) -> list[TextLine]:
-        """The photo decoded large enough to read, read in the gate's regions."""
+    def _read_regions(self, file: BinaryIO, path: str, regions: list[Region],
+                      gated: tuple[int, int]) -> list[TextLine]:
+        """The photo decoded large enough to read, read in the regions the gate found on
+        a picture of size ``gated``; read whole if it is not the same picture (a RAW's
+        small preview can be framed unlike its developed sensor data)."""
         image, _ = decode(file, min_side=TEXT_SIDE, name=path)
-        return self._reader_now().read(image, regions)
+        same = abs(image.width / image.height - gated[0] / gated[1]) <= \
+            _SAME_FRAME * image.width / image.height
+        return self._reader_now().read(image, regions=regions if same else None)
 
     def text_of(self, path: Path | str) -> PhotoText | None:
         """The text of a photo: the stored reading for a library photo (None: the text
@@ -219,8 +230,9 @@ class TextPass:
         row = self._catalog.photo_by_path(str(file))
         if row is not None:
             return self._catalog.text_of(row.id)
-        with reading.open_photo(file) as opened:
-            lines, _ = self._read_file(opened, str(file))
+        with reading.open_photo(file) as opened:  # read now: in full, where the gate says
+            image, _ = decode(opened, min_side=TEXT_SIDE, name=str(file))
+            lines = self._reader_now().read_photo(image, whole=True)
         return PhotoText(lines=[_as_json(line) for line in lines], error=None, read_at="")
 
     def _load_reader(self) -> None:

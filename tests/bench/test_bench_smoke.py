@@ -120,6 +120,7 @@ def test_text_pass_smoke_reads_every_text_photo() -> None:
     report = json.loads(done.stdout)
     assert report["text_recall"] == 1.0 and report["float_detector"]["text_recall"] == 1.0
     assert report["text_pass_photos_per_s"] > 0 and report["slowdown"] > 0
+    assert report["without_kept_copies"]["text_pass_photos_per_s"] > 0
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from PIL import Image
 
 from core.library import Library
 from core.photos import reading, text_reading
+from core.sync import gate_pictures
 from core.sync.gate_pictures import GatePictures
 from tests.support.text_photos import PlainKind, plain_photo, text_photo
 
@@ -21,20 +22,36 @@ def _photo(path: Path, size: tuple[int, int] = (2000, 1500)) -> tuple[str, int, 
     return str(path), stat.st_size, stat.st_mtime
 
 
+def _keep(pictures: GatePictures, path: str, size: int, mtime: float,
+          position: tuple[float, float] | None = None) -> None:
+    with Image.open(path) as image:
+        pictures.keep(path, size, mtime, image, position)
+
+
 def test_a_copy_is_kept_at_the_gates_size_and_taken_once(tmp_path: Path) -> None:
     path, size, mtime = _photo(tmp_path / "a.jpg")
     pictures = GatePictures()
-    pictures.keep(path, size, mtime, Image.open(path))
-    picture = pictures.take(path)
-    assert picture is not None and picture.mode == "RGB"
-    assert min(picture.size) == text_reading.GATE_SHORT_SIDE
-    assert pictures.take(path) is None and len(pictures) == 0
+    _keep(pictures, path, size, mtime, (37.39, -5.98))
+    kept = pictures.take(path)
+    assert kept is not None and kept.picture.mode == "RGB"
+    assert min(kept.picture.size) == text_reading.GATE_SHORT_SIDE
+    assert kept.position == (37.39, -5.98)
+    assert pictures.take(path) is None and len(pictures) == 0 and pictures.nbytes == 0
+
+
+def test_a_picture_a_little_smaller_than_the_gates_is_kept_as_it_is(tmp_path: Path) -> None:
+    """A 3:2 12 MP photo decoded at 1/8 for the image model: 532x354."""
+    path, size, mtime = _photo(tmp_path / "a.jpg", (532, 354))
+    pictures = GatePictures()
+    _keep(pictures, path, size, mtime)
+    kept = pictures.take(path)
+    assert kept is not None and kept.picture.size == (532, 354)
 
 
 def test_a_photo_smaller_than_the_gate_looks_at_is_not_kept(tmp_path: Path) -> None:
     path, size, mtime = _photo(tmp_path / "small.jpg", (400, 300))
     pictures = GatePictures()
-    pictures.keep(path, size, mtime, Image.open(path))
+    _keep(pictures, path, size, mtime)
     assert len(pictures) == 0 and pictures.take(path) is None
 
 
@@ -42,8 +59,8 @@ def test_a_copy_of_a_file_changed_or_gone_since_is_not_used(tmp_path: Path) -> N
     changed, size, mtime = _photo(tmp_path / "changed.jpg")
     gone, gone_size, gone_mtime = _photo(tmp_path / "gone.jpg")
     pictures = GatePictures()
-    pictures.keep(changed, size, mtime, Image.open(changed))
-    pictures.keep(gone, gone_size, gone_mtime, Image.open(gone))
+    _keep(pictures, changed, size, mtime)
+    _keep(pictures, gone, gone_size, gone_mtime)
     os.utime(changed, (mtime + 60, mtime + 60))
     os.remove(gone)
     assert pictures.take(changed) is None and pictures.take(gone) is None
@@ -53,20 +70,20 @@ def test_the_copies_stay_within_their_memory(tmp_path: Path) -> None:
     paths = [_photo(tmp_path / f"{i}.jpg") for i in range(3)]
     pictures = GatePictures(max_bytes=1)
     for path, size, mtime in paths:
-        pictures.keep(path, size, mtime, Image.open(path))
-    assert len(pictures) == 0
+        _keep(pictures, path, size, mtime)
+    assert len(pictures) == 0 and pictures.nbytes == 0
     pictures = GatePictures()
+    _keep(pictures, *paths[0])
+    one = pictures.nbytes
     for path, size, mtime in paths + paths[:1]:  # the same photo again replaces its copy
-        pictures.keep(path, size, mtime, Image.open(path))
-    assert len(pictures) == 3
-    one = len(pictures._pictures[paths[0][0]][2])
-    assert pictures._bytes == sum(len(kept[2]) for kept in pictures._pictures.values())
-    roomy = GatePictures(max_bytes=2 * one + one // 2)
+        _keep(pictures, path, size, mtime)
+    assert len(pictures) == 3 and pictures.nbytes == 3 * one  # the same picture thrice
+    roomy = GatePictures(max_bytes=2 * one + gate_pictures._ROOM - 1)
     for path, size, mtime in paths:
-        roomy.keep(path, size, mtime, Image.open(path))
-    assert len(roomy) == 2  # the third did not fit
+        _keep(roomy, path, size, mtime)
+    assert len(roomy) == 2  # no room left for the third
     roomy.clear()
-    assert len(roomy) == 0 and roomy._bytes == 0
+    assert len(roomy) == 0 and roomy.nbytes == 0
 
 
 def test_the_text_pass_opens_only_the_photos_with_text(
@@ -100,3 +117,29 @@ def test_the_text_pass_opens_only_the_photos_with_text(
                                          "pending": 0}
         assert Path(library.search("HARBOUR", k=1)[0].path).name == "sign.jpg"
         assert len(library.text_pass.gate_pictures) == 0
+
+
+def test_photos_whose_text_is_known_leave_no_copies(
+        tmp_path: Path, tiny_clip_dir: Path, text_pass_on: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo indexed again with the same content (touched, or a new model) keeps its
+    text: no copy is made for it."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    plain_photo("sky", (3840, 2880), seed=1).save(photos / "sky.jpg", "JPEG")
+    kept: list[str] = []
+    keep = GatePictures.keep
+
+    def counting(self: GatePictures, path: str, *rest: object) -> None:
+        kept.append(Path(path).name)
+        keep(self, path, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GatePictures, "keep", counting)
+    with Library(tmp_path / "data", model=str(tiny_clip_dir), device="cpu") as library:
+        for _ in library.index([photos]):
+            pass
+        assert kept == ["sky.jpg"] and library.status().text["read"] == 1
+        os.utime(photos / "sky.jpg", (1e9, 1e9))
+        for _ in library.index([photos]):
+            pass
+        assert kept == ["sky.jpg"]  # not again

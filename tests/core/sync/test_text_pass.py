@@ -30,7 +30,8 @@ class _Reader:
     def text_regions(self, image: Image.Image) -> list[Region]:
         return [(0.0, 0.0, 1.0, 1.0)]
 
-    def read(self, image: Image.Image, regions: list[Region] | None = None) -> list[TextLine]:
+    def read(self, image: Image.Image, *,
+             regions: list[Region] | None = None) -> list[TextLine]:
         with self._lock:
             self.read_count += 1
         box = ((1.0, 2.0), (30.0, 2.0), (30.0, 12.0), (1.0, 12.0))
@@ -102,7 +103,7 @@ def test_photos_read_together_in_a_crash_are_read_again_alone_first(
             super().__init__()
             self.order: list[str] = []
 
-        def read(self, image: Image.Image,
+        def read(self, image: Image.Image, *,
                  regions: list[Region] | None = None) -> list[TextLine]:
             self.order.append(threading.current_thread().name)
             return super().read(image)
@@ -166,7 +167,7 @@ def test_two_photos_are_read_at_once_and_written_in_order(library: Library) -> N
             self.together = threading.Barrier(2, timeout=1)
             self.met = 0
 
-        def read(self, image: Image.Image,
+        def read(self, image: Image.Image, *,
                  regions: list[Region] | None = None) -> list[TextLine]:
             try:
                 self.together.wait()
