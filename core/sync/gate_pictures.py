@@ -11,7 +11,7 @@ again only for the photos with text. A photo whose decode for the model is small
 the gate looks at (most photos under 11 MP, and 16:9 ones under about 20 MP, with a
 224-pixel model) has no copy and is decoded again, as before.
 
-Bounded (:data:`MAX_BYTES`: a first run over a large library keeps its first few thousand
+Bounded (:func:`memory_budget`: a first run over a large library keeps its first few thousand
 new photos, and the rest are decoded again); a copy is used once, and only while its file
 has the size and time it had when it was decoded. Lost when the process ends: nothing on
 disk to go stale.
@@ -27,12 +27,15 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from core.memory import available_bytes
 from core.photos import text_reading
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 256 * 2**20
-"""Memory the copies may take at once (about 3,500 photos of 12 MP)."""
+"""Memory the copies may take at once (about 3,500 photos of 12 MP)..."""
+MEMORY_SHARE = 16
+"""...and no more than this fraction (1/16) of the memory the system has available."""
 QUALITY = 95
 """JPEG quality of the copies: the gate finds the same lines on them as on the decode."""
 _ROOM = 256 * 2**10
@@ -48,11 +51,18 @@ class Kept:
     position: tuple[float, float] | None
 
 
+def memory_budget() -> int:
+    """What the copies may take on this machine now (:data:`MAX_BYTES`, less where little
+    memory is available)."""
+    available = available_bytes()
+    return MAX_BYTES if available is None else min(MAX_BYTES, available // MEMORY_SHARE)
+
+
 class GatePictures:
     """Thread-safe: the decode pool's threads keep, the text pass's workers take."""
 
-    def __init__(self, *, max_bytes: int = MAX_BYTES) -> None:
-        self._max_bytes = max_bytes
+    def __init__(self, *, max_bytes: int | None = None) -> None:
+        self._max_bytes = memory_budget() if max_bytes is None else max_bytes
         self._lock = threading.Lock()
         self._pictures: dict[str, tuple[int, float, tuple[float, float] | None, bytes]] = {}
         self._bytes = 0

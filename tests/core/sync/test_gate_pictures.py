@@ -86,6 +86,16 @@ def test_the_copies_stay_within_their_memory(tmp_path: Path) -> None:
     assert len(roomy) == 0 and roomy.nbytes == 0
 
 
+def test_the_copies_take_a_small_share_of_the_memory_available(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gate_pictures, "available_bytes", lambda: 1 * 2**30)
+    assert gate_pictures.memory_budget() == 64 * 2**20  # 1/16 of 1 GB
+    monkeypatch.setattr(gate_pictures, "available_bytes", lambda: 64 * 2**30)
+    assert gate_pictures.memory_budget() == gate_pictures.MAX_BYTES
+    monkeypatch.setattr(gate_pictures, "available_bytes", lambda: None)  # cannot tell
+    assert gate_pictures.memory_budget() == gate_pictures.MAX_BYTES
+
+
 def test_the_text_pass_opens_only_the_photos_with_text(
         tmp_path: Path, tiny_clip_dir: Path, text_pass_on: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
