@@ -59,6 +59,11 @@ def indexed(tmp_path_factory: pytest.TempPathFactory,
         drawn.image.save(photos / f"{name}.jpg", quality=90)
     turned = text_photos.text_photo(["LIGHTHOUSE TOURS"], seed=9).image
     text_photos.save_oriented(turned, photos / "by-exif.jpg", 6)
+    # A camera-sized photo, stored on its side: the index run keeps a small copy of it
+    # for the text pass's gate (core.sync.gate_pictures), which reads it from that copy.
+    camera = text_photos.text_photo(["FERRY TERMINAL B7"], size=(4000, 3000), font_size=90,
+                                    where=(0.7, 0.3), seed=12).image
+    text_photos.save_oriented(camera, photos / "camera.jpg", 6)
     for i, kind in enumerate(text_photos.PLAIN_KINDS):
         text_photos.plain_photo(kind, seed=i).save(photos / f"plain-{i}.jpg", quality=90)
     places = {"seville": SEVILLE, "sydney": SYDNEY, "granada": GRANADA, "nowhere": (0.0, 0.0)}
@@ -107,6 +112,7 @@ def _cli_search(indexed: tuple[Path, list[str]], *query: str) -> list[dict[str, 
     ("bakery", "upside"),  # turned 180 degrees inside the picture, JPEG quality 60
     ("ticket 4471", "sideways"),  # turned 90 degrees inside the picture
     ("lighthouse", "by-exif"),  # stored turned, shown upright by its EXIF orientation
+    ("ferry terminal", "camera"),  # 12 MP, turned by EXIF, gated on the kept copy
 ])
 def test_a_word_written_in_a_photo_finds_it_first(library, query: str, photo: str) -> None:
     hits = _search(library, query)
@@ -172,7 +178,7 @@ def test_near_with_a_wider_radius(library) -> None:
 def test_status_counts_text_and_places(library) -> None:
     status = library.status()
     assert status.text["read"] == status.photos and status.text["pending"] == 0
-    assert status.text["with_text"] == len(TEXTS) + 1
+    assert status.text["with_text"] == len(TEXTS) + 2  # and by-exif, camera
     assert status.places == 4  # 0,0 is no fix: not trusted
 
 
