@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -50,6 +51,28 @@ def write_atomic(path: Path, data: bytes) -> None:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
+
+
+def fsync_file(path: Path) -> int:
+    """Flush a written file to the disk; returns its size."""
+    fd = os.open(path, os.O_RDWR)  # Windows needs write access to flush
+    try:
+        os.fsync(fd)
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the renames durable; POSIX only, and best effort (some filesystems refuse)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:

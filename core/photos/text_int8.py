@@ -38,7 +38,7 @@ import numpy.typing as npt
 from filelock import FileLock
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from core.files import read_json_object
+from core.files import fsync_dir, fsync_file, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +155,14 @@ def _build(detector: Path, dest: Path, prepare: Prepare) -> dict[str, Any]:
         meta["build_s"] = round(time.monotonic() - started, 1)
         if meta["accepted"]:
             meta["sha256"] = _file_digest(model)
-            _sync(model)
+            fsync_file(model)
         else:
             model.unlink()
         (work / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
-        _sync(work / META_FILE)
+        fsync_file(work / META_FILE)
         shutil.rmtree(dest, ignore_errors=True)  # a damaged older build (the lock is held)
         os.replace(work, dest)
+        fsync_dir(dest.parent)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("int8 text detector %s: %s", "built" if meta["accepted"] else "refused", meta)
@@ -197,11 +198,6 @@ def _quantize(detector: Path, dest: Path, prepare: Prepare, input_name: str) -> 
                     quant_format=QuantFormat.QDQ, per_channel=False,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     prepared.unlink()
-
-
-def _sync(path: Path) -> None:
-    with open(path, "rb") as file:
-        os.fsync(file.fileno())
 
 
 def _verdict(exact: Any, quantized: Path,

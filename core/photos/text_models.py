@@ -93,6 +93,18 @@ def providers_for(device: str) -> list[str]:
     return [_CPU]
 
 
+def _sessions(paths: dict[str, Path], providers: list[str],
+              threads: int | None) -> dict[str, Any]:
+    """A session for each model file, by task; ModelUnavailableError if one will not load."""
+    try:
+        return {task: _session(path, providers, threads) for task, path in paths.items()}
+    except Exception as error:  # a damaged file, an unusable provider
+        detail = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ModelUnavailableError(
+            f"the text-reading models cannot be loaded ({type(error).__name__}: {detail})"
+        ) from error
+
+
 def _session(path: Path, providers: list[str], threads: int | None) -> Any:
     import onnxruntime as ort
 
@@ -196,21 +208,16 @@ def load(*, device: str = "cpu", threads: int | None = None,
     kept there, built first if need be, unless its check refused it."""
     paths = model_paths()
     providers = providers_for(device)
-    try:
-        sessions = {task: _session(path, providers, threads) for task, path in paths.items()}
-    except Exception as error:  # a damaged file, an unusable provider
-        detail = (str(error).strip().splitlines() or [""])[0][:200]
-        raise ModelUnavailableError(
-            f"the text-reading models cannot be loaded ({type(error).__name__}: {detail})"
-        ) from error
+    sessions = _sessions({task: paths[task] for task in ("cls", "rec")}, providers, threads)
     if _ALPHABET_KEY not in sessions["rec"].get_modelmeta().custom_metadata_map:
         raise ModelUnavailableError(
             f"the text-reading model {RECOGNIZER_FILE} carries no alphabet: reinstall rapidocr")
     parts = _parts()
     config = _config(parts, sessions)
-    if int8_cache is not None and providers == [_CPU]:
-        sessions["det"] = _int8_detector(paths["det"], int8_cache, parts, threads) or \
-            sessions["det"]
+    int8 = _int8_detector(paths["det"], int8_cache, parts, threads) \
+        if int8_cache is not None and providers == [_CPU] else None
+    # The float network is opened only when the int8 one is not used.
+    sessions["det"] = int8 or _sessions({"det": paths["det"]}, providers, threads)["det"]
     return OcrModels(
         detect=_Detector(sessions["det"]), postprocess=_boxes(parts, read_thresholds),
         gate=_boxes(parts, gate_thresholds), classify=parts.cls.TextClassifier(config.Cls),

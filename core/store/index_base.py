@@ -9,9 +9,7 @@ either kind takes.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import PictorError
-from core.files import replaced, write_atomic
+from core.files import fsync_dir, fsync_file, replaced, write_atomic
 
 if TYPE_CHECKING:
     from core.store.ivf_index import IvfIndex
@@ -121,28 +119,6 @@ def save_pair(path: Path, write: Callable[[Path], int], *, model: str, dim: int,
     meta = IndexMeta(model=model, dim=dim, count=count, seq=seq, kind=kind)
     write_sidecar(path, meta, size)
     return meta
-
-
-def fsync_file(path: Path) -> int:
-    """Flush a written file to the disk; returns its size."""
-    fd = os.open(path, os.O_RDWR)  # Windows needs write access to flush
-    try:
-        os.fsync(fd)
-        return os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make the renames durable; POSIX only, and best effort (some filesystems refuse)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # -- keys and vectors --------------------------------------------------------------------

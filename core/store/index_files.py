@@ -9,13 +9,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from core.files import replaced
+from core.files import fsync_file, replaced
 from core.store import ivf_index, vector_index
 from core.store.index_base import (
     HNSW,
     AnyIndex,
     IndexMeta,
-    fsync_file,
     read_sidecar,
     write_sidecar,
 )

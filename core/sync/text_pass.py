@@ -35,7 +35,7 @@ from core.errors import ImageError, PictorError
 from core.photos import reading
 from core.photos.imaging import decode
 from core.photos.inflight import InflightMarkers
-from core.photos.text_reading import GATE_SHORT_SIDE, Region, TextLine, TextReader
+from core.photos.text_reading import GATE_SHORT_SIDE, TextLine, TextReader
 from core.search.searcher import existing_file
 from core.store.catalog import Catalog
 from core.store.catalog_text import PhotoText, TextFacts
@@ -179,7 +179,7 @@ class TextPass:
                     lines, info = self._read_file(file, path)
                 position = info.position
             else:
-                lines, position = self._read_kept(kept.picture, path), kept.position
+                lines, position = self._read_gated(kept.picture, path), kept.position
             place = None if position_known else place_facts(position)
             return TextFacts(photo_id, lines=[_as_json(line) for line in lines], place=place)
         except ImageError as error:
@@ -193,33 +193,25 @@ class TextPass:
             markers.end()
 
     def _read_file(self, file: BinaryIO, path: str) -> tuple[list[TextLine], ImageInfo]:
-        """Decode small for the cheap detector (a JPEG at 1/8 scale); only a photo it
-        finds text in is decoded again, large enough to read, and read where it was found."""
-        reader = self._reader_now()
+        """Decode small for the cheap detector (a JPEG at 1/8 scale), then
+        :meth:`_read_gated`."""
         small, info = decode(file, min_side=GATE_SHORT_SIDE, name=path)
-        regions = reader.text_regions(small)
-        if not regions:
-            return [], info
-        file.seek(0)
-        return self._read_regions(file, path, regions, small.size), info
+        return self._read_gated(small, path, file), info
 
-    def _read_kept(self, small: Image.Image, path: str) -> list[TextLine]:
-        """:meth:`_read_file` with the gate's picture kept by the index run: the file is
-        opened only when the gate finds text in it."""
-        reader = self._reader_now()
-        regions = reader.text_regions(small)
+    def _read_gated(self, small: Image.Image, path: str,
+                    file: BinaryIO | None = None) -> list[TextLine]:
+        """The gate on ``small``; only a photo it finds text in is decoded again, large
+        enough to read, and read where it was found. ``file`` is the photo already open;
+        without it (the index run's copy), the photo is opened only then."""
+        regions = self._reader_now().text_regions(small)
         if not regions:
             return []
-        with reading.open_photo(path) as file:
-            return self._read_regions(file, path, regions, small.size)
-
-    def _read_regions(self, file: BinaryIO, path: str, regions: list[Region],
-                      gated: tuple[int, int]) -> list[TextLine]:
-        """The photo decoded large enough to read, read in the regions the gate found on
-        a picture of size ``gated``; read whole if it is not the same picture (a RAW's
-        small preview can be framed unlike its developed sensor data)."""
-        image, _ = decode(file, min_side=TEXT_SIDE, name=path)
-        same = abs(image.width / image.height - gated[0] / gated[1]) <= \
+        with contextlib.nullcontext(file) if file is not None \
+                else reading.open_photo(path) as opened:
+            opened.seek(0)
+            image, _ = decode(opened, min_side=TEXT_SIDE, name=path)
+        # A RAW's small preview can be framed unlike its developed sensor data.
+        same = abs(image.width / image.height - small.width / small.height) <= \
             _SAME_FRAME * image.width / image.height
         return self._reader_now().read(image, regions=regions if same else None)
 
